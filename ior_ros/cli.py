@@ -1,0 +1,72 @@
+"""
+The ``ior`` command.
+
+Sub-command groups live in ``ior_ros.commands.<group>``; each module exposes
+``register(subparsers)`` and keeps heavy imports (torch, cvxpy, DDS) inside its handlers so that
+``ior --help`` stays fast. Any :class:`~ior_ros.core.errors.IorError` becomes one line on stderr and
+exit code 2; nothing is written half, because every writer is atomic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ior_ros.core.errors import IorError
+
+__all__ = ['main', 'build_parser', 'COMMAND_MODULES']
+
+# Each entry is a module with ``register(subparsers)``. Later issues append their groups here.
+COMMAND_MODULES: tuple[str, ...] = (
+    'ior_ros.commands.sim',        # issue 2: radio model
+    'ior_ros.commands.reproduce',  # every paper figure and table
+    'ior_ros.commands.control',    # issue 3: delay-robust control
+    'ior_ros.commands.train',      # issues 4, 5: training
+    'ior_ros.commands.evaluate',   # issue 4: `ior eval`
+    'ior_ros.commands.twin',       # issue 5: digital twin
+    'ior_ros.commands.ros',        # issue 6: launch, topic, node, bag
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered command group."""
+    parser = argparse.ArgumentParser(
+        prog='ior',
+        description='ior_ros: Internet-of-Robots stack (5G slicing, delay-robust control, '
+                    'digital twin) over ROS 2.')
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    subparsers.required = True
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # a group not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ior`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, 'handler', None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        code = handler(args)
+    except IorError as exc:
+        print(f'ior: error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('ior: interrupted', file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""I/O clients for real equipment and their wire-level emulators (no ROS)."""

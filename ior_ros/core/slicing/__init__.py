@@ -1,0 +1,1 @@
+"""ior_ros.core.slicing."""

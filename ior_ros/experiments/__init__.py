@@ -1,0 +1,1 @@
+"""Paper figures and tables as commands (`ior reproduce ID`)."""

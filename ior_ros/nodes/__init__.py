@@ -1,0 +1,1 @@
+"""Thin ROS 2 nodes: parameters -> config -> core object -> publishers/subscriptions."""
