@@ -2,9 +2,9 @@
 The ``ior`` command.
 
 Sub-command groups live in ``ior_ros.commands.<group>``; each module exposes
-``register(subparsers)`` and keeps heavy imports (torch, cvxpy, DDS) inside its handlers so that
-``ior --help`` stays fast. Any :class:`~ior_ros.core.errors.IorError` becomes one line on stderr and
-exit code 2; nothing is written half, because every writer is atomic.
+``register(subparsers)`` and keeps heavy imports (torch, cvxpy, DDS) inside its handlers
+so that ``ior --help`` stays fast. Any :class:`~ior_ros.core.errors.IorError` becomes one
+line on stderr and exit code 2; nothing is written half, because every writer is atomic.
 """
 
 from __future__ import annotations

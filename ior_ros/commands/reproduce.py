@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         'reproduce', help='reproduce a paper figure or table',
         description='Run the model behind a paper figure or table; write ID.json, ID.csv, ID.png '
-                    'into --out and print the paper\'s numbers beside ours.\n\nIDs:\n' + listing,
+                    "into --out and print the paper's numbers beside ours.\n\nIDs:\n" + listing,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('id', nargs='?', help='figure/table id (see the list above)')
     parser.add_argument('--out', type=Path, default=None, metavar='DIR',
@@ -41,8 +41,12 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ior_ros.core.errors import ConfigError
-    from ior_ros.experiments.contract import (ReproContext, Stopwatch, format_claims_table,
-                                              write_result)
+    from ior_ros.experiments.contract import (
+        ReproContext,
+        Stopwatch,
+        format_claims_table,
+        write_result,
+    )
     from ior_ros.experiments.registry import REPRODUCTIONS, get_reproduction
 
     if args.list or not args.id:
@@ -51,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if args.list else 2
     entry = get_reproduction(args.id)
     if args.config is not None and not args.config.is_file():
-        raise ConfigError(f"--config {str(args.config)!r}: no such file")
+        raise ConfigError(f'--config {str(args.config)!r}: no such file')
     out_dir = args.out if args.out is not None else Path('results') / entry.id
     context = ReproContext(out_dir=out_dir, quick=args.quick, seed=args.seed,
                            config_path=args.config, overrides=tuple(args.overrides),

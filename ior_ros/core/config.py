@@ -2,10 +2,10 @@
 Typed, validated, frozen configuration.
 
 Every configurable object in ior_ros is a :class:`FrozenModel` (pydantic v2, ``extra='forbid'``,
-``frozen=True``). A configuration is built from, in order: the model's defaults, an optional YAML file
-(``--config FILE``) and dotted overrides (``--set ran.mini_slots_per_slot=4``). Any problem is raised as
-one :class:`~ior_ros.core.errors.ConfigError` whose message names the field, the value and what is
-allowed.
+``frozen=True``). A configuration is built from, in order: the model's defaults, an optional
+YAML file (``--config FILE``) and dotted overrides (``--set ran.mini_slots_per_slot=4``). Any
+problem is raised as one :class:`~ior_ros.core.errors.ConfigError` whose message names the
+field, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def format_validation_error(error: ValidationError, prefix: str = '') -> str:
     """
     Turn a pydantic error into one line: ``field 'a.b' = VALUE: what is allowed``.
 
-    Only the first problem is reported (one clear error); the count of further ones is appended.
+    Only the first problem is reported (one clear error); the count of further ones is
+    appended.
     """
     problems = error.errors()
     first = problems[0]
@@ -74,7 +75,9 @@ def read_yaml(path: str | Path) -> Any:
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """
-    Parse one ``dotted.key=value`` override; the value is read as YAML (``4``, ``0.5``, ``[1, 2]``).
+    Parse one ``dotted.key=value`` override.
+
+    The value is read as YAML (``4``, ``0.5``, ``[1, 2]``).
     """
     if '=' not in text:
         raise ConfigError(f"override {text!r}: expected 'dotted.key=value'")

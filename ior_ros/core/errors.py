@@ -1,9 +1,9 @@
 """
 Error hierarchy of ior_ros.
 
-Every error a user can cause derives from :class:`IorError`; the built-in base classes let callers
-catch either name (``ConfigError`` is also a ``ValueError``). The CLI turns any ``IorError`` into one
-line on stderr and exit code 2.
+Every error a user can cause derives from :class:`IorError`; the built-in base classes let
+callers catch either name (``ConfigError`` is also a ``ValueError``). The CLI turns any
+``IorError`` into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations

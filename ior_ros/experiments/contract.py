@@ -3,8 +3,9 @@ The reproduction contract every paper figure and table follows.
 
 ``ior reproduce ID --out DIR [--quick] [--seed N]`` runs the model behind a paper figure and writes
 
-* ``DIR/ID.json``: ``{"id", "title", "x": {"name", "values"}, "y": {"name"}, "series": {name: values},
-  "paper": {"claims": [...]}, "config": {...}, "seed", "quick", "wall_s", ...}``;
+* ``DIR/ID.json``: ``{"id", "title", "x": {"name", "values"}, "y": {"name"},
+  "series": {name: values}, "paper": {"claims": [...]}, "config": {...},
+  "seed", "quick", "wall_s", ...}``;
 * ``DIR/ID.csv``: one row per x value, one column per series (nested series are flattened as
   ``series.metric``);
 * ``DIR/ID.png``: the figure;
@@ -22,8 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ior_ros.core.artifacts import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
-                                    atomic_write_yaml, ensure_out_dir, to_jsonable)
+from ior_ros.core.artifacts import (
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_yaml,
+    ensure_out_dir,
+    to_jsonable,
+)
 
 __all__ = ['Claim', 'FigureResult', 'ReproContext', 'write_result', 'format_claims_table',
            'machine_info']
@@ -137,7 +144,8 @@ def _flatten_series(series: Mapping[str, Any]) -> dict[str, Sequence[Any]]:
 def write_result(result: FigureResult, out_dir: Path,
                  plot: Callable[[FigureResult], bytes] | None = None) -> list[Path]:
     """
-    Write ``ID.json``, ``ID.csv``, ``ID.png`` (and the resolved ``ID.config.yaml``) into ``out_dir``.
+    Write ``ID.json``, ``ID.csv``, ``ID.png`` and the resolved ``ID.config.yaml`` into
+    ``out_dir``.
 
     Args:
         plot: renders the figure to PNG bytes; the default draws every series against x.
@@ -171,7 +179,7 @@ def default_plot(result: FigureResult) -> bytes:
     if nested:
         metrics = []
         for values in result.series.values():
-            for metric in values:
+            for metric in (values if isinstance(values, Mapping) else [None]):
                 if metric not in metrics:
                     metrics.append(metric)
     else:
@@ -179,7 +187,14 @@ def default_plot(result: FigureResult) -> bytes:
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for name, values in result.series.items():
-            ys = values[metric] if metric is not None else values
+            if isinstance(values, Mapping):
+                if metric not in values:
+                    continue
+                ys = values[metric]
+            elif metric is None:
+                ys = values
+            else:
+                continue
             ax.plot(result.x_values[:len(ys)], ys, marker='o', label=name)
         ax.set_xlabel(result.x_name)
         ax.set_ylabel(metric if metric is not None else result.y_name)

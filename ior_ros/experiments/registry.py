@@ -1,9 +1,10 @@
 """
 Registry of reproducible paper figures and tables.
 
-Entries name the function that runs them as ``'module:function'`` so that ``ior reproduce --list``
-does not import torch or cvxpy. A function takes a :class:`~ior_ros.experiments.contract.ReproContext`
-and returns a :class:`~ior_ros.experiments.contract.FigureResult`.
+Entries name the function that runs them as ``'module:function'`` so that
+``ior reproduce --list`` does not import torch or cvxpy. A function takes a
+:class:`~ior_ros.experiments.contract.ReproContext` and returns a
+:class:`~ior_ros.experiments.contract.FigureResult`.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ _ENTRIES = [
     # seed 000 (Liang et al., IEEE Network 2024)
     Reproduction('seed000-fig4', 'Hopper reward and falls per epoch: SAC vs twin vs twin+GAN '
                  '(seed 000 Fig. 4)', 'ior_ros.experiments.seed000_fig4:run'),
-    Reproduction('seed000-fig6a', 'URLLC mean delay vs eMBB throughput requirement (seed 000 Fig. 6a)',
+    Reproduction('seed000-fig6a',
+                 'URLLC mean delay vs eMBB throughput requirement (seed 000 Fig. 6a)',
                  'ior_ros.experiments.seed000_fig6:run_fig6a'),
     Reproduction('seed000-fig6b', 'URLLC outage vs packets per batch, M = 8 (seed 000 Fig. 6b)',
                  'ior_ros.experiments.seed000_fig6:run_fig6b'),
     # seed 003 (Golmohammadi, Rayguru, Baidya, arXiv:2505.15977)
-    Reproduction('seed003-table2', 'Tracking error under delay violations: nominal vs adjusted gain '
+    Reproduction('seed003-table2',
+                 'Tracking error under delay violations: nominal vs adjusted gain '
                  '(seed 003 Table II)', 'ior_ros.experiments.seed003_table2:run'),
     Reproduction('seed003-fig2', 'Training rewards of the dual-agent slicer (seed 003 Fig. 2)',
                  'ior_ros.experiments.seed003_slicing:run_fig2'),
@@ -78,4 +81,4 @@ def get_reproduction(reproduction_id: str) -> Reproduction:
         return REPRODUCTIONS[reproduction_id]
     except KeyError:
         known = ', '.join(sorted(REPRODUCTIONS))
-        raise ConfigError(f"unknown reproduction id {reproduction_id!r}; known: {known}") from None
+        raise ConfigError(f'unknown reproduction id {reproduction_id!r}; known: {known}') from None

@@ -76,8 +76,9 @@ def user_rates_bps(allocation: npt.NDArray[np.bool_] | FloatArray, snr: FloatArr
         raise DimensionError(f'allocation has shape {np.shape(allocation)} but snr has shape '
                              f'{np.shape(snr)}; they must be equal')
     # [..., n_ue]
-    return prb_bandwidth_hz * np.sum(np.asarray(allocation, dtype=float) * np.log2(1.0 + snr),
-                                     axis=-1)
+    rates: FloatArray = prb_bandwidth_hz * np.sum(
+        np.asarray(allocation, dtype=float) * np.log2(1.0 + snr), axis=-1)
+    return rates
 
 
 def fbl_dispersion(snr: float | FloatArray) -> FloatArray:
