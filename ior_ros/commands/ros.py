@@ -1,0 +1,277 @@
+"""
+ROS 2 tools on the DDS runtime: ``ior launch``, ``ior topic``, ``ior node``, ``ior bag``.
+
+They mirror ros2cli (``ros2 launch``, ``ros2 topic pub|echo|list|hz``, ``ros2 node list``,
+``ros2 bag record|play|info``) closely enough that the same arguments work; the differences are
+listed in docs/models/runtime.md. Domain and discovery come from ``ROS_DOMAIN_ID`` and
+``ROS_AUTOMATIC_DISCOVERY_RANGE`` (``LOCALHOST`` for loopback only), as for ROS 2 itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ior_ros.commands.common import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+__all__ = ['register']
+
+_QOS_CHOICES = {'reliability': ('reliable', 'best_effort'),
+                'durability': ('volatile', 'transient_local'),
+                'history': ('keep_last', 'keep_all')}
+
+
+def _add_qos(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--qos-profile', default=None,
+                        help='preset: system_default, sensor_data, services_default, parameters, '
+                             'parameter_events, action_status_default, rosout_default, '
+                             'transient_local')
+    parser.add_argument('--qos-depth', type=non_negative_int, default=None,
+                        help='queue depth (KEEP_LAST)')
+    for name, choices in _QOS_CHOICES.items():
+        parser.add_argument(f'--qos-{name}', choices=choices, default=None,
+                            help=f'{name} policy')
+
+
+def _qos(args: argparse.Namespace, always: bool = False) -> Any:
+    from ior_ros.runtime.topic_tools import build_qos
+
+    given = any(getattr(args, f'qos_{k}') is not None
+                for k in ('profile', 'depth', 'reliability', 'durability', 'history'))
+    if not given and not always:
+        return None
+    return build_qos(args.qos_profile, args.qos_reliability, args.qos_durability, args.qos_depth,
+                     args.qos_history)
+
+
+def _spin_time(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument('--spin-time', type=non_negative_float, default=default, metavar='S',
+                        help=f'seconds to wait for discovery (default {default})')
+
+
+# ---------------------------------------------------------------------------- handlers
+def _launch(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.launch import parse_launch_arguments, resolve_launch_file, run_launch
+
+    items = list(args.arguments)
+    second = None
+    if items and ':=' not in items[0]:
+        second = items.pop(0)
+    path = resolve_launch_file(args.target, second)
+    return run_launch(path, parse_launch_arguments(items), show_args=args.show_args)
+
+
+def _topic_list(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.topic_tools import list_topics
+
+    for topic, types in list_topics(args.spin_time):
+        print(f"{topic} [{', '.join(types)}]" if args.show_types else topic)
+    return 0
+
+
+def _topic_echo(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.topic_tools import echo
+
+    echo(args.topic, args.type, once=args.once, max_count=args.times, timeout_s=args.timeout,
+         spin_time_s=args.spin_time, qos=_qos(args), no_arr=args.no_arr)
+    return 0
+
+
+def _topic_pub(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.topic_tools import publish
+
+    publish(args.topic, args.type, args.values, rate_hz=args.rate, times=args.times,
+            once=args.once, wait_matching=args.wait_matching_subscriptions,
+            max_wait_s=args.max_wait_time_secs, keep_alive_s=args.keep_alive,
+            qos=_qos(args), print_every=args.print)
+    return 0
+
+
+def _topic_hz(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.topic_tools import hz
+
+    hz(args.topic, args.type, window=args.window, duration_s=args.duration,
+       spin_time_s=args.spin_time)
+    return 0
+
+
+def _node_list(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.topic_tools import list_nodes
+
+    names = list_nodes(args.spin_time)
+    if args.count_nodes:
+        print(len(names))
+    else:
+        for name in names:
+            print(name)
+    return 0
+
+
+def _bag_record(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from ior_ros.runtime.bag import record
+
+    if args.storage != 'mcap':
+        from ior_ros.runtime.errors import RosInputError
+
+        raise RosInputError(f"storage '{args.storage}': only mcap is written here")
+    output = args.output or datetime.now().strftime('rosbag2_%Y_%m_%d-%H_%M_%S')
+    record(output, args.topics, all_topics=args.all, include_hidden=args.include_hidden_topics,
+           duration_s=args.duration, max_messages=args.max_messages, qos_override=_qos(args))
+    return 0
+
+
+def _bag_play(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.bag import play
+
+    clock = args.clock
+    play(args.bag, rate=args.rate, topics=args.topics, loop=args.loop,
+         clock_hz=clock if clock else None, delay_s=args.delay,
+         start_offset_s=args.start_offset, wait_for_subscribers_s=args.wait_for_subscribers,
+         progress=not args.no_progress and sys.stderr.isatty())
+    return 0
+
+
+def _bag_info(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.bag import info
+
+    info(args.bag)
+    return 0
+
+
+# ---------------------------------------------------------------------------- registration
+def register(subparsers: Any) -> None:
+    """Add ``launch``, ``topic``, ``node`` and ``bag`` to the ``ior`` command."""
+    launch = subparsers.add_parser(
+        'launch', help='run a ROS 2 YAML launch file (each node its own process)',
+        description='Run FILE.launch.yaml (or PKG FILE from the package share folder) like '
+                    '`ros2 launch`: arguments as name:=value; Ctrl-C stops every process; a node '
+                    'with on_exit: shutdown (or required: true) that exits stops the launch.')
+    launch.add_argument('target', help='launch file path, or a package name followed by FILE')
+    launch.add_argument('arguments', nargs='*', metavar='name:=value',
+                        help='launch arguments (a FILE name first when target is a package)')
+    launch.add_argument('-s', '--show-args', action='store_true',
+                        help='list the launch arguments and exit')
+    launch.set_defaults(handler=_launch)
+
+    topic = subparsers.add_parser('topic', help='list, echo, publish or measure ROS 2 topics',
+                                  description='ros2 topic on the DDS runtime.')
+    topic_sub = topic.add_subparsers(dest='topic_command', metavar='VERB')
+    topic_sub.required = True
+
+    p = topic_sub.add_parser('list', help='topics discovery finds',
+                             description='Print every topic with a publisher or subscriber.')
+    p.add_argument('-t', '--show-types', action='store_true', help='also print the types')
+    _spin_time(p, 1.5)
+    p.set_defaults(handler=_topic_list)
+
+    p = topic_sub.add_parser('echo', help='print messages of a topic as YAML',
+                             description='Print each message as YAML followed by ---.')
+    p.add_argument('topic', help='topic name')
+    p.add_argument('type', nargs='?', default=None,
+                   help='message type pkg/msg/Name (found by discovery when omitted)')
+    p.add_argument('--once', action='store_true', help='print one message and exit')
+    p.add_argument('--times', type=positive_int, default=None, metavar='N',
+                   help='exit after N messages (ior extension)')
+    p.add_argument('--timeout', type=positive_float, default=None, metavar='S',
+                   help='exit after S seconds (ior extension)')
+    p.add_argument('--no-arr', action='store_true', help='print array sizes, not contents')
+    _spin_time(p, 5.0)
+    _add_qos(p)
+    p.set_defaults(handler=_topic_echo)
+
+    p = topic_sub.add_parser('pub', help='publish a message built from YAML values',
+                             description="Publish TYPE on TOPIC, e.g. ior topic pub /chatter "
+                                         "std_msgs/msg/String \"{data: 'hello'}\". Use 'now' "
+                                         "for a Time field and 'auto' for a Header field.")
+    p.add_argument('topic', help='topic name')
+    p.add_argument('type', help='message type pkg/msg/Name')
+    p.add_argument('values', nargs='?', default='{}', help='field values in YAML')
+    p.add_argument('-r', '--rate', type=positive_float, default=1.0, metavar='HZ',
+                   help='publishing rate (default 1 Hz)')
+    p.add_argument('-1', '--once', action='store_true', help='publish one message and exit')
+    p.add_argument('-t', '--times', type=positive_int, default=None, metavar='N',
+                   help='publish N messages and exit')
+    p.add_argument('-w', '--wait-matching-subscriptions', type=non_negative_int, default=None,
+                   metavar='N', help='wait for N matching subscriptions first (default 1 with '
+                                     '--once/--times, else 0)')
+    p.add_argument('--max-wait-time-secs', type=positive_float, default=None, metavar='S',
+                   help='give up waiting for subscriptions after S seconds')
+    p.add_argument('--keep-alive', type=non_negative_float, default=0.1, metavar='S',
+                   help='stay alive S seconds after the last message (default 0.1)')
+    p.add_argument('-p', '--print', type=non_negative_int, default=1, metavar='N',
+                   help='print every N-th message (0: never)')
+    _add_qos(p)
+    p.set_defaults(handler=_topic_pub)
+
+    p = topic_sub.add_parser('hz', help='print the publishing rate of a topic',
+                             description='Average rate, min/max gap and std dev every second.')
+    p.add_argument('topic', help='topic name')
+    p.add_argument('type', nargs='?', default=None, help='message type (found when omitted)')
+    p.add_argument('-w', '--window', type=positive_int, default=10000, metavar='N',
+                   help='samples in the moving window')
+    p.add_argument('--duration', type=positive_float, default=None, metavar='S',
+                   help='stop after S seconds (ior extension)')
+    _spin_time(p, 5.0)
+    p.set_defaults(handler=_topic_hz)
+
+    node = subparsers.add_parser('node', help='list ROS 2 nodes',
+                                 description='ros2 node on the DDS runtime.')
+    node_sub = node.add_subparsers(dest='node_command', metavar='VERB')
+    node_sub.required = True
+    p = node_sub.add_parser('list', help='nodes announced on ros_discovery_info',
+                            description='Print the fully qualified name of every node.')
+    p.add_argument('-c', '--count-nodes', action='store_true', help='print only the count')
+    _spin_time(p, 1.5)
+    p.set_defaults(handler=_node_list)
+
+    bag = subparsers.add_parser('bag', help='record, play or inspect MCAP bags',
+                                description='ros2 bag on the DDS runtime (MCAP via rosbags).')
+    bag_sub = bag.add_subparsers(dest='bag_command', metavar='VERB')
+    bag_sub.required = True
+    p = bag_sub.add_parser('record', help='record topics into a new MCAP bag',
+                           description='Record until Ctrl-C (or --duration / --max-messages).')
+    p.add_argument('topics', nargs='*', help='topics to record')
+    p.add_argument('-a', '--all', action='store_true', help='record every topic discovered')
+    p.add_argument('-o', '--output', default=None, metavar='DIR',
+                   help='bag folder to create (default rosbag2_<date>)')
+    p.add_argument('-s', '--storage', default='mcap', help='storage plugin (mcap)')
+    p.add_argument('--include-hidden-topics', action='store_true',
+                   help='with -a, also /rosout and /parameter_events')
+    p.add_argument('--duration', type=positive_float, default=None, metavar='S',
+                   help='stop after S seconds (ior extension)')
+    p.add_argument('--max-messages', type=positive_int, default=None, metavar='N',
+                   help='stop after N messages (ior extension)')
+    _add_qos(p)
+    p.set_defaults(handler=_bag_record)
+
+    p = bag_sub.add_parser('play', help='republish a bag with its timing',
+                           description='Publish every message in order with the recorded gaps '
+                                       '(divided by --rate).')
+    p.add_argument('bag', help='bag folder')
+    p.add_argument('-r', '--rate', type=positive_float, default=1.0, metavar='X',
+                   help='playback speed factor (default 1)')
+    p.add_argument('--topics', nargs='+', default=None, help='only these topics')
+    p.add_argument('-l', '--loop', action='store_true', help='play again and again')
+    p.add_argument('--clock', type=positive_float, nargs='?', const=40.0, default=None,
+                   metavar='HZ', help='publish /clock at HZ (default 40) from the bag time')
+    p.add_argument('-d', '--delay', type=non_negative_float, default=0.0, metavar='S',
+                   help='wait S seconds before playing')
+    p.add_argument('--start-offset', type=non_negative_float, default=0.0, metavar='S',
+                   help='skip the first S seconds of the bag')
+    p.add_argument('--wait-for-subscribers', type=positive_float, default=None, metavar='S',
+                   help='wait up to S seconds until every topic has a subscriber (ior '
+                        'extension)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    p.set_defaults(handler=_bag_play)
+
+    p = bag_sub.add_parser('info', help='summarize a bag', description='ros2 bag info.')
+    p.add_argument('bag', help='bag folder')
+    p.set_defaults(handler=_bag_info)

@@ -1,0 +1,140 @@
+"""
+``ior twin``: the digital twin on its own.
+
+    ior twin eval-model --env Hopper-v5 --train-samples 60000 --test-samples 10000 --out DIR
+
+trains the predict network (seed 000 §III: 60000 training and 10000 test samples) on transitions of
+a behaviour policy (uniform random actions, or a trained agent with ``--policy RUN_DIR``) and reports
+the held-out one-step normalized MSE of reward and state (``DIR/model_eval.json``; the twin itself in
+``DIR/twin/twin.pt``). ``--load DIR`` evaluates a saved twin instead of training one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ior_ros.commands.common import add_config_options, non_negative_int, positive_int
+
+__all__ = ['register']
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``twin`` group."""
+    parser = subparsers.add_parser('twin', help='digital twin: world-model evaluation',
+                                   description='The digital twin of seed 000 §III.')
+    group = parser.add_subparsers(dest='twin_command', metavar='SUBCOMMAND')
+    group.required = True
+    ev = group.add_parser(
+        'eval-model', help='held-out one-step error of the world model',
+        description='Collect transitions, train the world model on --train-samples and report '
+                    'the normalized MSE of reward and next state on --test-samples from other '
+                    'episodes. World-model settings: --set world_model.KEY=VALUE '
+                    '(config/twin.yaml).',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ev.add_argument('--env', default='Hopper-v5', metavar='ID', help='gymnasium environment id')
+    ev.add_argument('--train-samples', type=positive_int, default=60000,
+                    help='training transitions (seed: 60000)')
+    ev.add_argument('--test-samples', type=positive_int, default=10000,
+                    help='held-out transitions (seed: 10000)')
+    ev.add_argument('--epochs', type=positive_int, default=20,
+                    help='passes over the training set (gradient steps = epochs x samples / batch)')
+    ev.add_argument('--policy', default='random', metavar='random|RUN_DIR',
+                    help='behaviour policy: uniform random actions, or the agent of a finished '
+                         '`ior train twin` run (stochastic actions)')
+    ev.add_argument('--load', type=Path, default=None, metavar='DIR',
+                    help='evaluate this saved twin (twin.pt or its folder) instead of training')
+    ev.add_argument('--seed', type=non_negative_int, default=0, help='random seed')
+    ev.add_argument('--out', type=Path, required=True, metavar='DIR', help='output folder')
+    ev.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_config_options(ev)
+    ev.set_defaults(handler=_eval_model)
+
+
+def _eval_model(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from ior_ros.commands.common import save_resolved_config
+    from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
+    from ior_ros.core.config import load_config
+    from ior_ros.core.errors import ConfigError
+    from ior_ros.core.rl.hopper import make_env, termination_fn_for
+    from ior_ros.core.rl.twin_sac import TwinTrainConfig
+    from ior_ros.core.twin.data import collect_transitions, uniform_policy
+    from ior_ros.core.twin.twin import DigitalTwin, TwinSpec
+    from ior_ros.core.twin.world_model import one_step_errors
+    from ior_ros.experiments.contract import machine_info
+    from ior_ros.experiments.twin_training import load_policy
+
+    torch.set_num_threads(1)
+    if args.config is not None and not args.config.is_file():
+        raise ConfigError(f'--config {str(args.config)!r}: no such file')
+    config = load_config(TwinTrainConfig, args.config, args.overrides)
+    wm_config = config.world_model
+    env = make_env(args.env)
+    spec = TwinSpec.from_env(env)
+    rng = np.random.default_rng(args.seed)
+    if args.policy == 'random':
+        behaviour = uniform_policy(spec, rng)
+    else:
+        agent = load_policy(args.policy, spec)
+        behaviour = agent.act  # stochastic actions of the trained agent
+        agent.generator = torch.Generator().manual_seed(args.seed)
+    twin = None
+    if args.load is not None:
+        twin = DigitalTwin.load(args.load, expect=spec, termination_fn=termination_fn_for(env))
+    out = ensure_out_dir(args.out)
+    save_resolved_config(out, config)
+    progress = not args.no_progress
+    tick = time.perf_counter()
+    n_train = 0 if twin is not None else args.train_samples
+    with tqdm(total=n_train + args.test_samples, desc='collect', unit='step', file=sys.stderr,
+              disable=not progress, mininterval=0.5) as bar:
+        train = collect_transitions(env, n_train, behaviour, seed=args.seed,
+                                    on_step=bar.update) if n_train else None
+        test = collect_transitions(env, args.test_samples, behaviour,
+                                   seed=args.seed + 1_000_000, on_step=bar.update)
+    collect_s = time.perf_counter() - tick
+    fit_s = 0.0
+    steps = 0
+    if twin is None:
+        assert train is not None
+        twin = DigitalTwin(spec, wm_config, termination_fn_for(env),
+                           torch.Generator().manual_seed(args.seed))
+        steps = max(1, args.epochs * len(train) // wm_config.batch_size)
+        chunk = max(1, steps // 50)
+        tick = time.perf_counter()
+        twin.trainer.model.fit_normalization(train)
+        with tqdm(total=steps, desc='fit', unit='step', file=sys.stderr, disable=not progress,
+                  mininterval=0.5) as bar:
+            done = 0
+            while done < steps:
+                n = min(chunk, steps - done)
+                twin.trainer.fit(train, n, rng, refit_normalization=False)
+                done += n
+                bar.update(n)
+        fit_s = time.perf_counter() - tick
+        twin.save(out / 'twin')
+    errors = twin.evaluate(test)
+    # context: "no change" (ŝ' = s) and mean-reward predictors on the same test set
+    baseline = one_step_errors(np.full(len(test), float(np.mean(
+        train.reward if train is not None else test.reward)), dtype=np.float32), test.obs, test)
+    terminated_rate = float(np.mean(test.terminated))
+    doc = {'env_id': args.env, 'policy': args.policy, 'train_samples': n_train,
+           'test_samples': len(test), 'gradient_steps': steps, 'loaded_from': str(args.load)
+           if args.load else None, 'errors': errors.as_dict(),
+           'baseline_no_change_mean_reward': baseline.as_dict(),
+           'test_terminal_fraction': terminated_rate,
+           'world_model': wm_config.model_dump(mode='json'),
+           'collect_s': round(collect_s, 2), 'fit_s': round(fit_s, 2), 'machine': machine_info()}
+    atomic_write_json(out / 'model_eval.json', doc)
+    print(f'{args.env}: held-out one-step normalized MSE on {len(test)} samples: reward '
+          f'{errors.reward_nmse:.4f}, state {errors.state_nmse:.4f} (state change '
+          f'{errors.delta_nmse:.4f}); no-change baseline: state {baseline.state_nmse:.4f}, '
+          f'reward {baseline.reward_nmse:.4f}; wrote {out}/model_eval.json')
+    return 0

@@ -1,0 +1,209 @@
+"""
+The deployable slicing decision: state -> PRB allocation, a numpy forward pass of the trained
+actors (no torch).
+
+The slice broker node calls :meth:`SlicingPolicy.decide` once per decision slot. The two actors of
+the dual-agent slicer (:mod:`ior_ros.core.rl.slicing_agents`) are multilayer perceptrons
+``h_{l+1} = relu(h_l W_l + b_l)`` with a ``tanh`` output; their outputs (eMBB users first) are the
+action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB counts exactly as
+the environment does (softmax shares, one PRB each, largest remainder: constraints 8b and 8d of
+seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment (8c).
+
+File format (``policy.npz``, a few tens of kB): arrays ``embb/W0, embb/b0, ...``,
+``urllc/W0, ...`` (``W`` stored ``[in, out]``) and ``metadata``, a JSON string with the
+observation layout (``n_embb``, ``n_urllc``), ``n_prb``, ``action_logit_scale``, the environment
+configuration the actors were trained on, the final Lagrange multiplier and how it was trained.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from ior_ros.core.artifacts import atomic_write_bytes
+from ior_ros.core.errors import ConfigError, DimensionError, ModelError
+from ior_ros.core.rl.slicing_spaces import ObservationLayout, assign_prbs
+
+__all__ = ['POLICY_FORMAT', 'POLICY_FILE', 'DenseLayer', 'SlicingPolicy', 'mlp_forward']
+
+POLICY_FORMAT = 'ior_ros.slicing_policy/1'
+POLICY_FILE = 'policy.npz'
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class DenseLayer(NamedTuple):
+    """One affine layer ``y = x W + b``."""
+
+    weight: FloatArray  # [in, out]
+    bias: FloatArray  # [out]
+
+
+def mlp_forward(layers: Sequence[DenseLayer], x: FloatArray) -> FloatArray:
+    """ReLU hidden layers, tanh output: ``tanh(... relu(x W0 + b0) ... W_L + b_L)``."""
+    h = x
+    for layer in layers[:-1]:
+        h = np.maximum(h @ layer.weight + layer.bias, 0.0)
+    out: FloatArray = np.tanh(h @ layers[-1].weight + layers[-1].bias)
+    return out
+
+
+def _check_layers(layers: Sequence[DenseLayer], n_in: int, n_out: int, name: str) -> None:
+    if not layers:
+        raise ModelError(f'{name} actor has no layers')
+    width = n_in
+    for index, layer in enumerate(layers):
+        if layer.weight.ndim != 2 or layer.weight.shape[0] != width:
+            raise DimensionError(f'{name} layer {index}: W has shape {layer.weight.shape}; '
+                                 f'expected [{width}, out]')
+        if layer.bias.shape != (layer.weight.shape[1],):
+            raise DimensionError(f'{name} layer {index}: b has shape {layer.bias.shape}; '
+                                 f'expected ({layer.weight.shape[1]},)')
+        if not (np.all(np.isfinite(layer.weight)) and np.all(np.isfinite(layer.bias))):
+            raise ModelError(f'{name} layer {index} has NaN or infinite weights')
+        width = layer.weight.shape[1]
+    if width != n_out:
+        raise DimensionError(f'{name} actor outputs {width} values; expected {n_out}')
+
+
+class SlicingPolicy:
+    """
+    The trained dual-agent slicer as a pure-numpy decision function.
+
+    Args:
+        embb_layers: the eMBB actor (observation -> ``[n_e]``).
+        urllc_layers: the URLLC actor (observation -> ``[n_u]``).
+        n_embb, n_urllc, n_prb: the cell the actors were trained for.
+        action_logit_scale: ``s`` of the softmax shares ``softmax(s a)``.
+        metadata: JSON-ready description (environment configuration, training command, seed...).
+
+    Raises:
+        DimensionError: layer shapes that do not chain from the observation to the actions.
+        ModelError: non-finite weights, K < n_e + n_u.
+    """
+
+    def __init__(self, embb_layers: Sequence[DenseLayer], urllc_layers: Sequence[DenseLayer],
+                 n_embb: int, n_urllc: int, n_prb: int, action_logit_scale: float,
+                 metadata: Mapping[str, Any] | None = None) -> None:
+        self.layout = ObservationLayout(int(n_embb), int(n_urllc))
+        if n_prb < self.layout.n_users:
+            raise ModelError(f'n_prb = {n_prb} must be >= n_embb + n_urllc = '
+                             f'{self.layout.n_users} (constraint 8d)')
+        if not action_logit_scale > 0:
+            raise ModelError(f'action_logit_scale = {action_logit_scale!r}: must be > 0')
+        self.n_prb = int(n_prb)
+        self.action_logit_scale = float(action_logit_scale)
+        self.embb_layers = [DenseLayer(np.ascontiguousarray(w, dtype=np.float64),
+                                       np.ascontiguousarray(b, dtype=np.float64))
+                            for w, b in embb_layers]
+        self.urllc_layers = [DenseLayer(np.ascontiguousarray(w, dtype=np.float64),
+                                        np.ascontiguousarray(b, dtype=np.float64))
+                             for w, b in urllc_layers]
+        _check_layers(self.embb_layers, self.layout.size, self.layout.n_embb, 'eMBB')
+        _check_layers(self.urllc_layers, self.layout.size, self.layout.n_urllc, 'URLLC')
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._spare = float(self.n_prb - self.layout.n_users)
+        self._n = self.layout.n_users
+        self._action = np.empty(self._n)
+
+    # ------------------------------------------------------------------------------------------
+    # decisions
+
+    def action(self, observation: npt.ArrayLike) -> FloatArray:
+        """The joint action ``[n_e + n_u]`` in [-1, 1] (eMBB actor first) for one observation."""
+        x = np.asarray(observation, dtype=np.float64)
+        if x.shape != (self.layout.size,):
+            raise DimensionError(f'observation has shape {x.shape}; expected '
+                                 f'({self.layout.size},)')
+        out = np.empty(self._n)
+        out[:self.layout.n_embb] = mlp_forward(self.embb_layers, x)
+        out[self.layout.n_embb:] = mlp_forward(self.urllc_layers, x)
+        return out
+
+    def decide(self, observation: npt.ArrayLike) -> IntArray:
+        """
+        PRB counts ``[n_e + n_u]`` (each >= 1, summing to K) for one observation.
+
+        The same mapping as :func:`ior_ros.core.rl.slicing_spaces.action_to_prb_counts`, written
+        for speed (the decision of the slice broker's control loop).
+        """
+        a = self.action(observation)
+        z = self.action_logit_scale * a
+        e = np.exp(z - z.max())
+        quota = e * (self._spare / e.sum())  # [n]
+        counts = quota.astype(np.int64)  # floor (quota >= 0)
+        left = int(self._spare) - int(counts.sum())
+        if left > 0:
+            order = np.argsort(counts - quota, kind='stable')  # largest remainder first
+            counts[order[:left]] += 1
+        counts += 1
+        return counts
+
+    def allocate(self, observation: npt.ArrayLike, prb_rates_bps: npt.ArrayLike) -> IntArray:
+        """The owner ``[K]`` of every PRB: :meth:`decide` then the sum-rate assignment."""
+        return assign_prbs(self.decide(observation), np.asarray(prb_rates_bps, dtype=float))
+
+    # ------------------------------------------------------------------------------------------
+    # files
+
+    def to_bytes(self) -> bytes:
+        """The ``policy.npz`` content."""
+        arrays: dict[str, FloatArray | npt.NDArray[np.str_]] = {}
+        for name, layers in (('embb', self.embb_layers), ('urllc', self.urllc_layers)):
+            for index, layer in enumerate(layers):
+                arrays[f'{name}/W{index}'] = layer.weight.astype(np.float32)
+                arrays[f'{name}/b{index}'] = layer.bias.astype(np.float32)
+        meta = dict(self.metadata)
+        meta.update({'format': POLICY_FORMAT, 'n_embb': self.layout.n_embb,
+                     'n_urllc': self.layout.n_urllc, 'n_prb': self.n_prb,
+                     'action_logit_scale': self.action_logit_scale})
+        arrays['metadata'] = np.array(json.dumps(meta, sort_keys=True))
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``policy.npz`` atomically (``path`` a file, or a folder to hold it)."""
+        target = Path(path)
+        if target.suffix != '.npz':
+            target = target / POLICY_FILE
+        return atomic_write_bytes(target, self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> SlicingPolicy:
+        """
+        Read a policy from ``policy.npz`` or a folder holding it.
+
+        Raises:
+            ConfigError: missing or unreadable file, wrong format.
+        """
+        source = Path(path)
+        if source.is_dir():
+            source = source / POLICY_FILE
+        if not source.is_file():
+            raise ConfigError(f'policy file {str(source)!r} does not exist (expected a '
+                              f'{POLICY_FILE} or a folder holding one)')
+        try:
+            with np.load(source, allow_pickle=False) as data:
+                meta = json.loads(str(data['metadata']))
+                layers: dict[str, list[DenseLayer]] = {'embb': [], 'urllc': []}
+                for name, bucket in layers.items():
+                    index = 0
+                    while f'{name}/W{index}' in data:
+                        bucket.append(DenseLayer(data[f'{name}/W{index}'],
+                                                 data[f'{name}/b{index}']))
+                        index += 1
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f'policy file {str(source)!r} cannot be read: {exc}') from None
+        if meta.get('format') != POLICY_FORMAT:
+            raise ConfigError(f'policy file {str(source)!r} has format {meta.get("format")!r}; '
+                              f'expected {POLICY_FORMAT!r}')
+        return cls(layers['embb'], layers['urllc'], int(meta['n_embb']), int(meta['n_urllc']),
+                   int(meta['n_prb']), float(meta['action_logit_scale']), meta)

@@ -1,0 +1,192 @@
+"""
+Tiny nodes for demos and tests of the runtime (each a ``main(args=None)`` in the ROS 2 shape).
+
+* ``talker``: publishes std_msgs/String ``"<prefix> <n>"`` on ``chatter`` every ``period_s``;
+  stops after ``count`` messages when ``count`` > 0.
+* ``listener``: prints ``I heard: [<data>]`` for every std_msgs/String on ``chatter``.
+* ``param_reporter``: declares the parameters named in ``names`` (string array) plus a fixed set,
+  then prints one JSON line with its name, namespace, resolved topic of ``chatter`` and every
+  parameter value, and keeps spinning.
+* ``sim_timer``: a ``period_s`` timer on the node clock; prints ``tick <sim time ns>`` per call
+  (with ``use_sim_time:=true`` it follows ``/clock``).
+* ``clock_publisher``: publishes rosgraph_msgs/Clock from ``start_s`` in steps of ``step_s``
+  every ``wall_period_s`` (a stand-in for a simulator).
+* ``image_source``: publishes ``width`` x ``height`` rgb8 sensor_msgs/Image frames at ``rate_hz``.
+
+Every node uses only ``ior_ros.runtime`` names, so it runs on rclpy as well.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+__all__ = ['talker_main', 'listener_main', 'param_reporter_main', 'sim_timer_main',
+           'clock_publisher_main', 'image_source_main']
+
+
+def _run(make_node: Any, args: list[str] | None) -> int:
+    from ior_ros.runtime import ExternalShutdownException, init, spin, try_shutdown
+
+    init(args=args)
+    node = None
+    try:
+        node = make_node()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+def talker_main(args: list[str] | None = None) -> int:
+    """The talker node."""
+    from ior_ros.runtime import Node, get_message
+
+    string = get_message('std_msgs/msg/String')
+
+    class Talker(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('talker')
+            self.prefix = self.declare_parameter('prefix', 'Hello World:').value
+            self.count = self.declare_parameter('count', 0).value
+            period = self.declare_parameter('period_s', 0.2).value
+            self.pub = self.create_publisher(string, 'chatter', 10)
+            self.n = 0
+            self.timer = self.create_timer(period, self.tick)
+
+        def tick(self) -> None:
+            if self.count and self.n >= self.count:
+                self.timer.cancel()
+                return
+            self.n += 1
+            self.pub.publish(string(data=f'{self.prefix} {self.n}'))
+            self.get_logger().info(f'Publishing: "{self.prefix} {self.n}"')
+
+    return _run(Talker, args)
+
+
+def listener_main(args: list[str] | None = None) -> int:
+    """The listener node."""
+    from ior_ros.runtime import Node, get_message
+
+    string = get_message('std_msgs/msg/String')
+
+    class Listener(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('listener')
+            self.create_subscription(string, 'chatter', self.on_msg, 10)
+
+        def on_msg(self, msg: Any) -> None:
+            print(f'I heard: [{msg.data}]', flush=True)
+
+    return _run(Listener, args)
+
+
+def param_reporter_main(args: list[str] | None = None) -> int:
+    """Declare parameters, print them as one JSON line, keep spinning."""
+    from ior_ros.runtime import Node, get_message
+
+    string = get_message('std_msgs/msg/String')
+
+    class Reporter(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('param_reporter')
+            values: dict[str, Any] = {}
+            for name, default in (('rate_hz', 1.0), ('label', 'none'), ('count', 0),
+                                  ('enabled', False), ('gains', [0.0]), ('nested.depth', 0)):
+                values[name] = self.declare_parameter(name, default).value
+            values['use_sim_time'] = self.get_parameter('use_sim_time').value
+            report = {'name': self.get_name(), 'namespace': self.get_namespace(),
+                      'chatter': self.resolve_topic_name('chatter'), 'params': values}
+            self.pub = self.create_publisher(string, 'chatter', 10)
+            print(json.dumps(report), flush=True)
+
+    return _run(Reporter, args)
+
+
+def sim_timer_main(args: list[str] | None = None) -> int:
+    """A timer that reports the clock time of every call."""
+    from ior_ros.runtime import Node, get_message
+
+    integer = get_message('std_msgs/msg/Int64')
+
+    class SimTimer(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('sim_timer')
+            period = self.declare_parameter('period_s', 1.0).value
+            self.pub = self.create_publisher(integer, 'ticks', 100)
+            self.create_timer(period, self.tick)
+
+        def tick(self) -> None:
+            now = self.get_clock().now().nanoseconds
+            self.pub.publish(integer(data=now))
+            print(f'tick {now}', flush=True)
+
+    return _run(SimTimer, args)
+
+
+def clock_publisher_main(args: list[str] | None = None) -> int:
+    """Publish simulated time on /clock."""
+    from ior_ros.runtime import Node, get_message, qos_profile_clock
+
+    clock_msg = get_message('rosgraph_msgs/msg/Clock')
+    time_msg = get_message('builtin_interfaces/msg/Time')
+
+    class ClockPublisher(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('clock_publisher')
+            self.now_ns = int(self.declare_parameter('start_s', 0.0).value * 1e9)
+            self.step_ns = int(self.declare_parameter('step_s', 0.1).value * 1e9)
+            wall = self.declare_parameter('wall_period_s', 0.01).value
+            self.pub = self.create_publisher(clock_msg, '/clock', qos_profile_clock)
+            self.create_timer(wall, self.tick, clock=_steady_clock())
+
+        def tick(self) -> None:
+            self.now_ns += self.step_ns
+            sec, nsec = divmod(self.now_ns, 1_000_000_000)
+            self.pub.publish(clock_msg(clock=time_msg(sec=sec, nanosec=nsec)))
+
+    return _run(ClockPublisher, args)
+
+
+def image_source_main(args: list[str] | None = None) -> int:
+    """Publish synthetic rgb8 images."""
+    import numpy as np
+
+    from ior_ros.runtime import Node, get_message, qos_profile_sensor_data
+
+    image = get_message('sensor_msgs/msg/Image')
+
+    class ImageSource(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('image_source')
+            self.width = self.declare_parameter('width', 640).value
+            self.height = self.declare_parameter('height', 480).value
+            rate = self.declare_parameter('rate_hz', 10.0).value
+            self.pub = self.create_publisher(image, 'image', qos_profile_sensor_data)
+            self.frame = np.zeros(self.width * self.height * 3, dtype=np.uint8)  # [h * w * 3]
+            self.create_timer(1.0 / rate, self.tick)
+
+        def tick(self) -> None:
+            self.frame[:] = (self.frame[0] + 1) % 256
+            msg = image(height=self.height, width=self.width, encoding='rgb8', is_bigendian=0,
+                        step=self.width * 3, data=self.frame)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.pub.publish(msg)
+
+    return _run(ImageSource, args)
+
+
+def _steady_clock() -> Any:
+    from ior_ros.runtime import Clock, ClockType
+
+    return Clock(clock_type=ClockType.STEADY_TIME)
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(talker_main())

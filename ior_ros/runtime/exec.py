@@ -1,0 +1,73 @@
+"""
+``python -m ior_ros.runtime.exec PKG EXECUTABLE [args...]``: run a node executable of ior_ros.
+
+What ``ros2 run`` does for the console scripts of an installed package: EXECUTABLE is looked up in
+:data:`ior_ros.runtime.packages.NODE_EXECUTABLES` (demo nodes), then as the module
+``ior_ros.nodes.<EXECUTABLE>`` with a ``main`` function. ``sys.argv`` becomes
+``[EXECUTABLE, *args]`` and ``main()`` is called without arguments, so both ``main(args=None)``
+(rclpy style) and ``main()`` work. Unknown executables exit with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ior_ros.runtime.packages import NODE_EXECUTABLES, PROJECT_PACKAGE
+
+__all__ = ['find_entry_point', 'main']
+
+
+def find_entry_point(package: str, executable: str) -> Callable[..., Any]:
+    """The ``main`` function of an ior_ros executable (LookupError when unknown)."""
+    if package != PROJECT_PACKAGE:
+        raise LookupError(f"package '{package}' has no Python executables here")
+    target = NODE_EXECUTABLES.get(executable)
+    if target is None:
+        if not executable.isidentifier():
+            raise LookupError(f"no executable '{executable}' in package '{package}'")
+        target = f'ior_ros.nodes.{executable}:main'
+    module_name, _, function = target.partition(':')
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            known = ', '.join(sorted(NODE_EXECUTABLES))
+            raise LookupError(f"no executable '{executable}' in package '{package}' (known: "
+                              f'{known}, or a module ior_ros.nodes.<name> with main())') from None
+        raise
+    entry = getattr(module, function, None)
+    if entry is None:
+        raise LookupError(f'{module_name} has no function {function}()')
+    return entry  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``exec PKG EXECUTABLE [args...]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2:
+        print('usage: python -m ior_ros.runtime.exec PKG EXECUTABLE [args...]', file=sys.stderr)
+        return 2
+    package, executable, rest = args[0], args[1], args[2:]
+    try:
+        entry = find_entry_point(package, executable)
+    except LookupError as exc:
+        print(f'ior: error: {exc}', file=sys.stderr)
+        return 2
+    sys.argv = [executable, *rest]
+    from ior_ros.core.errors import IorError
+
+    try:
+        code = entry()
+    except IorError as exc:
+        print(f'ior: error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(code or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,806 @@
+"""
+A runner for ROS 2 YAML launch files (launch_yaml + launch_ros frontend tags).
+
+Tags: ``arg`` (name, default, description), ``let`` (name, value), ``node`` (pkg, exec, name,
+namespace, output, args, ros_args, param, remap, env, respawn, respawn_delay, on_exit, required,
+exec_name), ``executable`` (cmd, name, output, args, env, cwd, on_exit, required), ``include``
+(file, arg), ``group`` (scoped, forwarding, children), ``push-ros-namespace`` or
+``push_ros_namespace`` (namespace), ``set_env``/``set-env``/``unset_env`` and ``log`` (message);
+``if``/``unless`` on every action. Substitutions: see :mod:`ior_ros.runtime.substitutions`.
+
+Nodes start exactly as ``ros2 launch`` starts them: each in its own process, with ``--ros-args -r
+__node:=NAME -r __ns:=/NS --params-file FILE ... -r FROM:=TO`` (literal ``param`` entries are
+written to a temporary ``/**`` or ``/ns/name`` parameter file, as launch_ros does).
+
+Supervision: output lines carry the prefix ``[label-N]`` (label = node name, else the executable).
+``output: screen`` shows stdout and stderr; ``log`` (the default) shows stderr and writes both to
+the log folder; ``both`` does both. Ctrl-C (or SIGTERM) sends SIGINT to every process, then SIGTERM
+after ``sigterm_timeout`` s, then SIGKILL. A node with ``on_exit: shutdown`` or ``required: true``
+that exits stops the whole launch, which then fails with an error naming it; other processes that
+exit are reported and the rest keep running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from ior_ros.core.errors import IorError
+from ior_ros.runtime.errors import LaunchError, RosInputError, at
+from ior_ros.runtime.names import normalize_namespace
+from ior_ros.runtime.substitutions import SubstitutionContext, parse_bool, substitute
+from ior_ros.runtime.yaml_lines import LineDict, LineList, line_of, load_yaml_with_lines
+
+__all__ = ['ProcessSpec', 'LaunchPlan', 'LaunchArgument', 'load_launch', 'LaunchRunner',
+           'RequiredProcessExited', 'run_launch', 'parse_launch_arguments', 'resolve_launch_file']
+
+_CONDITION_ATTRS = ('if', 'unless')
+_NODE_ATTRS = {'pkg', 'exec', 'name', 'namespace', 'output', 'args', 'ros_args', 'param', 'remap',
+               'env', 'respawn', 'respawn_delay', 'on_exit', 'required', 'exec_name',
+               'emulate_tty', 'launch-prefix', 'launch_prefix', *_CONDITION_ATTRS}
+_EXEC_ATTRS = {'cmd', 'name', 'output', 'args', 'env', 'cwd', 'on_exit', 'required',
+               'respawn', 'respawn_delay', 'emulate_tty', 'shell', *_CONDITION_ATTRS}
+_OUTPUTS = ('screen', 'log', 'both')
+
+
+class RequiredProcessExited(IorError):
+    """A node marked required (``on_exit: shutdown``) exited; the launch was stopped."""
+
+
+@dataclass
+class LaunchArgument:
+    """A declared ``arg``."""
+
+    name: str
+    default: str | None
+    description: str
+    source: str
+
+
+@dataclass
+class ProcessSpec:
+    """One process to start."""
+
+    label: str
+    cmd: list[str]
+    output: str = 'log'
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    required: bool = False
+    respawn: bool = False
+    respawn_delay_s: float = 0.0
+    node_name: str | None = None
+    namespace: str | None = None
+    source: str = ''
+
+
+@dataclass
+class LaunchPlan:
+    """Everything a launch file asks for, with substitutions resolved."""
+
+    processes: list[ProcessSpec] = field(default_factory=list)
+    arguments: list[LaunchArgument] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    env: dict[str, str | None] = field(default_factory=dict)
+    temp_dir: Path | None = None
+
+
+@dataclass
+class _Scope:
+    variables: dict[str, str]
+    namespace: str
+    env: dict[str, str | None]
+
+    def copy(self) -> _Scope:
+        return _Scope(dict(self.variables), self.namespace, dict(self.env))
+
+
+def parse_launch_arguments(items: list[str]) -> dict[str, str]:
+    """``['a:=1', 'b:=x']`` → dict; anything without ``:=`` is a LaunchError."""
+    out: dict[str, str] = {}
+    for item in items:
+        if ':=' not in item:
+            raise LaunchError(f"launch argument {item!r}: expected 'name:=value'")
+        name, value = item.split(':=', 1)
+        if not name:
+            raise LaunchError(f'launch argument {item!r}: empty name')
+        out[name] = value
+    return out
+
+
+def resolve_launch_file(target: str, second: str | None = None) -> Path:
+    """A path, or ``PKG FILE`` looked up under the package's share folder (like ros2 launch)."""
+    if second is None:
+        path = Path(target)
+        if not path.is_file():
+            raise LaunchError(f'launch file {target!r} not found')
+        return path
+    from ior_ros.runtime.packages import find_package_share
+
+    share = find_package_share(target)
+    matches = sorted(share.rglob(second))
+    if not matches:
+        raise LaunchError(f"launch file '{second}' not found in package '{target}' ({share})")
+    return matches[0]
+
+
+class _Parser:
+    def __init__(self, plan: LaunchPlan, temp_dir: Path) -> None:
+        self.plan = plan
+        self.temp_dir = temp_dir
+        self.label_counts: dict[str, int] = {}
+        self.param_files = 0
+        self.anon: dict[str, str] = {}
+
+    def ctx(self, scope: _Scope, file: Path, line: int | None) -> SubstitutionContext:
+        return SubstitutionContext(scope.variables, file, line, self.anon)
+
+    def fail(self, file: Path, line: int | None, message: str) -> LaunchError:
+        return LaunchError(f'{at(file, line)}{message}')
+
+    # ------------------------------------------------------------------ files
+    def load_file(self, file: Path, scope: _Scope, given: Mapping[str, str],
+                  depth: int = 0) -> None:
+        if depth > 20:
+            raise self.fail(file, None, 'includes nested deeper than 20 levels (a loop?)')
+        data = load_yaml_with_lines(file, LaunchError)
+        if not isinstance(data, dict) or 'launch' not in data:
+            raise self.fail(file, line_of(data), "a YAML launch file is a mapping with the key "
+                            "'launch' holding a list of actions")
+        extra = [k for k in data if k != 'launch']
+        if extra:
+            raise self.fail(file, line_of(data, extra[0]), f'unknown top-level key {extra[0]!r} '
+                            "(only 'launch')")
+        actions = data['launch'] or []
+        if not isinstance(actions, list):
+            raise self.fail(file, line_of(data, 'launch'), "'launch' must be a list of actions")
+        scope.variables.update({k: v for k, v in given.items()})
+        self.actions(actions, file, scope, given, depth)
+
+    def actions(self, actions: list[Any], file: Path, scope: _Scope,
+                given: Mapping[str, str], depth: int) -> None:
+        for index, action in enumerate(actions):
+            line = line_of(actions, index)
+            if not isinstance(action, dict) or len(action) != 1:
+                raise self.fail(file, line, 'each action is a mapping with exactly one tag (arg, '
+                                'let, node, executable, include, group, push-ros-namespace, '
+                                'set_env, log)')
+            tag, body = next(iter(action.items()))
+            line = line_of(action, tag)
+            if body is None:
+                body = LineDict()
+                body.line, body.key_lines = line or 0, {}
+            if tag in ('push-ros-namespace', 'push_ros_namespace') and isinstance(body, str):
+                body = {'namespace': body}
+            if not isinstance(body, dict):
+                raise self.fail(file, line, f'{tag}: expected a mapping of attributes')
+            if not self.condition(body, file, scope, line):
+                continue
+            handler = getattr(self, 'tag_' + str(tag).replace('-', '_'), None)
+            if handler is None:
+                raise self.fail(file, line, f"unknown launch tag '{tag}' (known: arg, let, node, "
+                                'executable, include, group, push-ros-namespace, set_env, '
+                                'unset_env, log)')
+            handler(body, file, scope, given, depth, line)
+
+    def condition(self, body: dict[str, Any], file: Path, scope: _Scope, line: int | None) -> bool:
+        for key in _CONDITION_ATTRS:
+            if key in body:
+                ctx = self.ctx(scope, file, line_of(body, key))
+                value = parse_bool(substitute(str(body[key]), ctx), ctx, f"'{key}' condition")
+                if value != (key == 'if'):
+                    return False
+        return True
+
+    def text(self, body: dict[str, Any], key: str, file: Path, scope: _Scope,
+             required: bool = False, default: Any = None) -> Any:
+        if key not in body:
+            if required:
+                raise self.fail(file, line_of(body), f"missing required attribute '{key}'")
+            return default
+        value = body[key]
+        ctx = self.ctx(scope, file, line_of(body, key))
+        if isinstance(value, (dict, list)):
+            raise self.fail(file, line_of(body, key), f"attribute '{key}' must be a scalar")
+        if isinstance(value, bool):
+            return str(value).lower()
+        return substitute(str(value), ctx) if value is not None else default
+
+    def check_attrs(self, body: dict[str, Any], allowed: set[str], tag: str, file: Path) -> None:
+        for key in body:
+            if key not in allowed:
+                raise self.fail(file, line_of(body, key), f"{tag}: unknown attribute '{key}' "
+                                f"(allowed: {', '.join(sorted(allowed))})")
+
+    # ------------------------------------------------------------------ tags
+    def tag_arg(self, body: dict[str, Any], file: Path, scope: _Scope, given: Mapping[str, str],
+                depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'name', 'default', 'description', 'choice', 'choices'}, 'arg',
+                         file)
+        name = self.text(body, 'name', file, scope, required=True)
+        default = self.text(body, 'default', file, scope)
+        description = self.text(body, 'description', file, scope, default='')
+        self.plan.arguments.append(LaunchArgument(name, default, description,
+                                                  f'{file}:{line}'))
+        if name in given:
+            scope.variables[name] = given[name]
+        elif name not in scope.variables:
+            if default is None:
+                raise self.fail(file, line, f"launch argument '{name}' has no default and was "
+                                f'not given (pass {name}:=VALUE)')
+            scope.variables[name] = default
+
+    def tag_let(self, body: dict[str, Any], file: Path, scope: _Scope, given: Mapping[str, str],
+                depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'name', 'value'}, 'let', file)
+        name = self.text(body, 'name', file, scope, required=True)
+        scope.variables[name] = self.text(body, 'value', file, scope, required=True)
+
+    def tag_log(self, body: dict[str, Any], file: Path, scope: _Scope, given: Mapping[str, str],
+                depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'message', 'level'}, 'log', file)
+        self.plan.messages.append(self.text(body, 'message', file, scope, required=True))
+
+    def tag_set_env(self, body: dict[str, Any], file: Path, scope: _Scope,
+                    given: Mapping[str, str], depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'name', 'value'}, 'set_env', file)
+        scope.env[self.text(body, 'name', file, scope, required=True)] = \
+            self.text(body, 'value', file, scope, required=True)
+
+    def tag_unset_env(self, body: dict[str, Any], file: Path, scope: _Scope,
+                      given: Mapping[str, str], depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'name'}, 'unset_env', file)
+        scope.env[self.text(body, 'name', file, scope, required=True)] = None
+
+    def tag_push_ros_namespace(self, body: dict[str, Any], file: Path, scope: _Scope,
+                               given: Mapping[str, str], depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'namespace'}, 'push-ros-namespace', file)
+        ns = self.text(body, 'namespace', file, scope, required=True)
+        try:
+            scope.namespace = _join_ns(scope.namespace, ns)
+        except RosInputError as exc:
+            raise self.fail(file, line, str(exc)) from None
+
+    def tag_group(self, body: dict[str, Any], file: Path, scope: _Scope, given: Mapping[str, str],
+                  depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'scoped', 'forwarding', 'children', *_CONDITION_ATTRS}, 'group',
+                         file)
+        scoped = parse_bool(self.text(body, 'scoped', file, scope, default='true'),
+                            self.ctx(scope, file, line), "group 'scoped'")
+        children = body.get('children') or []
+        if not isinstance(children, list):
+            raise self.fail(file, line_of(body, 'children'), "group 'children' must be a list")
+        inner = scope.copy() if scoped else scope
+        self.actions(children, file, inner, given, depth)
+
+    def tag_include(self, body: dict[str, Any], file: Path, scope: _Scope,
+                    given: Mapping[str, str], depth: int, line: int | None) -> None:
+        self.check_attrs(body, {'file', 'arg', *_CONDITION_ATTRS}, 'include', file)
+        target = Path(self.text(body, 'file', file, scope, required=True))
+        if not target.is_absolute():
+            target = file.parent / target
+        if not target.is_file():
+            raise self.fail(file, line_of(body, 'file'), f'included file {str(target)!r} not '
+                            'found')
+        if target.suffix not in ('.yaml', '.yml'):
+            raise self.fail(file, line_of(body, 'file'), f'only YAML launch files can be '
+                            f'included here, got {target.name}')
+        args: dict[str, str] = {}
+        items = body.get('arg') or []
+        if not isinstance(items, list):
+            raise self.fail(file, line_of(body, 'arg'), "include 'arg' must be a list of "
+                            '{name, value}')
+        for index, item in enumerate(items):
+            item_line = line_of(items, index)
+            if not isinstance(item, dict):
+                raise self.fail(file, item_line, 'include arg must be a mapping {name, value}')
+            self.check_attrs(item, {'name', 'value'}, 'include arg', file)
+            args[self.text(item, 'name', file, scope, required=True)] = \
+                self.text(item, 'value', file, scope, required=True)
+        inner = scope.copy()
+        self.load_file(target, inner, args, depth + 1)
+
+    def _label(self, base: str) -> str:
+        count = self.label_counts.get(base, 0) + 1
+        self.label_counts[base] = count
+        return f'{base}-{count}'
+
+    def _env(self, body: dict[str, Any], file: Path, scope: _Scope) -> dict[str, str]:
+        out: dict[str, str] = {}
+        items = body.get('env') or []
+        if not isinstance(items, list):
+            raise self.fail(file, line_of(body, 'env'), "'env' must be a list of {name, value}")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(file, line_of(items, index), "'env' items are {name, value}")
+            self.check_attrs(item, {'name', 'value'}, 'env', file)
+            out[self.text(item, 'name', file, scope, required=True)] = \
+                self.text(item, 'value', file, scope, required=True)
+        return out
+
+    def _flags(self, body: dict[str, Any], file: Path, scope: _Scope,
+               line: int | None) -> tuple[str, bool, bool, float]:
+        ctx = self.ctx(scope, file, line)
+        output = self.text(body, 'output', file, scope, default='log')
+        if output not in _OUTPUTS:
+            raise self.fail(file, line_of(body, 'output'), f'output {output!r}: expected one of '
+                            f'{", ".join(_OUTPUTS)}')
+        on_exit = self.text(body, 'on_exit', file, scope)
+        if on_exit not in (None, 'shutdown'):
+            raise self.fail(file, line_of(body, 'on_exit'), f"on_exit {on_exit!r}: only "
+                            "'shutdown' is supported")
+        required = on_exit == 'shutdown' or parse_bool(
+            self.text(body, 'required', file, scope, default='false'), ctx, "'required'")
+        respawn = parse_bool(self.text(body, 'respawn', file, scope, default='false'), ctx,
+                             "'respawn'")
+        delay_text = self.text(body, 'respawn_delay', file, scope, default='0')
+        try:
+            delay = float(delay_text)
+        except ValueError:
+            raise self.fail(file, line_of(body, 'respawn_delay'), f'respawn_delay {delay_text!r} '
+                            'is not a number of seconds') from None
+        return output, required, respawn, delay
+
+    def tag_node(self, body: dict[str, Any], file: Path, scope: _Scope, given: Mapping[str, str],
+                 depth: int, line: int | None) -> None:
+        self.check_attrs(body, _NODE_ATTRS, 'node', file)
+        pkg = self.text(body, 'pkg', file, scope, required=True)
+        executable = self.text(body, 'exec', file, scope, required=True)
+        name = self.text(body, 'name', file, scope)
+        ns_attr = self.text(body, 'namespace', file, scope)
+        try:
+            namespace = _join_ns(scope.namespace, ns_attr) if ns_attr else scope.namespace
+        except RosInputError as exc:
+            raise self.fail(file, line_of(body, 'namespace'), str(exc)) from None
+        output, required, respawn, delay = self._flags(body, file, scope, line)
+        from ior_ros.runtime.packages import resolve_executable
+
+        try:
+            cmd = resolve_executable(pkg, executable)
+        except RosInputError as exc:
+            raise self.fail(file, line, str(exc)) from None
+        extra = self.text(body, 'args', file, scope)
+        if extra:
+            cmd += shlex.split(extra)
+        ros_args = ['--ros-args']
+        if name:
+            ros_args += ['-r', f'__node:={name}']
+        if namespace != '/':
+            ros_args += ['-r', f'__ns:={namespace}']
+        ros_args += self._params(body, file, scope, name, namespace)
+        ros_args += self._remaps(body, file, scope)
+        more = self.text(body, 'ros_args', file, scope)
+        if more:
+            ros_args += shlex.split(more)
+        label = self._label(self.text(body, 'exec_name', file, scope) or name or executable)
+        env = {k: v for k, v in scope.env.items() if v is not None}
+        env.update(self._env(body, file, scope))
+        unset = [k for k, v in scope.env.items() if v is None]
+        for key in unset:
+            env[key] = '\0unset'
+        self.plan.processes.append(ProcessSpec(
+            label=label, cmd=cmd + ros_args, output=output, env=env, required=required,
+            respawn=respawn, respawn_delay_s=delay, node_name=name or executable,
+            namespace=namespace, source=f'{file}:{line}'))
+
+    def tag_executable(self, body: dict[str, Any], file: Path, scope: _Scope,
+                       given: Mapping[str, str], depth: int, line: int | None) -> None:
+        self.check_attrs(body, _EXEC_ATTRS, 'executable', file)
+        cmd = shlex.split(self.text(body, 'cmd', file, scope, required=True))
+        if not cmd:
+            raise self.fail(file, line, "executable: empty 'cmd'")
+        extra = self.text(body, 'args', file, scope)
+        if extra:
+            cmd += shlex.split(extra)
+        output, required, respawn, delay = self._flags(body, file, scope, line)
+        label = self._label(self.text(body, 'name', file, scope) or Path(cmd[0]).name)
+        env = {k: v for k, v in scope.env.items() if v is not None}
+        env.update(self._env(body, file, scope))
+        self.plan.processes.append(ProcessSpec(
+            label=label, cmd=cmd, output=output, env=env, required=required, respawn=respawn,
+            respawn_delay_s=delay, cwd=self.text(body, 'cwd', file, scope),
+            source=f'{file}:{line}'))
+
+    # ------------------------------------------------------------------ node parts
+    def _params(self, body: dict[str, Any], file: Path, scope: _Scope, name: str | None,
+                namespace: str) -> list[str]:
+        items = body.get('param') or []
+        if not isinstance(items, list):
+            raise self.fail(file, line_of(body, 'param'), "'param' must be a list of {name, "
+                            'value} or {from: FILE}')
+        out: list[str] = []
+        literal: dict[str, Any] = {}
+
+        def flush() -> None:
+            if not literal:
+                return
+            from ior_ros.core.artifacts import atomic_write_yaml
+
+            key = '/**' if not name else (f'/{name}' if namespace == '/' else
+                                          f'{namespace}/{name}')
+            self.param_files += 1
+            path = self.temp_dir / f'launch_params_{self.param_files}.yaml'
+            atomic_write_yaml(path, {key: {'ros__parameters': dict(literal)}})
+            out.extend(['--params-file', str(path)])
+            literal.clear()
+
+        for index, item in enumerate(items):
+            item_line = line_of(items, index)
+            if not isinstance(item, dict):
+                raise self.fail(file, item_line, "'param' items are {name, value} or {from: FILE}")
+            if 'from' in item:
+                self.check_attrs(item, {'from', 'allow_substs'}, 'param', file)
+                flush()
+                path = Path(self.text(item, 'from', file, scope, required=True))
+                if not path.is_absolute():
+                    path = file.parent / path
+                if not path.is_file():
+                    raise self.fail(file, line_of(item, 'from'), f'parameter file '
+                                    f'{str(path)!r} not found')
+                from ior_ros.runtime.ros_args import load_params_file
+
+                load_params_file(path)  # fail here, naming the file and line, not in the node
+                out.extend(['--params-file', str(path)])
+            else:
+                self._param_item(item, '', file, scope, literal)
+        flush()
+        return out
+
+    def _param_item(self, item: dict[str, Any], prefix: str, file: Path, scope: _Scope,
+                    out: dict[str, Any]) -> None:
+        self.check_attrs(item, {'name', 'value', 'param', 'type', 'value_sep'}, 'param', file)
+        pname = prefix + self.text(item, 'name', file, scope, required=True)
+        if 'param' in item:
+            children = item['param']
+            if not isinstance(children, list):
+                raise self.fail(file, line_of(item, 'param'), 'nested param must be a list')
+            for child in children:
+                self._param_item(child, pname + '.', file, scope, out)
+            return
+        if 'value' not in item:
+            raise self.fail(file, line_of(item), f"param '{pname}' has no value")
+        raw = item['value']
+        ctx = self.ctx(scope, file, line_of(item, 'value'))
+        out[pname] = _param_value(raw, ctx)
+
+    def _remaps(self, body: dict[str, Any], file: Path, scope: _Scope) -> list[str]:
+        items = body.get('remap') or []
+        if not isinstance(items, list):
+            raise self.fail(file, line_of(body, 'remap'), "'remap' must be a list of {from, to}")
+        out: list[str] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(file, line_of(items, index), "'remap' items are {from, to}")
+            self.check_attrs(item, {'from', 'to'}, 'remap', file)
+            source = self.text(item, 'from', file, scope, required=True)
+            target = self.text(item, 'to', file, scope, required=True)
+            out += ['-r', f'{source}:={target}']
+        return out
+
+
+def _param_value(raw: Any, ctx: SubstitutionContext) -> Any:
+    if isinstance(raw, list):
+        return [_param_value(v, ctx) for v in raw]
+    if isinstance(raw, dict):
+        raise ctx.fail('a parameter value cannot be a mapping (use nested param entries)')
+    if isinstance(raw, str):
+        text = substitute(raw, ctx)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        if isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value):
+            return value
+        return text
+    return raw
+
+
+def _join_ns(base: str, ns: str) -> str:
+    if ns.startswith('/'):
+        return normalize_namespace(ns)
+    if base in ('', '/'):
+        return normalize_namespace('/' + ns)
+    return normalize_namespace(base.rstrip('/') + '/' + ns)
+
+
+def load_launch(path: str | Path, arguments: Mapping[str, str] | None = None,
+                temp_dir: Path | None = None) -> LaunchPlan:
+    """Parse a YAML launch file into a plan (no process is started)."""
+    file = Path(path)
+    if file.suffix not in ('.yaml', '.yml'):
+        raise LaunchError(f'{file}: only YAML launch files (*.launch.yaml) are supported here')
+    plan = LaunchPlan()
+    plan.temp_dir = temp_dir or Path(tempfile.mkdtemp(prefix='ior_launch_'))
+    parser = _Parser(plan, plan.temp_dir)
+    scope = _Scope({}, '/', {})
+    parser.load_file(file, scope, dict(arguments or {}))
+    plan.env = scope.env
+    return plan
+
+
+# ---------------------------------------------------------------------------- running
+def _log_root() -> Path:
+    if os.environ.get('ROS_LOG_DIR'):
+        return Path(os.environ['ROS_LOG_DIR'])
+    home = Path(os.environ.get('ROS_HOME', Path.home() / '.ros'))
+    return home / 'log'
+
+
+def _signal_name(code: int) -> str:
+    if code < 0:
+        try:
+            return f' ({signal.Signals(-code).name})'
+        except ValueError:
+            return ''
+    return ''
+
+
+class _Running:
+    def __init__(self, spec: ProcessSpec) -> None:
+        self.spec = spec
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.threads: list[threading.Thread] = []
+        self.done = False
+        self.returncode: int | None = None
+        self.restart_at: float | None = None
+
+
+class LaunchRunner:
+    """Starts and supervises the processes of a plan."""
+
+    def __init__(self, plan: LaunchPlan, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None, sigterm_timeout_s: float = 5.0,
+                 sigkill_timeout_s: float = 5.0, log_dir: Path | None = None) -> None:
+        self.plan = plan
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.sigterm_timeout_s = sigterm_timeout_s
+        self.sigkill_timeout_s = sigkill_timeout_s
+        stamp = datetime.datetime.now().strftime('%Y-%m-%d-%H-%M-%S-%f')
+        self.log_dir = log_dir or (_log_root() / f'{stamp}-{socket.gethostname()}-{os.getpid()}')
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._files: dict[str, IO[str]] = {}
+        self.running: list[_Running] = []
+
+    def _say(self, text: str, error: bool = False) -> None:
+        stream = self.stderr if error else self.stdout
+        with self._lock:
+            stream.write(text + '\n')
+            stream.flush()
+            log = self._files.get('launch')
+            if log is not None:
+                log.write(text + '\n')
+                log.flush()
+
+    def _log_file(self, label: str) -> IO[str]:
+        if label not in self._files:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._files[label] = open(self.log_dir / f'{label}.log', 'a',  # noqa: SIM115
+                                      encoding='utf-8')
+        return self._files[label]
+
+    def _pump(self, run: _Running, stream: IO[bytes], is_err: bool) -> None:
+        spec = run.spec
+        to_screen = spec.output in ('screen', 'both') or is_err
+        to_log = spec.output in ('log', 'both')
+        target = self.stderr if is_err else self.stdout
+        for raw in iter(stream.readline, b''):
+            line = raw.decode('utf-8', 'replace').rstrip('\n')
+            with self._lock:
+                if to_screen:
+                    target.write(f'[{spec.label}] {line}\n')
+                    target.flush()
+                if to_log:
+                    handle = self._log_file(spec.label)
+                    handle.write(line + '\n')
+                    handle.flush()
+        stream.close()
+
+    def _start(self, run: _Running) -> None:
+        spec = run.spec
+        env = dict(os.environ)
+        env.update({k: v for k, v in self.plan.env.items() if v is not None})
+        for key, value in self.plan.env.items():
+            if value is None:
+                env.pop(key, None)
+        for key, value in spec.env.items():
+            if value == '\0unset':
+                env.pop(key, None)
+            else:
+                env[key] = value
+        env.setdefault('PYTHONUNBUFFERED', '1')
+        try:
+            run.proc = subprocess.Popen(spec.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=env, cwd=spec.cwd, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
+        except OSError as exc:
+            raise LaunchError(f'{spec.source}: cannot start {spec.label}: {exc}') from None
+        run.done = False
+        run.returncode = None
+        self._say(f'[INFO] [{spec.label}]: process started with pid [{run.proc.pid}]')
+        assert run.proc.stdout is not None and run.proc.stderr is not None
+        run.threads = [threading.Thread(target=self._pump, args=(run, run.proc.stdout, False),
+                                        daemon=True),
+                       threading.Thread(target=self._pump, args=(run, run.proc.stderr, True),
+                                        daemon=True)]
+        for thread in run.threads:
+            thread.start()
+
+    def _reap(self, run: _Running) -> int | None:
+        if run.done or run.proc is None:
+            return None
+        code = run.proc.poll()
+        if code is None:
+            return None
+        for thread in run.threads:
+            thread.join(timeout=2.0)
+        run.done = True
+        run.returncode = code
+        if code == 0:
+            self._say(f'[INFO] [{run.spec.label}]: process has finished cleanly '
+                      f'[pid {run.proc.pid}]')
+        else:
+            self._say(f'[ERROR] [{run.spec.label}]: process has died [pid {run.proc.pid}, exit '
+                      f"code {code}{_signal_name(code)}, cmd '{shlex.join(run.spec.cmd)}']",
+                      error=True)
+        return code
+
+    def request_stop(self) -> None:
+        """Ask the supervisor loop to stop every process (what Ctrl-C does)."""
+        self._stop.set()
+
+    def _stop_all(self) -> None:
+        alive = [r for r in self.running if r.proc is not None and not r.done
+                 and r.proc.poll() is None]
+        for run in alive:
+            with contextlib.suppress(ProcessLookupError):
+                assert run.proc is not None
+                run.proc.send_signal(signal.SIGINT)
+        for sig, timeout in ((signal.SIGTERM, self.sigterm_timeout_s),
+                             (signal.SIGKILL, self.sigkill_timeout_s)):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and any(r.proc.poll() is None for r in alive
+                                                      if r.proc is not None):
+                time.sleep(0.05)
+            for run in alive:
+                if run.proc is not None and run.proc.poll() is None:
+                    self._say(f'[WARNING] [{run.spec.label}]: still running; sending '
+                              f'{sig.name}', error=True)
+                    with contextlib.suppress(ProcessLookupError):
+                        run.proc.send_signal(sig)
+        for run in alive:
+            if run.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    run.proc.wait(timeout=self.sigkill_timeout_s)
+            self._reap(run)
+
+    def run(self) -> int:
+        """Start everything and supervise until the end; returns the exit code."""
+        self._files['launch'] = self._log_file('launch')
+        self._say(f'[INFO] [launch]: All log files can be found below {self.log_dir}')
+        for message in self.plan.messages:
+            self._say(f'[INFO] [launch.user]: {message}')
+        installed = self._install_signals()
+        try:
+            self.running = [_Running(spec) for spec in self.plan.processes]
+            for run in self.running:
+                self._start(run)
+            failed_required: _Running | None = None
+            any_failed = False
+            while not self._stop.is_set():
+                for run in self.running:
+                    code = self._reap(run)
+                    if code is None:
+                        continue
+                    if run.spec.required:
+                        failed_required = run
+                        break
+                    if code != 0:
+                        any_failed = True
+                    if run.spec.respawn:
+                        run.restart_at = time.monotonic() + run.spec.respawn_delay_s
+                if failed_required is not None:
+                    break
+                now = time.monotonic()
+                for run in self.running:
+                    if run.done and run.restart_at is not None and now >= run.restart_at:
+                        run.restart_at = None
+                        self._start(run)
+                if all(r.done and r.restart_at is None for r in self.running):
+                    return 1 if any_failed else 0
+                self._stop.wait(0.05)
+            self._stop_all()
+            if failed_required is not None:
+                spec = failed_required.spec
+                code = failed_required.returncode or 0
+                what = 'required node' if spec.node_name else 'required process'
+                raise RequiredProcessExited(
+                    f"{what} '{spec.node_name or spec.label}' ({spec.label}, {spec.source}) "
+                    f'exited with code {code}{_signal_name(code)}; the launch was stopped')
+            return 0
+        finally:
+            self._restore_signals(installed)
+            for handle in self._files.values():
+                with contextlib.suppress(Exception):
+                    handle.close()
+            self._files.clear()
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+
+        def handler(signum: int, frame: Any) -> None:
+            self._say(f'[WARNING] [launch]: {signal.Signals(signum).name} received; stopping '
+                      'all processes', error=True)
+            self._stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def _restore_signals(self, previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _load_libc() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL('libc.so.6', use_errno=True)
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc() if sys.platform.startswith('linux') else None
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM when the launch process dies (no orphans after SIGKILL)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG; libc loaded before fork (no imports)
+
+
+def run_launch(path: str | Path, arguments: Mapping[str, str] | None = None,
+               show_args: bool = False, stdout: IO[str] | None = None,
+               stderr: IO[str] | None = None) -> int:
+    """Parse and run a launch file; returns the exit code (see LaunchRunner.run)."""
+    temp = Path(tempfile.mkdtemp(prefix='ior_launch_'))
+    try:
+        plan = load_launch(path, arguments, temp_dir=temp)
+        out = stdout or sys.stdout
+        if show_args:
+            out.write("Arguments (pass arguments as '<name>:=<value>'):\n\n")
+            for arg in plan.arguments:
+                default = f"(default: '{arg.default}')" if arg.default is not None else \
+                    '(required)'
+                out.write(f"    '{arg.name}':\n        {arg.description or 'no description'}\n"
+                          f'        {default}\n\n')
+            return 0
+        return LaunchRunner(plan, stdout=stdout, stderr=stderr).run()
+    finally:
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+_ = LineList  # re-exported type used in annotations of tests

@@ -1,0 +1,764 @@
+"""
+``Node`` with rclpy's interface for the subset the ior_ros nodes use, on the DDS transport.
+
+Supported (names and semantics as rclpy.node.Node, Jazzy): construction with ``namespace``,
+``cli_args``, ``parameter_overrides``, ``use_global_arguments``, ``enable_rosout``,
+``allow_undeclared_parameters`` and ``automatically_declare_parameters_from_overrides``;
+``create_publisher``/``create_subscription`` (message class, topic, QoS profile or depth;
+``raw=True`` subscriptions get the CDR bytes), ``create_timer`` (on the node's ROS clock, so timers
+follow ``/clock`` when ``use_sim_time`` is true), parameters (``declare_parameter(s)``,
+``get_parameter(s)``, ``get_parameter_or``, ``has_parameter``, ``set_parameters``,
+``undeclare_parameter``, ``add_on_set_parameters_callback``), ``get_logger``, ``get_clock``,
+``get_name``/``get_namespace``/``get_fully_qualified_name``, graph queries
+(``get_node_names``, ``get_node_names_and_namespaces``, ``get_topic_names_and_types``,
+``count_publishers``, ``count_subscribers``), ``destroy_publisher``/``destroy_subscription``/
+``destroy_timer`` and ``destroy_node``.
+
+Every node publishes ``/rosout`` (its log records) and ``/parameter_events``, and is listed in
+``ros_discovery_info`` so ``ros2 node list`` shows it. Not provided: services, actions, the
+parameter services (``ros2 param`` cannot reach these nodes), callback groups (accepted, ignored:
+everything runs in the executor's thread), lifecycle nodes, guard conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ior_ros.runtime.clock import Clock, ClockType, Duration, ROSClock, Time
+from ior_ros.runtime.context import Context, get_default_context
+from ior_ros.runtime.messages import RosMessage, get_message, registry, typename_of
+from ior_ros.runtime.names import (
+    fully_qualified_node_name,
+    normalize_namespace,
+    remap_topic_name,
+    validate_node_name,
+)
+from ior_ros.runtime.parameters import (
+    InvalidParameterTypeException,
+    Parameter,
+    ParameterAlreadyDeclaredException,
+    ParameterDescriptor,
+    ParameterImmutableException,
+    ParameterNotDeclaredException,
+    ParameterType,
+    ParameterUninitializedException,
+    SetParametersResult,
+)
+from ior_ros.runtime.qos import (
+    QoSProfile,
+    as_profile,
+    qos_profile_clock,
+    qos_profile_parameter_events,
+    qos_profile_rosout_default,
+)
+from ior_ros.runtime.ros_args import parse_ros_args
+from ior_ros.runtime.ros_logging import LoggingSeverity, RcutilsLogger
+
+__all__ = ['Node', 'Publisher', 'Subscription', 'Timer', 'MessageInfo']
+
+
+def _msg_typename(msg_type: Any) -> str:
+    name = getattr(msg_type, '__msgtype__', None)
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(msg_type, str):
+        return registry().entry(msg_type).typename
+    raise TypeError(f'{msg_type!r} is not a message class (use ior_ros.runtime.get_message)')
+
+
+class MessageInfo(dict):  # type: ignore[type-arg]
+    """Reception info (``source_timestamp``, ``received_timestamp``, ``publication_handle``)."""
+
+
+class Publisher:
+    """A topic publisher (rclpy.publisher.Publisher)."""
+
+    def __init__(self, node: Node, msg_type: Any, topic: str, qos: QoSProfile) -> None:
+        self.msg_type = msg_type
+        self.typename = _msg_typename(msg_type)
+        self.topic_name = topic
+        self.qos_profile = qos
+        self._node = node
+        self._registry = registry()
+        self._writer = node.context.dds.create_writer(topic, self.typename, qos)
+        self._entry = self._registry.entry(self.typename)
+
+    @property
+    def topic(self) -> str:
+        """The resolved topic name."""
+        return self.topic_name
+
+    @property
+    def gid(self) -> bytes:
+        """The 16-byte DDS GUID of the writer."""
+        return bytes(self._writer.gid)
+
+    def publish(self, msg: Any) -> None:
+        """Publish a message, or already-serialized CDR bytes (the zero-copy fast path)."""
+        if isinstance(msg, (bytes, bytearray, memoryview)):
+            data = msg if len(msg) % 4 == 0 else bytes(msg) + b'\0' * (-len(msg) % 4)
+            self._writer.write(data)
+            return
+        if type(msg) is not self._entry.cls:
+            raise TypeError(f'publisher on {self.topic_name} expects {self.typename}, got '
+                            f'{getattr(msg, "__msgtype__", type(msg).__name__)}')
+        self._writer.write(self._registry.serialize(msg, self.typename))
+
+    def get_subscription_count(self) -> int:
+        """Number of matched subscriptions (DDS readers)."""
+        return self._writer.matched_count()
+
+    def wait_for_all_acked(self, timeout: Duration | None = None) -> bool:
+        """Block until all reliable subscribers acknowledged every sample."""
+        seconds = 1e9 if timeout is None or timeout.nanoseconds < 0 else timeout.nanoseconds / 1e9
+        return self._writer.wait_for_acks(seconds)
+
+    def destroy(self) -> bool:
+        """Delete the writer."""
+        return self._node.destroy_publisher(self)
+
+    def _close(self) -> None:
+        self._writer.close()
+
+
+class Subscription:
+    """A topic subscription (rclpy.subscription.Subscription)."""
+
+    def __init__(self, node: Node, msg_type: Any, topic: str, callback: Callable[..., Any],
+                 qos: QoSProfile, raw: bool) -> None:
+        self.msg_type = msg_type
+        self.typename = _msg_typename(msg_type)
+        self.topic_name = topic
+        self.callback = callback
+        self.qos_profile = qos
+        self.raw = raw
+        self._node = node
+        self._registry = registry()
+        self._reader = node.context.dds.create_reader(topic, self.typename, qos)
+        self._wants_info = _accepts_two_args(callback)
+
+    @property
+    def topic(self) -> str:
+        """The resolved topic name."""
+        return self.topic_name
+
+    @property
+    def gid(self) -> bytes:
+        """The 16-byte DDS GUID of the reader."""
+        return bytes(self._reader.gid)
+
+    def get_publisher_count(self) -> int:
+        """Number of matched publishers (DDS writers)."""
+        return self._reader.matched_count()
+
+    def _collect(self, out: list[Callable[[], None]]) -> None:
+        """Take every waiting sample and queue its callback."""
+        while True:
+            samples = self._reader.take()
+            if not samples:
+                return
+            for data, info in samples:
+                out.append(self._make_call(data, info))
+
+    def _make_call(self, data: bytes, info: Any) -> Callable[[], None]:
+        def call() -> None:
+            msg = data if self.raw else self._registry.deserialize(data, self.typename)
+            if self._wants_info:
+                self.callback(msg, MessageInfo(source_timestamp=info.source_timestamp,
+                                               publication_handle=info.publication_handle))
+            else:
+                self.callback(msg)
+        return call
+
+    def destroy(self) -> bool:
+        """Delete the reader."""
+        return self._node.destroy_subscription(self)
+
+    def _close(self) -> None:
+        self._reader.close()
+
+
+def _accepts_two_args(callback: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        params = [p for p in inspect.signature(callback).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+class Timer:
+    """
+    A periodic timer on a clock (rclpy.timer.Timer, rcl_timer semantics).
+
+    The first call is one period after creation; after a call the next call time advances by one
+    period, and when calls were missed it jumps to the next future multiple of the period (one
+    callback, not a burst). When the clock switches between system and simulated time, or
+    simulated time goes backwards, the timer restarts from the current time.
+    """
+
+    def __init__(self, callback: Callable[[], Any] | None, period_ns: int, clock: Clock,
+                 autostart: bool = True) -> None:
+        if period_ns <= 0:
+            raise ValueError(f'timer period must be > 0 s, got {period_ns / 1e9} s')
+        self.callback = callback
+        self._period_ns = int(period_ns)
+        self._clock = clock
+        self._canceled = not autostart
+        self._sim = self._is_sim()
+        now = clock.now_ns()
+        self._last_call_ns = now
+        self._next_call_ns = now + self._period_ns
+        self._destroyed = False
+
+    def _is_sim(self) -> bool:
+        return isinstance(self._clock, ROSClock) and self._clock.ros_time_is_active
+
+    @property
+    def clock(self) -> Clock:
+        """The timer's clock."""
+        return self._clock
+
+    @property
+    def timer_period_ns(self) -> int:
+        """Period in ns."""
+        return self._period_ns
+
+    @timer_period_ns.setter
+    def timer_period_ns(self, value: int) -> None:
+        self._period_ns = int(value)
+        self.reset()
+
+    def is_canceled(self) -> bool:
+        """True after cancel()."""
+        return self._canceled
+
+    def cancel(self) -> None:
+        """Stop calling back until reset()."""
+        self._canceled = True
+
+    def reset(self) -> None:
+        """Restart: next call one period from now."""
+        now = self._clock.now_ns()
+        self._sim = self._is_sim()
+        self._last_call_ns = now
+        self._next_call_ns = now + self._period_ns
+        self._canceled = False
+
+    def _sync(self, now: int) -> None:
+        sim = self._is_sim()
+        if sim != self._sim or now < self._last_call_ns:
+            self._sim = sim
+            self._last_call_ns = now
+            self._next_call_ns = now + self._period_ns
+
+    def is_ready(self) -> bool:
+        """True when the next call time has passed."""
+        if self._canceled or self._destroyed:
+            return False
+        now = self._clock.now_ns()
+        self._sync(now)
+        return now >= self._next_call_ns
+
+    def time_until_next_call(self) -> int | None:
+        """Nanoseconds until the next call (None when canceled)."""
+        if self._canceled:
+            return None
+        now = self._clock.now_ns()
+        self._sync(now)
+        return self._next_call_ns - now
+
+    def time_since_last_call(self) -> int:
+        """Nanoseconds since the last call."""
+        return self._clock.now_ns() - self._last_call_ns
+
+    def waits_on_wall_clock(self) -> bool:
+        """False when the timer follows simulated time (the executor cannot predict it)."""
+        return not self._is_sim()
+
+    def _take_call(self) -> bool:
+        """Advance the schedule if ready; True when the callback must run now."""
+        if not self.is_ready():
+            return False
+        now = self._clock.now_ns()
+        self._last_call_ns = now
+        nxt = self._next_call_ns + self._period_ns
+        if nxt <= now:
+            nxt += ((now - nxt) // self._period_ns + 1) * self._period_ns
+        self._next_call_ns = nxt
+        return True
+
+    def destroy(self) -> None:
+        """Stop for good."""
+        self._destroyed = True
+
+
+class _Rosout:
+    """Publishes a node's log records on /rosout (rcl_interfaces/Log)."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._cls = get_message('rcl_interfaces/msg/Log')
+        self._time_cls = get_message('builtin_interfaces/msg/Time')
+        self.publisher: Publisher | None = None
+
+    def __call__(self, severity: LoggingSeverity, name: str, message: str, stamp_ns: int,
+                 file: str, function: str, line: int) -> None:
+        if self.publisher is None or self._node._destroyed:
+            return
+        sec, nsec = divmod(stamp_ns, 1_000_000_000)
+        self.publisher.publish(self._cls(
+            stamp=self._time_cls(sec=sec, nanosec=nsec), level=int(severity), name=name,
+            msg=message, file=file, function=function, line=int(line)))
+
+
+class Node:
+    """A ROS 2 node on the DDS runtime (see the module docstring for what is supported)."""
+
+    def __init__(self, node_name: str, *, context: Context | None = None,
+                 cli_args: list[str] | None = None, namespace: str | None = None,
+                 use_global_arguments: bool = True, enable_rosout: bool = True,
+                 start_parameter_services: bool = True,
+                 parameter_overrides: list[Parameter] | None = None,
+                 allow_undeclared_parameters: bool = False,
+                 automatically_declare_parameters_from_overrides: bool = False,
+                 **_ignored: Any) -> None:
+        self.context = context or get_default_context()
+        if not self.context.ok():
+            raise RuntimeError('call ior_ros.runtime.init() (rclpy.init) before creating a node')
+        self._destroyed = False
+        original = validate_node_name(node_name)
+        ros_args = [parse_ros_args(['--ros-args', *_strip_prefix(cli_args)])] if cli_args else []
+        if use_global_arguments:
+            ros_args.insert(0, self.context.ros_args)
+        name, ns = original, normalize_namespace(namespace)
+        for args in ros_args:
+            name = args.node_name_override(original) or name
+            override_ns = args.namespace_override(original)
+            if override_ns is not None:
+                ns = normalize_namespace(override_ns)
+        self._original_name = original
+        self._name = validate_node_name(name)
+        self._namespace = ns
+        self._remaps = [rule for args in ros_args for rule in args.remaps]
+        self._overrides: dict[str, Any] = {}
+        for args in ros_args:
+            self._overrides.update(args.parameter_overrides(self._name, self._namespace))
+        for param in parameter_overrides or []:
+            self._overrides[param.name] = param.value
+        self._allow_undeclared = allow_undeclared_parameters
+        self._parameters: dict[str, Parameter] = {}
+        self._descriptors: dict[str, ParameterDescriptor] = {}
+        self._set_callbacks: list[Callable[[list[Parameter]], SetParametersResult]] = []
+        self._publishers: list[Publisher] = []
+        self._subscriptions: list[Subscription] = []
+        self._timers: list[Timer] = []
+        self._clock = ROSClock()
+        self._clock_sub: Subscription | None = None
+        logger_name = (self._namespace.strip('/').replace('/', '.') + '.' + self._name
+                       if self._namespace != '/' else self._name)
+        self._logger = RcutilsLogger(logger_name)
+        dds = self.context.dds
+        self._rosout = _Rosout(self)
+        self._param_events: Publisher | None = None
+        self.context.track_node(self)
+        if enable_rosout:
+            self._rosout.publisher = self._make_publisher(
+                get_message('rcl_interfaces/msg/Log'), '/rosout', qos_profile_rosout_default)
+            self._logger.add_sink(self._rosout)
+        self._param_events = self._make_publisher(
+            get_message('rcl_interfaces/msg/ParameterEvent'), '/parameter_events',
+            qos_profile_parameter_events)
+        dds.add_node(self)
+        self.declare_parameter('use_sim_time', False)
+        if automatically_declare_parameters_from_overrides:
+            for pname, value in self._overrides.items():
+                if pname not in self._parameters:
+                    self.declare_parameter(pname, value)
+
+    # ------------------------------------------------------------------ names
+    def get_name(self) -> str:
+        """The node's name (after ``__node:=``)."""
+        return self._name
+
+    def get_namespace(self) -> str:
+        """The node's namespace (after ``__ns:=``)."""
+        return self._namespace
+
+    def get_fully_qualified_name(self) -> str:
+        """``/ns/name``."""
+        return fully_qualified_node_name(self._namespace, self._name)
+
+    def resolve_topic_name(self, topic: str, *, only_expand: bool = False) -> str:
+        """Expand (and remap) a topic name the way publishers and subscriptions do."""
+        rules = [] if only_expand else self._remaps
+        return remap_topic_name(topic, self._name, self._namespace, rules, self._original_name)
+
+    def graph_entry(self) -> tuple[str, str, list[bytes], list[bytes]]:
+        """``(namespace, name, reader gids, writer gids)`` for ros_discovery_info."""
+        return (self._namespace, self._name, [s.gid for s in self._subscriptions],
+                [p.gid for p in self._publishers])
+
+    # ------------------------------------------------------------------ logging and time
+    def get_logger(self) -> RcutilsLogger:
+        """The node's logger (name ``ns.node``; records also go to /rosout)."""
+        return self._logger
+
+    def get_clock(self) -> ROSClock:
+        """The node's ROS clock (simulated time when use_sim_time is true)."""
+        return self._clock
+
+    # ------------------------------------------------------------------ pub/sub/timers
+    def _check_alive(self) -> None:
+        if self._destroyed:
+            raise RuntimeError(f'node {self.get_fully_qualified_name()} was destroyed')
+
+    def _make_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Publisher:
+        publisher = Publisher(self, msg_type, topic, qos)
+        self._publishers.append(publisher)
+        return publisher
+
+    def create_publisher(self, msg_type: Any, topic: str, qos_profile: QoSProfile | int,
+                         *, callback_group: Any = None, event_callbacks: Any = None,
+                         qos_overriding_options: Any = None,
+                         publisher_class: Any = None) -> Publisher:
+        """A publisher of ``msg_type`` on ``topic`` (expanded and remapped)."""
+        self._check_alive()
+        publisher = self._make_publisher(msg_type, self.resolve_topic_name(topic),
+                                         as_profile(qos_profile))
+        self.context.dds.publish_graph()
+        return publisher
+
+    def create_subscription(self, msg_type: Any, topic: str, callback: Callable[..., Any],
+                            qos_profile: QoSProfile | int, *, callback_group: Any = None,
+                            event_callbacks: Any = None, qos_overriding_options: Any = None,
+                            raw: bool = False) -> Subscription:
+        """A subscription calling ``callback(msg)`` (or ``callback(msg, info)``) per sample."""
+        self._check_alive()
+        subscription = Subscription(self, msg_type, self.resolve_topic_name(topic), callback,
+                                    as_profile(qos_profile), raw)
+        self._subscriptions.append(subscription)
+        self.context.dds.publish_graph()
+        return subscription
+
+    def create_timer(self, timer_period_sec: float, callback: Callable[[], Any] | None,
+                     callback_group: Any = None, clock: Clock | None = None,
+                     autostart: bool = True) -> Timer:
+        """A timer on the node's clock (follows /clock when use_sim_time is true)."""
+        self._check_alive()
+        timer = Timer(callback, int(round(float(timer_period_sec) * 1e9)), clock or self._clock,
+                      autostart)
+        self._timers.append(timer)
+        self.context.dds.wake()
+        return timer
+
+    def destroy_publisher(self, publisher: Publisher) -> bool:
+        """Delete a publisher of this node."""
+        if publisher not in self._publishers:
+            return False
+        self._publishers.remove(publisher)
+        publisher._close()
+        self.context.dds.publish_graph()
+        return True
+
+    def destroy_subscription(self, subscription: Subscription) -> bool:
+        """Delete a subscription of this node."""
+        if subscription not in self._subscriptions:
+            return False
+        self._subscriptions.remove(subscription)
+        subscription._close()
+        self.context.dds.publish_graph()
+        return True
+
+    def destroy_timer(self, timer: Timer) -> bool:
+        """Delete a timer of this node."""
+        if timer not in self._timers:
+            return False
+        self._timers.remove(timer)
+        timer.destroy()
+        return True
+
+    @property
+    def publishers(self) -> Iterable[Publisher]:
+        """The node's publishers."""
+        return list(self._publishers)
+
+    @property
+    def subscriptions(self) -> Iterable[Subscription]:
+        """The node's subscriptions."""
+        return list(self._subscriptions)
+
+    @property
+    def timers(self) -> Iterable[Timer]:
+        """The node's timers."""
+        return list(self._timers)
+
+    # ------------------------------------------------------------------ parameters
+    def declare_parameter(self, name: str, value: Any = None,
+                          descriptor: ParameterDescriptor | None = None,
+                          ignore_override: bool = False) -> Parameter:
+        """Declare a parameter; a command-line/file override replaces ``value``."""
+        self._check_alive()
+        if name in self._parameters:
+            raise ParameterAlreadyDeclaredException(f"parameter '{name}' is already declared "
+                                                    f'on node {self.get_fully_qualified_name()}')
+        descriptor = descriptor or ParameterDescriptor()
+        declared_type: ParameterType | None = None
+        if isinstance(value, ParameterType):
+            declared_type, value = value, None
+        if isinstance(value, Parameter.Type):  # pragma: no cover - same enum
+            declared_type, value = value, None
+        if declared_type is None and value is not None:
+            declared_type = ParameterType.from_parameter_value(value)
+        if not ignore_override and name in self._overrides:
+            override = self._overrides[name]
+            found = ParameterType.from_parameter_value(override)
+            typed = declared_type not in (None, ParameterType.NOT_SET)
+            if typed and not descriptor.dynamic_typing and not declared_type.check(override):
+                raise InvalidParameterTypeException(
+                    f"parameter '{name}' of node {self.get_fully_qualified_name()}: override "
+                    f'{override!r} has type {found.name}, the parameter is '
+                    f'{declared_type.name} (write it as the declared type, e.g. 1.0 for a '
+                    'double)')
+            value = override
+            if declared_type in (None, ParameterType.NOT_SET):
+                declared_type = found
+        if value is None:
+            param = Parameter(name, declared_type or ParameterType.NOT_SET, None)
+        elif declared_type is not None and declared_type.check(value):
+            param = Parameter(name, declared_type, value)
+        else:
+            param = Parameter(name, None, value)
+        descriptor.name = name
+        descriptor.type = int(param.type_)
+        self._descriptors[name] = descriptor
+        result = self._run_set_callbacks([param])
+        if not result.successful:
+            raise InvalidParameterTypeException(f"parameter '{name}': {result.reason}")
+        self._parameters[name] = param
+        self._after_set(param, new=True)
+        return param
+
+    def declare_parameters(self, namespace: str, parameters: list[tuple[Any, ...]],
+                           ignore_override: bool = False) -> list[Parameter]:
+        """Declare ``[(name, value[, descriptor]), ...]`` under ``namespace.``."""
+        out = []
+        for item in parameters:
+            pname = f'{namespace}.{item[0]}' if namespace else item[0]
+            value = item[1] if len(item) > 1 else None
+            descriptor = item[2] if len(item) > 2 else None
+            out.append(self.declare_parameter(pname, value, descriptor, ignore_override))
+        return out
+
+    def undeclare_parameter(self, name: str) -> None:
+        """Remove a declared parameter."""
+        if name not in self._parameters:
+            raise ParameterNotDeclaredException(f"parameter '{name}' is not declared")
+        if self._descriptors.get(name, ParameterDescriptor()).read_only:
+            raise ParameterImmutableException(f"parameter '{name}' is read-only")
+        param = self._parameters.pop(name)
+        self._descriptors.pop(name, None)
+        self._publish_event(deleted=[param])
+
+    def has_parameter(self, name: str) -> bool:
+        """True when declared."""
+        return name in self._parameters
+
+    def get_parameter(self, name: str) -> Parameter:
+        """A declared parameter (raises ParameterNotDeclaredException otherwise)."""
+        if name in self._parameters:
+            param = self._parameters[name]
+            if param.value is None and param.type_ != ParameterType.NOT_SET:
+                raise ParameterUninitializedException(
+                    f"parameter '{name}' was declared with type {param.type_.name} but has no "
+                    'value (give one with -p or a params file)')
+            return param
+        if self._allow_undeclared:
+            return Parameter(name, ParameterType.NOT_SET, None)
+        raise ParameterNotDeclaredException(f"parameter '{name}' is not declared on node "
+                                            f'{self.get_fully_qualified_name()}')
+
+    def get_parameter_or(self, name: str, alternative_value: Parameter | None = None
+                         ) -> Parameter:
+        """The parameter, or ``alternative_value`` when it is not declared."""
+        if name not in self._parameters:
+            return alternative_value if alternative_value is not None else Parameter(
+                name, ParameterType.NOT_SET, None)
+        return self._parameters[name]
+
+    def get_parameters(self, names: list[str]) -> list[Parameter]:
+        """Several parameters."""
+        return [self.get_parameter(n) for n in names]
+
+    def get_parameters_by_prefix(self, prefix: str) -> dict[str, Parameter]:
+        """Parameters under ``prefix.`` keyed by the rest of the name."""
+        start = f'{prefix}.' if prefix else ''
+        return {k[len(start):]: v for k, v in self._parameters.items() if k.startswith(start)}
+
+    def add_on_set_parameters_callback(
+            self, callback: Callable[[list[Parameter]], SetParametersResult]) -> Any:
+        """Call ``callback(params)`` before parameters change; it may refuse them."""
+        self._set_callbacks.insert(0, callback)
+        return callback
+
+    def remove_on_set_parameters_callback(self, callback: Any) -> None:
+        """Undo add_on_set_parameters_callback."""
+        self._set_callbacks.remove(callback)
+
+    def set_parameters(self, parameter_list: list[Parameter]) -> list[SetParametersResult]:
+        """Set parameters one by one; each result says whether it was applied."""
+        return [self._set_one(p) for p in parameter_list]
+
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """All or nothing."""
+        for param in parameter_list:
+            check = self._check_set(param)
+            if not check.successful:
+                return check
+        result = self._run_set_callbacks(parameter_list)
+        if result.successful:
+            for param in parameter_list:
+                self._store(param)
+        return result
+
+    def _check_set(self, param: Parameter) -> SetParametersResult:
+        if param.name not in self._parameters:
+            if self._allow_undeclared:
+                return SetParametersResult(True)
+            raise ParameterNotDeclaredException(f"parameter '{param.name}' is not declared")
+        descriptor = self._descriptors.get(param.name, ParameterDescriptor())
+        if descriptor.read_only:
+            return SetParametersResult(False, f"parameter '{param.name}' is read-only")
+        current = self._parameters[param.name].type_
+        if (not descriptor.dynamic_typing and current != ParameterType.NOT_SET
+                and param.type_ != current and param.type_ != ParameterType.NOT_SET):
+            return SetParametersResult(False, f"Wrong parameter type, expected '{current.name}' "
+                                              f"got '{param.type_.name}'")
+        return SetParametersResult(True)
+
+    def _set_one(self, param: Parameter) -> SetParametersResult:
+        check = self._check_set(param)
+        if not check.successful:
+            return check
+        result = self._run_set_callbacks([param])
+        if result.successful:
+            self._store(param)
+        return result
+
+    def _store(self, param: Parameter) -> None:
+        new = param.name not in self._parameters
+        self._parameters[param.name] = param
+        self._after_set(param, new=new)
+
+    def _run_set_callbacks(self, params: list[Parameter]) -> SetParametersResult:
+        for callback in self._set_callbacks:
+            result = callback(params)
+            if not getattr(result, 'successful', False):
+                return SetParametersResult(False, getattr(result, 'reason', ''))
+        return SetParametersResult(True)
+
+    def _after_set(self, param: Parameter, new: bool) -> None:
+        if param.name == 'use_sim_time':
+            self._set_sim_time(bool(param.value))
+        if new:
+            self._publish_event(new=[param])
+        else:
+            self._publish_event(changed=[param])
+
+    def _publish_event(self, new: list[Parameter] | None = None,
+                       changed: list[Parameter] | None = None,
+                       deleted: list[Parameter] | None = None) -> None:
+        if self._param_events is None or self._destroyed:
+            return
+        cls = get_message('rcl_interfaces/msg/ParameterEvent')
+        self._param_events.publish(cls(
+            stamp=self._clock.now().to_msg(), node=self.get_fully_qualified_name(),
+            new_parameters=[p.to_parameter_msg() for p in new or []],
+            changed_parameters=[p.to_parameter_msg() for p in changed or []],
+            deleted_parameters=[p.to_parameter_msg() for p in deleted or []]))
+
+    # ------------------------------------------------------------------ sim time
+    def _set_sim_time(self, enabled: bool) -> None:
+        if enabled and self._clock_sub is None:
+            self._clock_sub = self.create_subscription(
+                get_message('rosgraph_msgs/msg/Clock'), '/clock', self._on_clock,
+                qos_profile_clock)
+            self._clock.set_ros_time_override(0)
+            self._clock._set_ros_time_is_active(True)
+        elif not enabled and self._clock_sub is not None:
+            self.destroy_subscription(self._clock_sub)
+            self._clock_sub = None
+            self._clock._set_ros_time_is_active(False)
+
+    def _on_clock(self, msg: Any) -> None:
+        self._clock.set_ros_time_override(msg.clock.sec * 1_000_000_000 + msg.clock.nanosec)
+
+    # ------------------------------------------------------------------ graph
+    def _graph(self) -> Any:
+        return self.context.dds.graph()
+
+    def get_node_names(self) -> list[str]:
+        """Names of every node discovery knows (this one included)."""
+        return [name for _, name in self._graph().node_names()]
+
+    def get_node_names_and_namespaces(self) -> list[tuple[str, str]]:
+        """``(name, namespace)`` of every known node."""
+        return [(name, ns) for ns, name in self._graph().node_names()]
+
+    def get_topic_names_and_types(self, no_demangle: bool = False) -> list[tuple[str, list[str]]]:
+        """``(topic, [types])`` of every ROS topic with a reader or writer."""
+        return list(self._graph().topic_names_and_types().items())
+
+    def count_publishers(self, topic_name: str) -> int:
+        """Writers on a topic (expanded and remapped like a subscription's)."""
+        topic = self.resolve_topic_name(topic_name)
+        return sum(1 for e in self._graph().endpoints if e.is_writer and e.topic == topic)
+
+    def count_subscribers(self, topic_name: str) -> int:
+        """Readers on a topic."""
+        topic = self.resolve_topic_name(topic_name)
+        return sum(1 for e in self._graph().endpoints if not e.is_writer and e.topic == topic)
+
+    # ------------------------------------------------------------------ lifetime
+    def destroy_node(self) -> None:
+        """Delete every endpoint of the node and drop it from the graph."""
+        if self._destroyed:
+            return
+        self._destroyed = True
+        for timer in self._timers:
+            timer.destroy()
+        self._timers.clear()
+        endpoints: list[Any] = [*self._subscriptions, *self._publishers]
+        self._subscriptions.clear()
+        self._publishers.clear()
+        self._param_events = None
+        self._rosout.publisher = None
+        for endpoint in endpoints:
+            try:
+                endpoint._close()
+            except Exception:  # noqa: S110  (participant already gone)
+                pass
+        self.context.untrack_node(self)
+        if self.context.has_dds():
+            try:
+                self.context.dds.remove_node(self)
+            except Exception:  # noqa: S110
+                pass
+
+    def __repr__(self) -> str:
+        return f'Node({self.get_fully_qualified_name()!r})'
+
+
+def _strip_prefix(cli_args: list[str]) -> list[str]:
+    args = list(cli_args)
+    if args and args[0] == '--ros-args':
+        args = args[1:]
+    return args
+
+
+# rclpy exposes these on the module level too; keep the names reachable from here.
+_ = (Time, Duration, ClockType, RosMessage, typename_of)

@@ -1,0 +1,60 @@
+"""Seed 003 eq. 3 (dexterity index) and eq. 4 (URLLC service rate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ior_ros.core.control.control_config import DexterityConfig
+from ior_ros.core.control.dexterity import dexterity_index, urllc_service_rate
+from ior_ros.core.errors import DimensionError, ModelError
+
+
+def test_perfect_execution_is_one() -> None:
+    assert float(dexterity_index(0.0, 0.0, 0.0)) == pytest.approx(1.0)
+
+
+def test_hand_computed_value() -> None:
+    # 5 cm, 90°, 0.5 1/m: 0.4·0.5 + 0.3·(0.5 + 0.5) = 0.5
+    assert float(dexterity_index(0.05, 90.0, 0.5)) == pytest.approx(0.5)
+    # 2 cm, 18°, 0.2 1/m: 0.4·0.8 + 0.3·(0.9 + 0.8) = 0.83
+    assert float(dexterity_index(0.02, 18.0, 0.2)) == pytest.approx(0.83)
+
+
+def test_terms_clip_at_zero() -> None:
+    assert float(dexterity_index(0.5, 400.0, 3.0)) == 0.0
+    assert float(dexterity_index(np.inf, 0.0, 0.0)) == pytest.approx(0.6)
+
+
+def test_vectorised_broadcasting() -> None:
+    track = np.array([[0.0], [0.05], [0.1]])  # [3, 1]
+    orient = np.array([0.0, 180.0])  # [2]
+    di = dexterity_index(track, orient, 0.0)
+    assert di.shape == (3, 2)
+    expected = 0.4 * np.maximum(0, 1 - track / 0.1) + 0.3 * (np.maximum(0, 1 - orient / 180) + 1)
+    np.testing.assert_allclose(di, expected)
+
+
+def test_configurable_scales() -> None:
+    config = DexterityConfig(tracking_error_scale_m=0.2)
+    assert float(dexterity_index(0.1, 0.0, 0.0, config)) == pytest.approx(0.8)
+
+
+def test_invalid_inputs() -> None:
+    with pytest.raises(ModelError, match='tracking_error_m must be >= 0'):
+        dexterity_index(-0.01, 0.0, 0.0)
+    with pytest.raises(ModelError, match='NaN'):
+        dexterity_index(0.0, np.nan, 0.0)
+    with pytest.raises(DimensionError, match='do not broadcast'):
+        dexterity_index(np.zeros(3), np.zeros(2), 0.0)
+
+
+def test_service_rate() -> None:
+    mu = urllc_service_rate([10.0, 10.0, 1.0], [0.0, 0.5, 1.0], beta=4.0)
+    np.testing.assert_allclose(mu, [10.0, 8.0, 0.0])  # floored at 0
+    raw = urllc_service_rate(1.0, 1.0, beta=4.0, clip_at_zero=False)
+    assert float(raw) == pytest.approx(-3.0)
+    with pytest.raises(ModelError, match='beta'):
+        urllc_service_rate(1.0, 0.5, beta=0.0)
+    with pytest.raises(ModelError, match=r'\[0, 1\]'):
+        urllc_service_rate(1.0, 1.5, beta=1.0)
