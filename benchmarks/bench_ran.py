@@ -175,7 +175,8 @@ def run(repetitions: int = 5, quick: bool = False) -> dict[str, Any]:
                   'replicas': replicas, 'batched_slots': batched_slots,
                   'repetitions': repetitions},
         'machine': {**machine_info(), 'numpy': np.__version__,
-                    'numba': _numba_version()},
+                    'numba': _numba_version(),
+                    'load_average_1min': round(os.getloadavg()[0], 2)},
         'notes': notes,
         'rerun': RERUN,
     }

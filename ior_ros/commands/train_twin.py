@@ -1,7 +1,7 @@
 """
 ``ior train twin``: twin-assisted SAC (seed 000 §III) on a gymnasium environment.
 
-    ior train twin --env Hopper-v5 --variant twin_gan --epochs 50 --seed 0 --out runs/twin_gan/seed0
+    ior train twin --env Hopper-v5 --variant twin_gan --epochs 50 --seed 0 --out runs/tg/seed0
 
 Writes the run folder of :mod:`ior_ros.experiments.twin_training` (``epochs.csv`` with reward and
 falls per epoch, ``checkpoint.pt``, ``agent.pt``, ``twin/twin.pt``, ``config.resolved.yaml``,

@@ -4,9 +4,9 @@
     ior twin eval-model --env Hopper-v5 --train-samples 60000 --test-samples 10000 --out DIR
 
 trains the predict network (seed 000 §III: 60000 training and 10000 test samples) on transitions of
-a behaviour policy (uniform random actions, or a trained agent with ``--policy RUN_DIR``) and reports
-the held-out one-step normalized MSE of reward and state (``DIR/model_eval.json``; the twin itself in
-``DIR/twin/twin.pt``). ``--load DIR`` evaluates a saved twin instead of training one.
+a behaviour policy (uniform random actions, or a trained agent with ``--policy RUN_DIR``) and
+reports the held-out one-step normalized MSE of reward and state (``DIR/model_eval.json``; the twin
+itself in ``DIR/twin/twin.pt``). ``--load DIR`` evaluates a saved twin instead of training one.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     ev.add_argument('--test-samples', type=positive_int, default=10000,
                     help='held-out transitions (seed: 10000)')
     ev.add_argument('--epochs', type=positive_int, default=20,
-                    help='passes over the training set (gradient steps = epochs x samples / batch)')
+                    help='passes over the training set (steps = epochs x samples / batch)')
     ev.add_argument('--policy', default='random', metavar='random|RUN_DIR',
                     help='behaviour policy: uniform random actions, or the agent of a finished '
                          '`ior train twin` run (stochastic actions)')

@@ -1,11 +1,11 @@
 """
-Seed 000 Fig. 4: Hopper reward per epoch (a) and robot falls per epoch (b) for SAC, the twin without
-GAN and the twin with GAN.
+Seed 000 Fig. 4: Hopper reward per epoch (a) and robot falls per epoch (b) for SAC, the twin
+without GAN and the twin with GAN.
 
 Paper (Liang et al., IEEE Network 2024, §III): over 50 epochs of 1000 steps the twin with GAN falls
-166 times, the twin without GAN 184 times, SAC more; at epoch 9 the GAN variant falls about 30% less
-than the twin without GAN and 50% less than SAC; at epoch 120 its reward is about 1.2× the twin's and
-1.4× SAC's; within the first 80 epochs the twin without GAN converges fastest.
+166 times, the twin without GAN 184 times, SAC more; at epoch 9 the GAN variant falls about 30%
+less than the twin without GAN and 50% less than SAC; at epoch 120 its reward is about 1.2× the
+twin's and 1.4× SAC's; within the first 80 epochs the twin without GAN converges fastest.
 
 Three ways to run it (``ior reproduce seed000-fig4 ...``):
 
@@ -15,8 +15,8 @@ Three ways to run it (``ior reproduce seed000-fig4 ...``):
   and ``seed + 1``) into ``OUT/runs/<variant>/seed<N>/``, resumable; hours on two CPU cores — use
   ``scripts/run_seed000_fig4.sh`` to run two trainings in parallel;
 * ``--from DIR``: rebuild the figure from finished runs laid out as
-  ``DIR/<variant>/seed<N>/epochs.csv`` (what ``ior train twin --out DIR/<variant>/seed<N>`` writes),
-  averaged over the seeds found.
+  ``DIR/<variant>/seed<N>/epochs.csv`` (what ``ior train twin --out DIR/<variant>/seed<N>``
+  writes), averaged over the seeds found.
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
     if len(have) == 3:
         order = totals['twin_gan'] < totals['twin'] < totals['sac']
         claims.append(Claim('falls: twin+GAN < twin < SAC', '166 < 184 < SAC',
-                            f"{totals['twin_gan']:.0f} < {totals['twin']:.0f} < "
-                            f"{totals['sac']:.0f}", order))
+                            f"{totals['twin_gan']:g} < {totals['twin']:g} < {totals['sac']:g}",
+                            order))
     if {'twin_gan', 'twin', 'sac'} <= set(have) and n_falls >= 9:
         at9 = {v: series[v]['falls'][8] for v in have}
         cut_twin = 1.0 - at9['twin_gan'] / at9['twin'] if at9['twin'] > 0 else None
@@ -164,6 +164,8 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
                                 f'{LABELS[other]} (paper: epoch 120)', paper,
                                 round(ratio, 2) if ratio is not None else 'n/a',
                                 None if ratio is None else ratio > 1.0))
+            if tail == 1:
+                continue
             smooth = _ratio(tail_mean['twin_gan'], tail_mean[other])
             claims.append(Claim(f'mean reward over the last {tail} epoch(s), twin+GAN / '
                                 f'{LABELS[other]}', paper,
@@ -184,6 +186,7 @@ def plot_fig4(result: FigureResult) -> bytes:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     spread = result.extra.get('spread', {})
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0))
@@ -200,6 +203,7 @@ def plot_fig4(result: FigureResult) -> bytes:
             if low is not None and high is not None and len(result.extra['seeds'][variant]) > 1:
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
         ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend()

@@ -4,8 +4,8 @@ One twin-assisted SAC run on disk: per-epoch CSV, checkpoints, resume, the train
 Used by ``ior train twin`` and by ``ior reproduce seed000-fig4``. A run folder holds
 
 * ``config.resolved.yaml``: the full configuration;
-* ``epochs.csv``: one row per epoch (:data:`~ior_ros.core.rl.twin_sac.EPOCH_COLUMNS`, then the epoch's
-  wall time ``wall_s`` and ``steps_per_s``);
+* ``epochs.csv``: one row per epoch (:data:`~ior_ros.core.rl.twin_sac.EPOCH_COLUMNS`, then the
+  epoch's wall time ``wall_s`` and ``steps_per_s``);
 * ``checkpoint.pt``: everything needed to resume (written atomically after every
   ``checkpoint_every`` epochs and at the end); ``--resume`` continues from it;
 * ``agent.pt``: the trained actor (``load_policy``); ``twin/twin.pt``: the twin (twin variants);
@@ -23,8 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ior_ros.core.artifacts import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
-                                    ensure_out_dir)
+from ior_ros.core.artifacts import (
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    ensure_out_dir,
+)
 from ior_ros.core.config import config_to_dict
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.rl.twin_sac import EPOCH_COLUMNS, TwinSacTrainer, TwinTrainConfig
@@ -77,7 +81,8 @@ def _save_outputs(out: Path, trainer: TwinSacTrainer, timing: list[float]) -> No
 
 def load_policy(path: str | Path, expect: Any | None = None) -> Any:
     """
-    The trained SAC agent of a run folder (or its ``agent.pt``); ``expect`` (a TwinSpec) is checked.
+    The trained SAC agent of a run folder (or its ``agent.pt``); ``expect`` (a TwinSpec) is
+    checked.
     """
     import torch
 
@@ -145,7 +150,7 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress:
         saved.pop('epochs', None)
         difference = _first_difference(saved, {k: v for k, v in wanted.items() if k != 'epochs'})
         if difference:
-            raise ConfigError(f'--resume: the configuration differs from the checkpoint\'s '
+            raise ConfigError(f"--resume: the configuration differs from the checkpoint's "
                               f'({difference}); only epochs may change')
         trainer.load_state_dict(state['trainer'])
         timing = [float(t) for t in state['timing']]

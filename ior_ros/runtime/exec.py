@@ -28,16 +28,24 @@ def find_entry_point(package: str, executable: str) -> Callable[..., Any]:
     if target is None:
         if not executable.isidentifier():
             raise LookupError(f"no executable '{executable}' in package '{package}'")
-        target = f'ior_ros.nodes.{executable}:main'
-    module_name, _, function = target.partition(':')
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            known = ', '.join(sorted(NODE_EXECUTABLES))
-            raise LookupError(f"no executable '{executable}' in package '{package}' (known: "
-                              f'{known}, or a module ior_ros.nodes.<name> with main())') from None
-        raise
+        candidates = [f'ior_ros.nodes.{executable}:main']
+        if executable.endswith('_node'):  # robot_controller_node → ior_ros.nodes.robot_controller
+            candidates.append(f'ior_ros.nodes.{executable[:-5]}:main')
+    else:
+        candidates = [target]
+    module = None
+    for target in candidates:
+        module_name, _, function = target.partition(':')
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    if module is None:
+        known = ', '.join(sorted(NODE_EXECUTABLES))
+        raise LookupError(f"no executable '{executable}' in package '{package}' (known: "
+                          f'{known}, or a module ior_ros.nodes.<name> with main())')
     entry = getattr(module, function, None)
     if entry is None:
         raise LookupError(f'{module_name} has no function {function}()')

@@ -597,6 +597,9 @@ def parse_msg_definition(text: str, typename: str,
         if len(body) > 1 and not is_primitive:
             raise MessageDefinitionError(f'{at(where, number)}field {name}: only primitive '
                                          'fields take a default value')
+        if len(body) > 1:
+            default = rest.split('#', 1)[0].strip()[len(name):].strip()
+            _check_default(default, base, match.group('array') is not None, name, where, number)
         if not is_primitive:
             parts = base.split('/')
             if len(parts) == 1:
@@ -610,6 +613,34 @@ def parse_msg_definition(text: str, typename: str,
             else:
                 refs.append((base, number))
     return refs
+
+
+def _check_default(text: str, base: str, is_array: bool, name: str, where: Path | str,
+                   number: int) -> None:
+    """A field default must be a literal of the field's type (``[...]`` for arrays)."""
+    import yaml
+
+    if base in ('string', 'wstring') and not is_array:
+        return
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = None
+    values = value if is_array and isinstance(value, list) else [value]
+    if is_array and not isinstance(value, list):
+        ok = False
+    elif base == 'bool':
+        ok = all(isinstance(v, bool) or v in (0, 1) for v in values)
+    elif base in ('float32', 'float64'):
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    elif base in ('string', 'wstring'):
+        ok = True
+    else:
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    if not ok:
+        kind = f'{base}[]' if is_array else base
+        raise MessageDefinitionError(f'{at(where, number)}field {name}: default value {text!r} '
+                                     f'is not a {kind} literal')
 
 
 def _default_msg_dirs() -> Iterable[tuple[str, Path]]:

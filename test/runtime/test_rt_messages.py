@@ -233,6 +233,9 @@ def test_project_messages_are_registered() -> None:
     ('float64 x\nfloat64 x\n', 2, 'defined twice'),
     ('# header comment\nint32<=5 x\n', 2, 'only string types take a bound'),
     ('float64 x\nfloat64\n', 2, 'has no name'),
+    ('float64 x 1.5\nfloat64 y z w\n', 2, "default value 'z w' is not a float64"),
+    ('int32[] x [1, 2]\nint32[] y 3\n', 2, 'is not a int32\\[\\] literal'),
+    ('bool ok true\nint8 n 1.5\n', 2, 'is not a int8 literal'),
 ])
 def test_msg_syntax_errors_name_file_and_line(tmp_path: Path, text: str, line: int,
                                               pattern: str) -> None:

@@ -219,7 +219,8 @@ class CellMetrics:
     mean_queue_bits: F64Array | None = None
     """``[n_ue]`` time-average backlog at the end of a slot [bit] (Poisson traffic)."""
     mean_delay_s: F64Array | None = None
-    """``[n_ue]`` mean delay by Little's law, mean backlog / mean arrival rate [s]."""
+    """``[n_ue]`` mean queueing delay by Little's law, mean end-of-slot backlog / mean arrival
+    rate [s]: the wait beyond the slot a bit arrives in (a bit sent in its own slot counts 0)."""
     final_avg_throughput_bps: F64Array | None = None
     """``[n_ue]`` PF average throughput T_i after the last slot (PF only)."""
     trace: CellTrace | None = None

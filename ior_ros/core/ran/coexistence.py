@@ -51,14 +51,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ior_ros.core.config import FrozenModel
-from ior_ros.core.errors import ConfigError, ModelError
+from ior_ros.core.errors import ConfigError, ModelError, QueueStabilityError
 from ior_ros.core.ran.channel import (
     PathLossConfig,
     PathLossKind,
@@ -84,7 +84,7 @@ __all__ = ['Scheme', 'PutdCompute', 'EuadDropping', 'air_rule', 'RadioConfig', '
            'CoexistenceSample', 'draw_sample', 'SchemePoint', 'CoexistenceMetrics',
            'evaluate_point', 'embb_full_buffer_throughput_bps', 'max_protected_threshold',
            'OptimizationResult', 'optimize_scheme', 'optimize_many', 'run_coexistence', 'Job',
-           'simulate_jobs', 'channel_arrays', 'compute_rate_limit']
+           'simulate_jobs', 'channel_arrays', 'compute_rate_limit', 'check_config']
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -151,8 +151,9 @@ class RadioConfig(FrozenModel):
     """BS transmit power per RU [dBm] (30 dBm small cell over 12 RUs ≈ 19.2 dBm)."""
     path_loss: PathLossConfig = Field(default_factory=_default_path_loss)
     """Distance path loss (default log-distance, exponent 3.5, free space at 1 m, 3.5 GHz)."""
-    embb_distances_m: list[float] = Field(
-        default_factory=lambda: [230.0, 245.0, 260.0, 275.0, 290.0, 305.0, 320.0, 335.0])
+    embb_distances_m: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [230.0, 245.0, 260.0, 275.0, 290.0, 305.0, 320.0, 335.0],
+        min_length=1)
     """Distance of each eMBB robot from the BS [m] (seed: 8 eMBB robots)."""
     urllc_distance_m: float = Field(280.0, gt=0)
     """Distance of the URLLC robot [m] (seed: 1 URLLC robot)."""
@@ -164,17 +165,6 @@ class RadioConfig(FrozenModel):
     """Proportional-fair averaging factor (time constant 1/(1−β) slots)."""
     puncture_choice: PunctureChoice = PunctureChoice.BEST_URLLC
     """Which RUs URLLC punctures."""
-
-    @model_validator(mode='after')
-    def _check_grid(self) -> RadioConfig:
-        res = self.prbs_per_ru * self.subcarriers_per_prb * self.symbols_per_minislot
-        if self.data_re_per_ru_minislot > res:
-            raise ValueError(f'data_re_per_ru_minislot = {self.data_re_per_ru_minislot} exceeds '
-                             f'the {res} resource elements of one RU-mini-slot')
-        if not self.embb_distances_m or any(not (d > 0) for d in self.embb_distances_m):
-            raise ValueError(f'embb_distances_m = {self.embb_distances_m}: need at least one '
-                             'robot, every distance > 0')
-        return self
 
     @property
     def n_embb(self) -> int:
@@ -266,19 +256,12 @@ class SimulationConfig(FrozenModel):
     drain_s: float = Field(0.1, ge=0)
     """Packets arriving in the last drain_s are left out (they may not be finished) [s]."""
 
-    @model_validator(mode='after')
-    def _check_window(self) -> SimulationConfig:
-        if self.warmup_s + self.drain_s >= self.horizon_s:
-            raise ValueError(f'warmup_s + drain_s = {self.warmup_s + self.drain_s} must be < '
-                             f'horizon_s = {self.horizon_s}')
-        return self
-
 
 class CoexistenceConfig(FrozenModel):
     """Everything `ior sim coexistence` needs (config/coexistence.yaml documents each key)."""
 
     schemes: list[Scheme] = Field(
-        default_factory=lambda: [Scheme.PROPOSED, Scheme.PUTD, Scheme.EUAD])
+        default_factory=lambda: [Scheme.PROPOSED, Scheme.PUTD, Scheme.EUAD], min_length=1)
     """Schemes to run."""
     seed: int = Field(0, ge=0)
     """Random seed (the same sample for every scheme)."""
@@ -289,15 +272,44 @@ class CoexistenceConfig(FrozenModel):
     scheme: SchemeConfig = Field(default_factory=SchemeConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
 
-    @model_validator(mode='after')
-    def _check_threshold(self) -> CoexistenceConfig:
-        m = self.scheme.max_urllc_per_minislot
-        if m is not None and m > self.radio.n_ru:
-            raise ValueError(f'scheme.max_urllc_per_minislot = {m} exceeds radio.n_ru = '
-                             f'{self.radio.n_ru}')
-        if not self.schemes:
-            raise ValueError('schemes: give at least one of proposed, putd, euad')
-        return self
+
+def check_config(config: CoexistenceConfig) -> None:
+    """
+    Cross-field checks of a coexistence configuration (one clear error each).
+
+    Raises:
+        ConfigError: naming the field, its value and what is allowed.
+    """
+    radio, traffic, compute = config.radio, config.traffic, config.compute
+    res = radio.prbs_per_ru * radio.subcarriers_per_prb * radio.symbols_per_minislot
+    if radio.data_re_per_ru_minislot > res:
+        raise ConfigError(f"field 'radio.data_re_per_ru_minislot' = "
+                          f'{radio.data_re_per_ru_minislot}: must be <= the {res} resource '
+                          'elements of one RU-mini-slot (prbs_per_ru x subcarriers_per_prb x '
+                          'symbols_per_minislot)')
+    sim = config.simulation
+    if sim.warmup_s + sim.drain_s >= sim.horizon_s:
+        raise ConfigError(f"field 'simulation.horizon_s' = {sim.horizon_s}: must be > "
+                          f'warmup_s + drain_s = {sim.warmup_s + sim.drain_s}')
+    if sim.horizon_s / radio.slot_s < 10:
+        raise ConfigError(f"field 'simulation.horizon_s' = {sim.horizon_s}: must hold at least "
+                          f'10 slots of {radio.slot_s} s')
+    m = config.scheme.max_urllc_per_minislot
+    if m is not None and m > radio.n_ru:
+        raise ConfigError(f"field 'scheme.max_urllc_per_minislot' = {m}: must be <= "
+                          f'radio.n_ru = {radio.n_ru}')
+    beta = config.scheme.shared_fraction
+    if beta is not None and beta >= 1.0 and Scheme.EUAD in config.schemes:
+        raise ConfigError(f"field 'scheme.shared_fraction' = {beta}: EUAD needs an eMBB part, "
+                          'so it must be < 1')
+    load_u = (traffic.urllc_batch_rate_per_s * traffic.urllc_mean_batch_size
+              / compute.urllc_service_rate_per_s)
+    load_e = traffic.embb_requirement_bps / traffic.embb_packet_bits \
+        / compute.embb_service_rate_per_s
+    if load_u + load_e >= 1.0:
+        raise QueueStabilityError(
+            f'compute load = {load_u + load_e:.4g} (URLLC {load_u:.4g} + eMBB {load_e:.4g} from '
+            'traffic.* and compute.*): must be < 1 for a stable compute queue')
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,10 +535,14 @@ def _compute_for(job: Job) -> ComputeQueueResult:
     return comp
 
 
-def simulate_jobs(jobs: Sequence[Job], sample: CoexistenceSample) -> list[CoexistenceMetrics]:
+def simulate_jobs(jobs: Sequence[Job], sample: CoexistenceSample,
+                  progress: Callable[[int], None] | None = None) -> list[CoexistenceMetrics]:
     """
     Simulate several points together (one batched air-interface run). All jobs must share the
     radio configuration (they share the channel); their traffic, scheme, β and M may differ.
+
+    Args:
+        progress: called with the number of cell-slots simulated since its last call.
     """
     if not jobs:
         return []
@@ -558,7 +574,7 @@ def simulate_jobs(jobs: Sequence[Job], sample: CoexistenceSample) -> list[Coexis
         slot_s=radio.slot_s, minislots_per_slot=radio.minislots_per_slot, embb_slot_bits=bits,
         urllc_snr=usnr, urllc_success=ok, streams=streams, embb_arrival_packets=arrivals,
         embb_packet_bits=float(jobs[0].config.traffic.embb_packet_bits), scheduler=scheduler,
-        choice=radio.puncture_choice, retransmit=retransmit)
+        choice=radio.puncture_choice, retransmit=retransmit, progress=progress)
     return [_metrics(job.point, job.config, sample, job.prep, comp, air, served)
             for job, comp, air, served in zip(jobs, comps, airs, served_masks)]
 
@@ -802,10 +818,14 @@ def _make_problem(scheme: Scheme, config: CoexistenceConfig, sample: Coexistence
     m_values = [fixed_m] if fixed_m is not None else list(range(max(m_cap, 1), 0, -1))
     full_grid = _beta_grid(config, scheme)
     beta_max = compute_rate_limit(config, scheme)
-    grid = [b for b in full_grid if b <= beta_max + 1e-12]
+    # the URLLC compute part must be a stable queue: β μ_u > λ_b E[X]
+    traffic = config.traffic
+    beta_min = (traffic.urllc_batch_rate_per_s * traffic.urllc_mean_batch_size
+                / config.compute.urllc_service_rate_per_s)
+    grid = [b for b in full_grid if beta_min < b <= beta_max + 1e-12]
     protected = bool(grid) and m_values[0] <= m_cap
-    if not grid:  # the requirement exceeds the eMBB compute: report the smallest β, infeasible
-        grid = [full_grid[-1]]
+    if not grid:  # no β keeps URLLC stable and carries eMBB: report one point, infeasible
+        grid = [min(full_grid, key=lambda b: abs(b - max(beta_min, min(beta_max, 1.0))))]
     # exact compute-only eMBB delay: a lower bound of the eMBB delay, so a β whose compute stage
     # alone exceeds the limit is infeasible without a radio simulation
     win = _in_window(prep.e_arr, config, sample.horizon_s)
@@ -826,7 +846,8 @@ def _make_problem(scheme: Scheme, config: CoexistenceConfig, sample: Coexistence
 def optimize_many(problems: Sequence[tuple[Scheme, CoexistenceConfig]],
                   sample: CoexistenceSample, channel: ChannelArrays | None = None,
                   capacity_bps: float | None = None, candidates_per_round: int = 4,
-                  on_round: Callable[[int, int], None] | None = None
+                  on_round: Callable[[int, int], None] | None = None,
+                  progress: Callable[[int], None] | None = None
                   ) -> list[OptimizationResult]:
     """
     Joint scheduling (module docstring) for several (scheme, configuration) problems that share
@@ -841,6 +862,7 @@ def optimize_many(problems: Sequence[tuple[Scheme, CoexistenceConfig]],
 
     Args:
         on_round: called with (round, number of points simulated) after every round.
+        progress: called with the number of cell-slots simulated since its last call.
     """
     if not problems:
         return []
@@ -877,7 +899,7 @@ def optimize_many(problems: Sequence[tuple[Scheme, CoexistenceConfig]],
                 owners.append((st, index))
         if not jobs:
             break
-        metrics = simulate_jobs(jobs, sample)
+        metrics = simulate_jobs(jobs, sample, progress)
         round_no += 1
         for (st, index), job, met in zip(owners, jobs, metrics):
             ok = _feasible(met, st.config) and st.protected
@@ -928,7 +950,8 @@ def optimize_scheme(scheme: Scheme, config: CoexistenceConfig, sample: Coexisten
 
 
 def run_coexistence(config: CoexistenceConfig,
-                    on_round: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                    on_round: Callable[[int, int], None] | None = None,
+                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """
     Run every scheme of the config on one sample (seed ``config.seed``), each with its jointly
     chosen β and M; returns the JSON-ready metrics document.
@@ -937,8 +960,9 @@ def run_coexistence(config: CoexistenceConfig,
     sample = draw_sample(config, rng)
     channel = channel_arrays(config, sample)
     cap = embb_full_buffer_throughput_bps(config, sample, channel)
+    check_config(config)
     results = optimize_many([(s, config) for s in config.schemes], sample, channel, cap,
-                            on_round=on_round)
+                            on_round=on_round, progress=progress)
     return {'embb_capacity_bps': cap,
             'threshold_cap': max_protected_threshold(cap, config.traffic.embb_requirement_bps,
                                                      config.radio.n_ru),

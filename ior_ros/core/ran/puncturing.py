@@ -180,6 +180,8 @@ class AirResult:
         urllc_ru_minislots: ``[n_slots]`` RU-mini-slots carrying URLLC (punctured or idle).
         embb_ru_minislots: ``[n_slots]`` RU-mini-slots carrying eMBB (not punctured).
         max_urllc_per_minislot: the most URLLC packets sent in one mini-slot.
+        urllc_sent_per_minislot: ``[n_slots, minislots_per_slot]`` URLLC packets sent in each
+            mini-slot (they take the first RUs of the slot's puncturing order).
     """
 
     urllc_delivery_s: FloatArray
@@ -191,6 +193,7 @@ class AirResult:
     urllc_ru_minislots: IntArray
     embb_ru_minislots: IntArray
     max_urllc_per_minislot: int
+    urllc_sent_per_minislot: npt.NDArray[np.int16]
 
 
 def _allocated_bits(assignment: IntArray, bits: FloatArray) -> FloatArray:
@@ -225,7 +228,8 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
                        embb_arrival_packets: npt.NDArray[np.integer] | None,
                        embb_packet_bits: float, scheduler: EmbbScheduler,
                        choice: PunctureChoice = PunctureChoice.BEST_URLLC,
-                       retransmit: bool = True) -> list[AirResult]:
+                       retransmit: bool = True,
+                       progress: Callable[[int], None] | None = None) -> list[AirResult]:
     """
     Slot-by-slot simulation of the air interface (module docstring) for a batch of independent
     configurations that share the channel (common random numbers) and differ in their traffic,
@@ -248,6 +252,8 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
         choice: which RUs are punctured.
         retransmit: a packet not decoded on its first chance is sent again on its last chance
             (``threshold_queue`` only).
+        progress: called now and then with the number of cell-slots simulated since the last
+            call (for a progress bar).
 
     Returns:
         one :class:`AirResult` per configuration.
@@ -300,6 +306,7 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
     punctured = np.zeros((batch, n_slots), dtype=np.int64)
     urllc_used = np.zeros((batch, n_slots), dtype=np.int64)
     embb_used = np.zeros((batch, n_slots), dtype=np.int64)
+    sent_per_mini = np.zeros((batch, n_slots, k_mini), dtype=np.int16)
 
     full_buffer = embb_arrival_packets is None
     queue = np.zeros((batch, n_ue))
@@ -359,6 +366,7 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
                     ok_row = ok_slot[m]
                     end_s = (g + 1) * mini_s
                     n_sent = len(sent)
+                    sent_per_mini[b, t, m] = n_sent
                     if n_sent > max_sent[b]:
                         max_sent[b] = n_sent
                     first_from = min(len(lc), n_sent)  # sent[first_from:] are first tries
@@ -397,6 +405,10 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
         lost_bits[:, t, :] = np.minimum(lost, tb)
         embb_used[:, t] = np.count_nonzero(assignment >= 0, axis=1) * k_mini - punctured[:, t]
         scheduler.update(assignment, delivered / slot_s)
+        if progress is not None and (t + 1) % 250 == 0:
+            progress(250 * batch)
+    if progress is not None and n_slots % 250:
+        progress((n_slots % 250) * batch)
 
     results = []
     for b in range(batch):
@@ -405,7 +417,7 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
         results.append(AirResult(np.asarray(delivery[b], dtype=float), out,
                                  np.asarray(transmissions[b], dtype=np.int8),
                                  delivered_bits[b], lost_bits[b], punctured[b], urllc_used[b],
-                                 embb_used[b], max_sent[b]))
+                                 embb_used[b], max_sent[b], sent_per_mini[b]))
     return results
 
 

@@ -98,8 +98,8 @@ def check_rates(rates_bps: npt.ArrayLike, name: str = 'rates_bps') -> FloatArray
     return arr
 
 
-def _check_per_ue(values: npt.ArrayLike | None, rates: FloatArray, name: str,
-                  allow_negative: bool = False) -> npt.NDArray[np.float64] | None:
+def _check_per_ue(values: npt.ArrayLike | None, rates: FloatArray,
+                  name: str) -> npt.NDArray[np.float64] | None:
     if values is None:
         return None
     arr = np.asarray(values, dtype=np.float64)
@@ -108,8 +108,8 @@ def _check_per_ue(values: npt.ArrayLike | None, rates: FloatArray, name: str,
         raise DimensionError(f'{name} has shape {arr.shape} but rates_bps has shape '
                              f'{rates.shape}; {name} must have shape {expected} '
                              f'([n_ue] or [batch, n_ue])')
-    if not np.all(np.isfinite(arr)) or (not allow_negative and np.any(arr < 0)):
-        raise ModelError(f'{name}: every value must be finite and >= 0')
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ModelError(f'{name}: every value must be finite and >= 0 (min {np.min(arr)!r})')
     return arr
 
 

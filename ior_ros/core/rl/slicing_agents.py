@@ -13,7 +13,8 @@ Approximation Error in Actor-Critic Methods", ICML 2018): twin critics with the 
 target, target-policy smoothing noise and delayed actor updates. Each agent k ∈ {eMBB, URLLC} has
 
 * an actor ``π_k(s)`` with a tanh output: the action entries of its own users (eMBB users
-  ``[0, n_e)``, URLLC users ``[n_e, n)`` of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`);
+  ``[0, n_e)``, URLLC users ``[n_e, n)`` of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`),
+  one perceptron shared by the users of the slice (:class:`SliceActor`);
 * twin critics ``Q_k(s, a_1, a_2)`` trained on its own reward (``r1 = -(ΔL_G + V h_e)``,
   ``r2 = -(ΔL_F + V h_u) + λ Σ y``); the critics see the joint action because the two agents share
   the K PRBs (one softmax over all users), so either agent's reward depends on both actions
@@ -65,10 +66,10 @@ from torch import nn
 from ior_ros.core.errors import ModelError
 from ior_ros.core.rl.slicing_config import ActorObjective, DualAgentConfig, RewardForm
 from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
+from ior_ros.core.rl.slicing_spaces import ObservationLayout
 from ior_ros.core.slicing.policy import DenseLayer, SlicingPolicy
 
-__all__ = ['ActorObjective', 'DualAgentConfig', 'ReplayBuffer', 'EpisodeStats',
-           'DualAgentTD3', 'actor_layers']
+__all__ = ['ReplayBuffer', 'EpisodeStats', 'SliceActor', 'DualAgentTD3', 'actor_layers']
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -166,14 +167,47 @@ class _Critic(nn.Module):
         return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
 
 
-def _actor(obs_dim: int, n_out: int, hidden: Sequence[int]) -> nn.Sequential:
-    return nn.Sequential(*create_mlp(obs_dim, n_out, list(hidden), squash_output=True))
+class SliceActor(nn.Module):
+    """
+    One agent's actor: a perceptron shared by the users of its slice, applied to each user's own
+    features and the cell-wide context (:class:`~ior_ros.core.rl.slicing_spaces.ObservationLayout`
+    ``user_index``/``context``), one tanh output per user.
+
+    Sharing the weights makes the actor equivariant to permuting the users of a slice (DeepSets:
+    Zaheer et al., NeurIPS 2017): what it learns for one user's backlog holds for every user, which
+    a flat perceptron over the whole observation would have to learn n times.
+    """
+
+    def __init__(self, layout: ObservationLayout, slice_name: str,
+                 hidden: Sequence[int]) -> None:
+        super().__init__()
+        index = layout.user_index(slice_name)  # [n_k, d_k]
+        self.register_buffer('index', torch.as_tensor(index, dtype=torch.long))
+        self.layout = layout
+        d_in = index.shape[1] + ObservationLayout.CONTEXT_SIZE
+        self.net = nn.Sequential(*create_mlp(d_in, 1, list(hidden), squash_output=True))
+
+    def context(self, obs: torch.Tensor) -> torch.Tensor:
+        """The torch twin of ``ObservationLayout.context`` ``[B, 8]``."""
+        lay = self.layout
+        parts = [obs[:, lay.embb_queue].mean(-1), obs[:, lay.embb_queue].amax(-1),
+                 obs[:, lay.urllc_queue].mean(-1), obs[:, lay.urllc_queue].amax(-1),
+                 obs[:, lay.urllc_delay].mean(-1), obs[:, lay.urllc_delay].amax(-1),
+                 obs[:, lay.channel].mean(-1), obs[:, lay.dexterity].mean(-1)]
+        return torch.stack(parts, dim=-1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        index: torch.Tensor = self.index  # type: ignore[assignment]
+        users = obs[:, index]  # [B, n_k, d_k]
+        ctx = self.context(obs).unsqueeze(1).expand(-1, index.shape[0], -1)  # [B, n_k, 8]
+        out: torch.Tensor = self.net(torch.cat([users, ctx], dim=-1)).squeeze(-1)  # [B, n_k]
+        return out
 
 
-def actor_layers(actor: nn.Sequential) -> list[DenseLayer]:
-    """The affine layers of a ReLU/tanh actor as numpy ``(W [in, out], b)`` pairs."""
+def actor_layers(actor: SliceActor) -> list[DenseLayer]:
+    """The affine layers of an actor's shared perceptron as numpy ``(W [in, out], b)`` pairs."""
     layers = []
-    for module in actor:
+    for module in actor.net:
         if isinstance(module, nn.Linear):
             layers.append(DenseLayer(module.weight.detach().cpu().numpy().T.astype(np.float64),
                                      module.bias.detach().cpu().numpy().astype(np.float64)))
@@ -182,8 +216,8 @@ def actor_layers(actor: nn.Sequential) -> list[DenseLayer]:
 
 @dataclass
 class _Agent:
-    actor: nn.Sequential
-    actor_target: nn.Sequential
+    actor: SliceActor
+    actor_target: SliceActor
     critic: _Critic
     critic_target: _Critic
     actor_opt: torch.optim.Adam
@@ -217,12 +251,13 @@ class DualAgentTD3:
         torch.manual_seed(self.seed)  # network initialisation
         in_critic = self.obs_dim + self.n_actions
         self.agents: list[_Agent] = []
-        for columns, slack in ((slice(0, self.n_embb), False),
-                               (slice(self.n_embb, self.n_actions), True)):
+        layout = env.layout
+        for name, columns, slack in (('embb', slice(0, self.n_embb), False),
+                                     ('urllc', slice(self.n_embb, self.n_actions), True)):
             n_out = columns.stop - columns.start
-            actor = _actor(self.obs_dim, n_out, cfg.actor_hidden)
+            actor = SliceActor(layout, name, cfg.actor_hidden)
             critic = _Critic(in_critic, cfg.critic_hidden)
-            actor_target = _actor(self.obs_dim, n_out, cfg.actor_hidden)
+            actor_target = SliceActor(layout, name, cfg.actor_hidden)
             critic_target = _Critic(in_critic, cfg.critic_hidden)
             actor_target.load_state_dict(actor.state_dict())
             critic_target.load_state_dict(critic.state_dict())
@@ -232,6 +267,7 @@ class DualAgentTD3:
                 torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr),
                 ReplayBuffer(cfg.buffer_size, self.obs_dim, n_out, with_slack=slack), columns))
         self.multiplier = float(env.lagrange_multiplier)
+        self.multiplier_integral = self.multiplier
         self.total_steps = 0
         self.episodes = 0
         self.updates = 0
@@ -339,13 +375,20 @@ class DualAgentTD3:
         return total
 
     def dual_update(self) -> float:
-        """``λ ← clip(λ + η (v̂ - (1 - χ)), 0, λ_max)`` from the recent violation rate."""
+        """
+        Projected dual ascent with a proportional term, from the recent violation rate v̂:
+        ``λ_I ← clip(λ_I + η e, 0, λ_max)``, ``λ = clip(λ_I + K_p e, 0, λ_max)``,
+        ``e = v̂ - (1 - χ)``.
+        """
         cfg = self.config
         window = self._violations[-cfg.dual_window_slots:]
         if not window:
             return self.multiplier
         excess = float(np.mean(window)) - (1.0 - self.env.config.reliability)
-        self.multiplier = float(np.clip(self.multiplier + cfg.dual_lr * excess, 0.0,
+        self.multiplier_integral = float(np.clip(self.multiplier_integral + cfg.dual_lr * excess,
+                                                 0.0, cfg.multiplier_max))
+        self.multiplier = float(np.clip(self.multiplier_integral
+                                        + cfg.dual_proportional * excess, 0.0,
                                         cfg.multiplier_max))
         self.env.lagrange_multiplier = self.multiplier
         self._violations = self._violations[-cfg.dual_window_slots:]
@@ -442,7 +485,8 @@ class DualAgentTD3:
                         'actor_opt': a.actor_opt.state_dict(),
                         'critic_opt': a.critic_opt.state_dict(),
                         'buffer': a.buffer.state_dict()} for a in self.agents],
-            'multiplier': self.multiplier, 'total_steps': self.total_steps,
+            'multiplier': self.multiplier, 'multiplier_integral': self.multiplier_integral,
+            'total_steps': self.total_steps,
             'episodes': self.episodes, 'updates': self.updates,
             'violations': list(self._violations),
             'rng': self.rng.bit_generator.state, 'torch_gen': self.torch_gen.get_state(),
@@ -465,6 +509,7 @@ class DualAgentTD3:
             agent.critic_opt.load_state_dict(saved['critic_opt'])
             agent.buffer.load_state_dict(saved['buffer'])
         self.multiplier = float(doc['multiplier'])
+        self.multiplier_integral = float(doc['multiplier_integral'])
         self.env.lagrange_multiplier = self.multiplier
         self.total_steps = int(doc['total_steps'])
         self.episodes = int(doc['episodes'])

@@ -199,8 +199,10 @@ def dpp_user_costs(state: SlotState, config: SlicingEnvConfig, max_count: int) -
                     - cfg.task.service_coefficient_pps * state.dexterity[:, None], 0.0)
     f_next = np.maximum(f + a_u - mu * tau, 0.0)  # [n_u, C]
     cost[n_e:] += 0.5 * (f_next ** 2 - f ** 2) / cfg.urllc_queue_reference_packets ** 2
-    slack = (1.0 - cfg.reliability) - np.exp(-cfg.delay_tail_coefficient_per_bit * r[n_e:]
-                                             * cfg.deadline_s)  # [n_u, C]
+    spare = r[n_e:] * cfg.deadline_s  # [n_u, C] bits within the deadline
+    if cfg.delay_tail_backlog:
+        spare = np.maximum(spare - f_next * cfg.urllc_packet_bits, 0.0)
+    slack = (1.0 - cfg.reliability) - np.exp(-cfg.delay_tail_coefficient_per_bit * spare)
     cost[n_e:] -= state.lagrange_multiplier * slack
     return cost
 

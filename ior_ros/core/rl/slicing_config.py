@@ -121,13 +121,17 @@ class SlicingEnvConfig(FrozenModel):
     delay_tail_coefficient_per_bit: float = Field(default=1e-5, gt=0.0)
     """α1 of seed 003 eq. 12: ``P(D > D_max) ≈ exp(-α1 r D_max)`` with r D_max in bits
     [1/bit]."""
+    delay_tail_backlog: bool = True
+    """Count the URLLC backlog in eq. 12's tail, ``exp(-α1 (r D_max - F L_u)^+)``: the bits the
+    link can still carry within the deadline after the queue ahead (False: eq. 12 as printed,
+    rate only)."""
     penalty_weight: float = Field(default=0.1, ge=0.0)
     """V of seed 003 eq. 11 (weight of the rate cost h against the Lyapunov drift) [-]."""
     rate_reference_bps: float = Field(default=20e6, gt=0.0)
     """Rates enter h(r) = Σ 1/((r/r_ref)² + ε) normalised by this [bit/s]."""
     rate_epsilon: float = Field(default=1e-3, gt=0.0)
     """ε of seed 003 eq. 7 (keeps h finite at r = 0) [-]."""
-    urllc_queue_reference_packets: float = Field(default=20.0, gt=0.0)
+    urllc_queue_reference_packets: float = Field(default=100.0, gt=0.0)
     """URLLC queues enter the Lyapunov function L = ½ Σ (F/F_ref)² + ... normalised by this
     [packets]."""
     embb_queue_reference_packets: float = Field(default=100.0, gt=0.0)
@@ -276,10 +280,13 @@ class DualAgentConfig(FrozenModel):
     """Critic updates per actor update."""
     actor_objective: ActorObjective = ActorObjective.TEAM
     """``team`` (Q_1 + Q_2) or ``own``."""
-    reward_form: RewardForm = RewardForm.SHAPED
-    """``shaped`` (default) or ``drift``; the two have the same optimal policy."""
+    reward_form: RewardForm = RewardForm.DRIFT
+    """``drift`` (default, the environment's reward) or ``shaped``; same optimal policy."""
     dual_lr: float = Field(default=1.0, ge=0.0)
-    """η of the dual ascent on λ [per unit of violation-rate excess]."""
+    """η of the dual ascent on λ (the integral gain) [per unit of violation-rate excess]."""
+    dual_proportional: float = Field(default=5.0, ge=0.0)
+    """Proportional gain on the current excess (PID Lagrangian, Stooke et al. 2020): damps the
+    oscillation of plain dual ascent; 0 gives plain dual ascent."""
     dual_every: int = Field(default=1000, ge=1)
     """Slots between dual updates."""
     dual_window_slots: int = Field(default=2000, ge=1)

@@ -217,7 +217,10 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
               ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]:
         """Start an episode; independent generators for channel, URLLC and eMBB traffic, robots."""
         super().reset(seed=seed)
-        channel, urllc, embb, task = self.np_random.spawn(4)
+        # child generators from draws (not Generator.spawn, whose counter is not part of the
+        # bit generator's state, so a restored state would not reproduce the children)
+        channel, urllc, embb, task = (np.random.default_rng(int(s)) for s in
+                                      self.np_random.integers(0, 2**63 - 1, size=4))
         self._channel_rng, self._urllc_rng, self._embb_rng, self._task_rng = (channel, urllc,
                                                                                embb, task)
         cfg = self.config
@@ -322,8 +325,9 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
         drift_e = lyap_e - lyapunov(queues_before_e, cfg.embb_queue_reference_packets)
         drift_u = lyap_u - lyapunov(queues_before_u, cfg.urllc_queue_reference_packets)
         cost = rate_cost(rates, cfg.rate_reference_bps, cfg.rate_epsilon)  # [n]
+        backlog = step_u.lengths * cfg.urllc_packet_bits if cfg.delay_tail_backlog else None
         slack = delay_constraint_slack(rates_u, cfg.delay_tail_coefficient_per_bit,
-                                       cfg.deadline_s, cfg.reliability)  # [n_u]
+                                       cfg.deadline_s, cfg.reliability, backlog)  # [n_u]
         parts = slot_reward(drift_e, drift_u, float(cost[:n_e].sum()), float(cost[n_e:].sum()),
                             float(slack.sum()), cfg.penalty_weight, self._multiplier)
         self._prev_rates = rates

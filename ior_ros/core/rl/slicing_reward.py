@@ -49,17 +49,26 @@ def rate_cost(rates_bps: FloatArray, rate_reference_bps: float, epsilon: float) 
 
 
 def delay_constraint_slack(rates_bps: FloatArray, tail_coefficient_per_bit: float,
-                           deadline_s: float, reliability: float) -> FloatArray:
+                           deadline_s: float, reliability: float,
+                           backlog_bits: FloatArray | None = None) -> FloatArray:
     """
     Sign-corrected seed 003 eq. 12: ``y_i = (1 - χ) - exp(-α1 r_i D_max)`` ``[n_u]``.
 
     ``y_i >= 0`` iff the approximated tail ``P(D > D_max) ≈ exp(-α1 r_i D_max)`` is at most
     ``1 - χ``, i.e. the reliability constraint 8a holds.
+
+    With ``backlog_bits`` (the URLLC queue left after the slot, ``F_i L_u``), the exponent is the
+    capacity still free within the deadline, ``α1 (r_i D_max - F_i L_u)^+``: a command arriving
+    now waits behind the backlog, so a backlog that fills the deadline makes the tail 1 (our
+    extension; with an empty queue it is eq. 12).
     """
     if not 0.0 < reliability <= 1.0:
         raise ModelError(f'reliability = {reliability!r}: must be in (0, 1]')
     r = np.asarray(rates_bps, dtype=float)
-    slack: FloatArray = (1.0 - reliability) - np.exp(-tail_coefficient_per_bit * r * deadline_s)
+    spare = r * deadline_s
+    if backlog_bits is not None:
+        spare = np.maximum(spare - np.asarray(backlog_bits, dtype=float), 0.0)
+    slack: FloatArray = (1.0 - reliability) - np.exp(-tail_coefficient_per_bit * spare)
     return slack
 
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ior_ros.core.errors import DimensionError, ModelError
 
 __all__ = ['ObservationLayout', 'softmax', 'shares_to_prb_counts', 'action_to_prb_counts',
-           'assign_prbs', 'allocation_matrix', 'check_allocation', 'counts_to_action']
+           'assign_prbs', 'allocation_matrix', 'check_allocation']
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,6 +87,38 @@ class ObservationLayout:
     def size(self) -> int:
         """Length of the observation vector."""
         return 2 * self.n_users + 2 * self.n_urllc
+
+    def user_index(self, slice_name: str) -> IntArray:
+        """
+        Indices ``[n_k, d_k]`` of each user's own features, for the per-user actors.
+
+        eMBB user j: (G_j, channel_j); URLLC user i: (F_i, D_ti, channel_i, DI_i).
+        """
+        if slice_name == 'embb':
+            j = np.arange(self.n_embb)
+            return np.stack([self.embb_queue.start + j, self.channel.start + j], axis=1)
+        if slice_name == 'urllc':
+            i = np.arange(self.n_urllc)
+            return np.stack([self.urllc_queue.start + i, self.urllc_delay.start + i,
+                             self.channel.start + self.n_embb + i, self.dexterity.start + i],
+                            axis=1)
+        raise ModelError(f"slice_name = {slice_name!r}: must be 'embb' or 'urllc'")
+
+    CONTEXT_SIZE = 8
+    """Length of :meth:`context`."""
+
+    def context(self, obs: FloatArray) -> FloatArray:
+        """
+        Cell-wide summary ``[..., 8]`` every user's actor input shares: mean and max of the eMBB
+        queues, the URLLC queues and the URLLC delays, mean channel, mean DI.
+        """
+        o = np.asarray(obs)
+        parts = [o[..., self.embb_queue].mean(-1), o[..., self.embb_queue].max(-1),
+                 o[..., self.urllc_queue].mean(-1), o[..., self.urllc_queue].max(-1),
+                 o[..., self.urllc_delay].mean(-1), o[..., self.urllc_delay].max(-1),
+                 o[..., self.channel].mean(-1), o[..., self.dexterity].mean(-1)]
+        ctx: FloatArray = np.stack(parts, axis=-1)
+        return ctx
 
     def build(self, embb_queue: FloatArray, urllc_queue: FloatArray, urllc_delay: FloatArray,
               channel: FloatArray, dexterity: FloatArray,
@@ -148,20 +180,6 @@ def action_to_prb_counts(action: FloatArray, n_prb: int, logit_scale: float) -> 
     z = logit_scale * a
     # unnormalised softmax weights: the same arithmetic as the deployable policy's decide()
     return shares_to_prb_counts(np.exp(z - np.max(z)), n_prb)
-
-
-def counts_to_action(counts: IntArray, logit_scale: float) -> FloatArray:
-    """
-    An action in [-1, 1]^n whose mapping gives (approximately) the shares ``counts / K``.
-
-    Used to express a baseline's allocation as an action of the environment. The logits are
-    ``log(counts)`` centred and scaled into the box.
-    """
-    c = np.asarray(counts, dtype=float)
-    z = np.log(np.maximum(c, 1e-9))
-    z = z - 0.5 * (np.max(z) + np.min(z))
-    action: FloatArray = np.clip(z / logit_scale, -1.0, 1.0)
-    return action
 
 
 def assign_prbs(counts: IntArray, prb_rates: FloatArray) -> IntArray:

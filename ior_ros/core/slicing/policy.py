@@ -2,12 +2,15 @@
 The deployable slicing decision: state -> PRB allocation, a numpy forward pass of the trained
 actors (no torch).
 
-The slice broker node calls :meth:`SlicingPolicy.decide` once per decision slot. The two actors of
-the dual-agent slicer (:mod:`ior_ros.core.rl.slicing_agents`) are multilayer perceptrons
-``h_{l+1} = relu(h_l W_l + b_l)`` with a ``tanh`` output; their outputs (eMBB users first) are the
-action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB counts exactly as
-the environment does (softmax shares, one PRB each, largest remainder: constraints 8b and 8d of
-seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment (8c).
+The slice broker node calls :meth:`SlicingPolicy.decide` once per decision slot. Each of the two
+actors of the dual-agent slicer (:mod:`ior_ros.core.rl.slicing_agents`) is one small perceptron
+``h_{l+1} = relu(h_l W_l + b_l)`` with a ``tanh`` output, shared by the users of its slice and
+applied to each user's own features plus a cell-wide context
+(:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.user_index`,
+:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.context`). Their outputs (eMBB users first)
+are the action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB counts
+exactly as the environment does (softmax shares, one PRB each, largest remainder: constraints 8b
+and 8d of seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment (8c).
 
 File format (``policy.npz``, a few tens of kB): arrays ``embb/W0, embb/b0, ...``,
 ``urllc/W0, ...`` (``W`` stored ``[in, out]``) and ``metadata``, a JSON string with the
@@ -70,7 +73,7 @@ def _check_layers(layers: Sequence[DenseLayer], n_in: int, n_out: int, name: str
             raise ModelError(f'{name} layer {index} has NaN or infinite weights')
         width = layer.weight.shape[1]
     if width != n_out:
-        raise DimensionError(f'{name} actor outputs {width} values; expected {n_out}')
+        raise DimensionError(f'{name} actor outputs {width} values per user; expected {n_out}')
 
 
 class SlicingPolicy:
@@ -78,8 +81,8 @@ class SlicingPolicy:
     The trained dual-agent slicer as a pure-numpy decision function.
 
     Args:
-        embb_layers: the eMBB actor (observation -> ``[n_e]``).
-        urllc_layers: the URLLC actor (observation -> ``[n_u]``).
+        embb_layers: the eMBB users' shared actor (own 2 features + 8 context -> 1).
+        urllc_layers: the URLLC users' shared actor (own 4 features + 8 context -> 1).
         n_embb, n_urllc, n_prb: the cell the actors were trained for.
         action_logit_scale: ``s`` of the softmax shares ``softmax(s a)``.
         metadata: JSON-ready description (environment configuration, training command, seed...).
@@ -106,8 +109,11 @@ class SlicingPolicy:
         self.urllc_layers = [DenseLayer(np.ascontiguousarray(w, dtype=np.float64),
                                         np.ascontiguousarray(b, dtype=np.float64))
                              for w, b in urllc_layers]
-        _check_layers(self.embb_layers, self.layout.size, self.layout.n_embb, 'eMBB')
-        _check_layers(self.urllc_layers, self.layout.size, self.layout.n_urllc, 'URLLC')
+        self._embb_index = self.layout.user_index('embb')  # [n_e, 2]
+        self._urllc_index = self.layout.user_index('urllc')  # [n_u, 4]
+        ctx = ObservationLayout.CONTEXT_SIZE
+        _check_layers(self.embb_layers, self._embb_index.shape[1] + ctx, 1, 'eMBB')
+        _check_layers(self.urllc_layers, self._urllc_index.shape[1] + ctx, 1, 'URLLC')
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._spare = float(self.n_prb - self.layout.n_users)
         self._n = self.layout.n_users
@@ -122,9 +128,15 @@ class SlicingPolicy:
         if x.shape != (self.layout.size,):
             raise DimensionError(f'observation has shape {x.shape}; expected '
                                  f'({self.layout.size},)')
+        ctx = self.layout.context(x)  # [8]
         out = np.empty(self._n)
-        out[:self.layout.n_embb] = mlp_forward(self.embb_layers, x)
-        out[self.layout.n_embb:] = mlp_forward(self.urllc_layers, x)
+        n_e = self.layout.n_embb
+        for index, layers, part in ((self._embb_index, self.embb_layers, slice(0, n_e)),
+                                    (self._urllc_index, self.urllc_layers, slice(n_e, self._n))):
+            users = np.empty((index.shape[0], index.shape[1] + ctx.shape[0]))  # [n_k, d_k + 8]
+            users[:, :index.shape[1]] = x[index]
+            users[:, index.shape[1]:] = ctx
+            out[part] = mlp_forward(layers, users)[:, 0]
         return out
 
     def decide(self, observation: npt.ArrayLike) -> IntArray:

@@ -2,8 +2,8 @@
 Collecting real transitions from a gymnasium environment (training and test data for the twin).
 
 Seed 000 §III trains and tests the predict network on 60000 and 10000 samples. We collect the two
-sets from *different episodes* (the test episodes are reset with other seeds), so the test error is a
-held-out error, not an interpolation between neighbouring steps of the same trajectory.
+sets from *different episodes* (the test episodes are reset with other seeds), so the test error is
+a held-out error, not an interpolation between neighbouring steps of the same trajectory.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def collect_transitions(env: gym.Env[Any, Any], n: int, policy: ActionFn, seed: 
         on_step: progress callback, called with 1 per step.
 
     Returns:
-        ``n`` transitions; ``terminated`` marks health-check ends, time-limit ends are not terminal.
+        ``n`` transitions; ``terminated`` marks health-check ends, time-limit ends are not
+        terminal.
     """
     if n < 1:
         raise ConfigError(f'collect_transitions: n = {n}, must be >= 1')

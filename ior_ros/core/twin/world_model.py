@@ -4,8 +4,8 @@ The twin's predict network: ``(s_t, a_t) → (r̂_t, ŝ_{t+1})`` (seed 000 §III
 Seed 000 trains "five FCLs each with 200 neurons and Sigmoid activation" with Adam, learning rate
 3e-4, batch 256 and the mean-squared-error loss on experience tuples. We read "five FCLs of 200" as
 five hidden layers of 200 units followed by a linear output layer (the output width is
-``1 + obs_dim``, not 200). The default activation is SiLU (swish, as MBPO's networks) instead of the
-seed's sigmoid: on Hopper data the five-layer sigmoid network plateaus and reaches, after 7800
+``1 + obs_dim``, not 200). The default activation is SiLU (swish, as MBPO's networks) instead of
+the seed's sigmoid: on Hopper data the five-layer sigmoid network plateaus and reaches, after 7800
 gradient steps, the held-out error SiLU reaches after about 1500 (docs/models/twin.md has the
 numbers); ``activation: sigmoid`` gives the seed's network exactly.
 

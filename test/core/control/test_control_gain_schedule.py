@@ -196,3 +196,14 @@ def test_policy_switches_back_after_the_dwell_time(shipped_schedule, nominal_gai
 def test_always_switch_policy(shipped_schedule) -> None:
     policy = SwitchingPolicy(shipped_schedule, 3.0, 0, always_switch=True)
     assert policy.decide(13, 50).mode is SwitchingMode.SCHEDULED
+
+
+@pytest.mark.slow
+def test_rebuilding_the_default_schedule_reproduces_the_shipped_one(shipped_schedule) -> None:
+    from ior_ros.core.control.gain_schedule import schedule_from_config
+    rebuilt = schedule_from_config(ControlConfig(), progress=False)
+    fingerprint = shipped_schedule.metadata['config_fingerprint']
+    assert rebuilt.metadata['config_fingerprint'] == fingerprint
+    _assert_exactly_stable(rebuilt)
+    for a, b in zip(rebuilt.entries, shipped_schedule.entries):
+        np.testing.assert_allclose(a.gain, b.gain, rtol=1e-6, atol=1e-8)

@@ -132,6 +132,7 @@ def test_non_box_spaces_are_refused() -> None:
         TwinSpec.from_spaces(spaces.Discrete(3), spaces.Box(-1, 1, (1,)))
 
 
+@pytest.mark.filterwarnings('ignore:.*Box observation space')
 def test_twin_env_passes_the_gymnasium_checker() -> None:
     from gymnasium.utils.env_checker import check_env
     twin, test = fitted_twin(LinearEnv(), n=500, steps=50)

@@ -8,8 +8,12 @@ import torch
 
 from ior_ros.core.errors import DimensionError
 from ior_ros.core.twin.buffers import Transitions
-from ior_ros.core.twin.world_model import (WorldModel, WorldModelConfig, WorldModelTrainer,
-                                           one_step_errors)
+from ior_ros.core.twin.world_model import (
+    WorldModel,
+    WorldModelConfig,
+    WorldModelTrainer,
+    one_step_errors,
+)
 
 OBS, ACT = 4, 2
 
