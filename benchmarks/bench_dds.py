@@ -12,6 +12,9 @@ deserialization:
 * ``image_throughput_mb_s``: ``--image-n`` sensor_msgs/Image of 1 MiB (1024 x 1024 mono8),
   published as fast as the reliable KEEP_ALL link takes them; MB/s (10^6 B/s) at the receiver
   from the first to the last image; ``image_serialize_us`` is the cost of one serialization;
+* ``raw_dds_latency_*``: the same measurement with a bare reader (raw take + rosbags decode, no
+  node, no executor) in the same run: the floor the machine allows, and the runtime's overhead
+  by difference;
 * ``startup_s``: median time from process spawn to a node with one publisher and one
   subscription constructed (python interpreter start, imports, participant, discovery info);
 * ``rss_mib``: resident memory of that node process while it spins idle.
@@ -67,6 +70,28 @@ def role_latency_sub(n: int, timeout_s: float) -> None:
         executor.spin_once(0.1)
     print(json.dumps({'latencies_ns': latencies}), flush=True)
     shutdown()
+
+
+def role_raw_latency_sub(n: int, timeout_s: float) -> None:
+    """Baseline: the same reader without node or executor (raw take + rosbags decode)."""
+    _node_env()
+    from ior_ros.runtime.dds import DdsContext
+    from ior_ros.runtime.messages import registry
+    from ior_ros.runtime.qos import QoSProfile
+
+    reg = registry()
+    ctx = DdsContext()
+    reader = ctx.create_reader('/bench_latency', 'std_msgs/msg/Int64', QoSProfile(depth=100))
+    latencies: list[int] = []
+    print('READY', flush=True)
+    deadline = time.monotonic() + timeout_s
+    while len(latencies) < n and time.monotonic() < deadline:
+        ctx.wait(100_000_000)
+        for data, _info in reader.take():
+            msg = reg.deserialize(data, 'std_msgs/msg/Int64')
+            latencies.append(time.monotonic_ns() - msg.data)
+    print(json.dumps({'latencies_ns': latencies}), flush=True)
+    ctx.close()
 
 
 def role_latency_pub(n: int, rate_hz: float) -> None:
@@ -212,8 +237,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def measure_latency(env: dict[str, str], n: int, rate_hz: float) -> dict[str, Any]:
-    sub = _spawn('latency-sub', '--n', str(n), env=env)
+def measure_latency(env: dict[str, str], n: int, rate_hz: float,
+                    role: str = 'latency-sub', prefix: str = 'latency') -> dict[str, Any]:
+    sub = _spawn(role, '--n', str(n), env=env)
     _wait_ready(sub)
     pub = _spawn('latency-pub', '--n', str(n), '--rate', str(rate_hz), env=env)
     pub.communicate(timeout=120 + n / rate_hz)
@@ -221,10 +247,10 @@ def measure_latency(env: dict[str, str], n: int, rate_hz: float) -> dict[str, An
     lat_us = [v / 1e3 for v in result['latencies_ns']]
     if not lat_us:
         raise RuntimeError('no latency sample received')
-    return {'latency_p50_us': round(statistics.median(lat_us), 1),
-            'latency_p90_us': round(_percentile(lat_us, 90), 1),
-            'latency_p99_us': round(_percentile(lat_us, 99), 1),
-            'latency_max_us': round(max(lat_us), 1), 'latency_samples': len(lat_us)}
+    return {f'{prefix}_p50_us': round(statistics.median(lat_us), 1),
+            f'{prefix}_p90_us': round(_percentile(lat_us, 90), 1),
+            f'{prefix}_p99_us': round(_percentile(lat_us, 99), 1),
+            f'{prefix}_max_us': round(max(lat_us), 1), f'{prefix}_samples': len(lat_us)}
 
 
 def measure_images(env: dict[str, str], n: int) -> dict[str, Any]:
@@ -279,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.role:
         roles = {'latency-sub': lambda: role_latency_sub(args.n, 120.0),
                  'latency-pub': lambda: role_latency_pub(args.n, args.rate),
+                 'raw-latency-sub': lambda: role_raw_latency_sub(args.n, 120.0),
                  'image-sub': lambda: role_image_sub(args.n, 240.0),
                  'image-pub': lambda: role_image_pub(args.n),
                  'startup': role_startup}
@@ -293,9 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     env['IOR_ROS_BACKEND'] = 'dds'
     env.setdefault('OMP_NUM_THREADS', '1')
     result: dict[str, Any] = {'benchmark': 'dds', 'machine': machine_info(), 'rerun': RERUN}
+    result['load_average_before'] = os.getloadavg()[0]
     result.update(measure_latency(env, args.latency_n, args.latency_rate_hz))
+    result.update(measure_latency(env, args.latency_n, args.latency_rate_hz,
+                                  role='raw-latency-sub', prefix='raw_dds_latency'))
     result.update(measure_images(env, args.image_n))
     result.update(measure_startup(env, args.startup_repeats))
+    result['load_average_after'] = os.getloadavg()[0]
     result['targets'] = {'latency_p50_us_max': 150, 'latency_p99_us_max': 1000,
                          'image_throughput_mb_s_min': 200}
     result['meets'] = {

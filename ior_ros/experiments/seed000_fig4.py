@@ -157,18 +157,18 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
     tail_mean = {v: float(np.mean(series[v]['reward'][n_reward - tail:n_reward])) for v in have}
     summary['reward_last'] = last
     summary['reward_last_10pct_mean'] = tail_mean
-    for other, paper in (('sac', 1.4), ('twin', 1.2)):
+    for other, paper_ratio in (('sac', 1.4), ('twin', 1.2)):
         if 'twin_gan' in have and other in have:
             ratio = _ratio(last['twin_gan'], last[other])
             claims.append(Claim(f'reward at the last epoch ({n_reward}), twin+GAN / '
-                                f'{LABELS[other]} (paper: epoch 120)', paper,
+                                f'{LABELS[other]} (paper: epoch 120)', paper_ratio,
                                 round(ratio, 2) if ratio is not None else 'n/a',
                                 None if ratio is None else ratio > 1.0))
             if tail == 1:
                 continue
             smooth = _ratio(tail_mean['twin_gan'], tail_mean[other])
             claims.append(Claim(f'mean reward over the last {tail} epoch(s), twin+GAN / '
-                                f'{LABELS[other]}', paper,
+                                f'{LABELS[other]}', paper_ratio,
                                 round(smooth, 2) if smooth is not None else 'n/a',
                                 None if smooth is None else smooth > 1.0))
     if len(have) == 3:

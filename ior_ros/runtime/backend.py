@@ -57,19 +57,22 @@ def _check(name: str, origin: str) -> str:
 
 def select_backend(name: str) -> str:
     """Fix the backend for this process (before anything from ior_ros.runtime is used)."""
-    _CHOICE[0] = _check(name, 'backend')
-    return _CHOICE[0]
+    chosen = _check(name, 'backend')
+    _CHOICE[0] = chosen
+    return chosen
 
 
 def backend_name() -> str:
     """The backend in use: 'rclpy' or 'dds'."""
-    if _CHOICE[0] is None:
+    chosen = _CHOICE[0]
+    if chosen is None:
         env = os.environ.get('IOR_ROS_BACKEND', '').strip()
         arg = _from_argv(list(sys.argv))
         if env:
-            _CHOICE[0] = _check(env, 'IOR_ROS_BACKEND')
+            chosen = _check(env, 'IOR_ROS_BACKEND')
         elif arg:
-            _CHOICE[0] = _check(arg, 'ior_runtime_backend')
+            chosen = _check(arg, 'ior_runtime_backend')
         else:
-            _CHOICE[0] = _check('auto', 'auto')
-    return _CHOICE[0]
+            chosen = _check('auto', 'auto')
+        _CHOICE[0] = chosen
+    return chosen

@@ -100,7 +100,8 @@ class Time:
 
     def seconds_nanoseconds(self) -> tuple[int, int]:
         """``(sec, nanosec)``."""
-        return divmod(self._ns, S_TO_NS)  # type: ignore[return-value]
+        sec, nsec = divmod(self._ns, S_TO_NS)
+        return sec, nsec
 
     def to_msg(self) -> Any:
         """builtin_interfaces/Time."""

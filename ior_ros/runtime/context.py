@@ -147,7 +147,7 @@ def _install_sigterm() -> None:
 
     def handler(signum: int, frame: Any) -> None:
         _DEFAULT.request_shutdown()
-        if callable(previous) and previous not in (signal.SIG_DFL, signal.SIG_IGN):
+        if callable(previous):
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, handler)

@@ -138,14 +138,15 @@ def _idl_type_locked(typename: str) -> Any:
         if kind == 1:
             name, bound = desc[1]
             if name in ('string', 'wstring'):
-                return t.bounded_str[bound] if bound else str
+                return t.bounded_str[bound] if bound else str  # type: ignore[misc]
             return base_types[name]
         if kind == 2:
             return _idl_type_locked(desc[1])
         sub, count = desc[1]
         if kind == 3:
-            return t.array[field_type(sub), count]
-        return t.sequence[field_type(sub), count] if count else t.sequence[field_type(sub)]
+            return t.array[field_type(sub), count]  # type: ignore[misc]
+        return (t.sequence[field_type(sub), count]  # type: ignore[misc]
+                if count else t.sequence[field_type(sub)])  # type: ignore[misc]
 
     fields = {name: field_type(desc) for name, desc in reg.fields(typename)}
     short = typename.split('/')[-1]
@@ -194,7 +195,8 @@ class RawWriter:
 
     def matched_count(self) -> int:
         """Number of matched readers."""
-        return int(self.writer.get_publication_matched_status().current_count)
+        status = self.writer.get_publication_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
 
     def wait_for_acks(self, timeout_s: float) -> bool:
         """Block until every matched reliable reader acknowledged (or the timeout)."""
@@ -239,7 +241,8 @@ class RawReader:
 
     def matched_count(self) -> int:
         """Number of matched writers."""
-        return int(self.reader.get_subscription_matched_status().current_count)
+        status = self.reader.get_subscription_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
 
     def close(self) -> None:
         """Detach and delete the DDS reader."""
@@ -286,7 +289,7 @@ class GraphSnapshot:
 
     def node_names(self) -> list[tuple[str, str]]:
         """Every ``(namespace, name)`` of live participants."""
-        out = []
+        out: list[tuple[str, str]] = []
         for gid, nodes in self.nodes.items():
             if gid in self.participants:
                 out.extend((ns, name) for ns, name, _, _ in nodes)

@@ -199,8 +199,8 @@ def _coerce_byte(value: Any) -> int:
         if len(value) != 1:
             raise ValueError(f'a byte field takes exactly one byte, got {len(value)}')
         value = value[0]
-    value = int(value)
-    return value - 256 if value > 127 else value
+    number = int(value)
+    return number - 256 if number > 127 else number
 
 
 class MessageRegistry:
@@ -361,7 +361,7 @@ class MessageRegistry:
         return '[]'
 
     def _make_class(self, typename: str, fields: list[tuple[str, Any]],
-                    consts: list[tuple[str, str, Any]]) -> type[RosMessage]:
+                    consts: Iterable[tuple[str, Any, Any]]) -> type[RosMessage]:
         pkg, _, short = typename.split('/')
         ns: dict[str, Any] = {'_MISSING': _MISSING, '_np': np}
         args = ', '.join(f'{name}=_MISSING' for name, _ in fields)
@@ -473,7 +473,8 @@ class MessageRegistry:
     def deserialize(self, data: bytes | bytearray | memoryview, typename: str) -> Any:
         """Decode CDR bytes (with their 4-byte encapsulation header) into a message object."""
         entry = self.entry(typename)
-        return self.store.deserialize_cdr(data, entry.typename)
+        raw = data if not isinstance(data, bytearray) else memoryview(data)
+        return self.store.deserialize_cdr(raw, entry.typename)
 
     def _diagnose(self, message: Any, typename: str, path: str = '') -> str | None:
         """Find the first field whose value does not fit its type (for a clear error)."""

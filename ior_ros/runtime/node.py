@@ -107,12 +107,12 @@ class Publisher:
 
     def get_subscription_count(self) -> int:
         """Number of matched subscriptions (DDS readers)."""
-        return self._writer.matched_count()
+        return int(self._writer.matched_count())
 
     def wait_for_all_acked(self, timeout: Duration | None = None) -> bool:
         """Block until all reliable subscribers acknowledged every sample."""
         seconds = 1e9 if timeout is None or timeout.nanoseconds < 0 else timeout.nanoseconds / 1e9
-        return self._writer.wait_for_acks(seconds)
+        return bool(self._writer.wait_for_acks(seconds))
 
     def destroy(self) -> bool:
         """Delete the writer."""
@@ -150,7 +150,7 @@ class Subscription:
 
     def get_publisher_count(self) -> int:
         """Number of matched publishers (DDS writers)."""
-        return self._reader.matched_count()
+        return int(self._reader.matched_count())
 
     def _collect(self, out: list[Callable[[], None]]) -> None:
         """Take every waiting sample and queue its callback."""
@@ -517,8 +517,8 @@ class Node:
         if not ignore_override and name in self._overrides:
             override = self._overrides[name]
             found = ParameterType.from_parameter_value(override)
-            typed = declared_type not in (None, ParameterType.NOT_SET)
-            if typed and not descriptor.dynamic_typing and not declared_type.check(override):
+            if (declared_type is not None and declared_type != ParameterType.NOT_SET
+                    and not descriptor.dynamic_typing and not declared_type.check(override)):
                 raise InvalidParameterTypeException(
                     f"parameter '{name}' of node {self.get_fully_qualified_name()}: override "
                     f'{override!r} has type {found.name}, the parameter is '

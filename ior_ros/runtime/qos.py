@@ -188,7 +188,8 @@ class QoSPresetProfiles(Enum):
     @classmethod
     def get_from_short_key(cls, name: str) -> QoSProfile:
         """``'sensor_data'`` → profile (as ``ros2 topic --qos-profile`` takes it)."""
-        return cls[name.upper()].value  # type: ignore[no-any-return]
+        profile: QoSProfile = cls[name.upper()].value
+        return profile
 
 
 def as_profile(qos: QoSProfile | int) -> QoSProfile:

@@ -130,7 +130,7 @@ launch:
     ('launch:\n  - node:\n      pkg: ior_ros\n      exec: talker\n      colour: red\n', 5,
      "unknown attribute 'colour'"),
     ('launch:\n  - node: {exec: talker}\n', 2, "missing required attribute 'pkg'"),
-    ('launch:\n  - arg: {name: needed}\n', 2, "has no default and was not given"),
+    ('launch:\n  - arg: {name: needed}\n', 2, 'has no default and was not given'),
     ('launch:\n  - node: {pkg: ior_ros, exec: talker, name: "$(env IOR_SURELY_UNSET_VAR)"}\n',
      2, "environment variable 'IOR_SURELY_UNSET_VAR' is not set"),
     ('launch:\n  - node: {pkg: ior_ros, exec: talker, if: maybe}\n', 2, 'is not a boolean'),

@@ -121,5 +121,8 @@ def test_policy_errors(tmp_path) -> None:
     policy = agent.policy()
     with pytest.raises(DimensionError, match='observation'):
         policy.action(np.zeros(3))
-    with pytest.raises(DimensionError):
-        SlicingPolicy(policy.embb_layers, policy.urllc_layers, 4, 5, 25, 3.0)
+    with pytest.raises(DimensionError, match='eMBB layer 0'):
+        SlicingPolicy(policy.urllc_layers, policy.urllc_layers, 5, 5, 25, 3.0)
+    # the actors are shared per user: the same weights serve another number of users
+    nine = SlicingPolicy(policy.embb_layers, policy.urllc_layers, 4, 5, 25, 3.0)
+    assert nine.decide(np.zeros(nine.layout.size)).sum() == 25

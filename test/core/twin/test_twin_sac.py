@@ -114,3 +114,17 @@ def test_resume_continues_the_run() -> None:
     assert stats.epoch == 2 and stats.env_steps == 240 and len(resumed.history) == 2
     with pytest.raises(ConfigError, match="variant 'twin_gan'"):
         trainer_for(tiny('sac')).load_state_dict(state)
+
+
+def test_config_file_holds_the_defaults() -> None:
+    from pathlib import Path
+
+    from ior_ros.core.config import load_config
+    path = Path(__file__).resolve().parents[3] / 'config' / 'twin.yaml'
+    assert load_config(TwinTrainConfig, path) == TwinTrainConfig()
+
+
+def test_unknown_config_key_is_named() -> None:
+    from ior_ros.core.config import load_config
+    with pytest.raises(ConfigError, match="unknown field 'gate.treshold'"):
+        load_config(TwinTrainConfig, None, ['gate.treshold=1'])
