@@ -50,6 +50,7 @@ setup(
         'mcap-ros2-support>=0.5',
         'websockets>=12',
         'pyserial>=3.5',
+        'numba>=0.59',  # compiled per-slot scheduler loops (core/ran/cell.py; numpy fallback)
     ],
     extras_require={
         'dev': ['pytest>=8', 'pytest-timeout>=2.2', 'pytest-xdist>=3.5', 'ruff>=0.5',

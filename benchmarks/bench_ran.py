@@ -156,6 +156,12 @@ def run(repetitions: int = 5, quick: bool = False) -> dict[str, Any]:
     notes = [] if note is None else [note]
     if not numba_available():
         notes.append('numba not installed: slots_per_s is the numpy engine')
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if load > 0.5 * cores:
+        notes.append(f'shared machine: 1-min load average {load:.1f} on {cores} cores during the '
+                     'run; absolute rates are below those of an idle machine, the ratios to the '
+                     'naive loop (measured in the same run) are less affected')
     return {
         'slots_per_s': round(fast),
         'naive_slots_per_s': round(naive),

@@ -77,3 +77,14 @@ def test_missing_file_and_bad_override() -> None:
         load_config(Experiment, '/nonexistent/file.yaml')
     with pytest.raises(ConfigError, match='dotted.key=value'):
         load_config(Experiment, None, ['noequals'])
+
+
+def test_unknown_key_lists_the_allowed_keys_of_its_section() -> None:
+    from ior_ros.core.ran.coexistence import CoexistenceConfig
+
+    with pytest.raises(ConfigError) as info:
+        load_config(CoexistenceConfig, overrides=['radio.bogus_key=1'])
+    text = str(info.value)
+    assert "unknown field 'radio.bogus_key'" in text
+    allowed = text.split('allowed: ')[1].split(', ')
+    assert allowed == sorted(CoexistenceConfig.model_fields['radio'].annotation.model_fields)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,12 +33,14 @@ class FrozenModel(BaseModel):
                               allow_inf_nan=False)
 
 
-def format_validation_error(error: ValidationError, prefix: str = '') -> str:
+def format_validation_error(error: ValidationError, prefix: str = '',
+                            model: type[BaseModel] | None = None) -> str:
     """
     Turn a pydantic error into one line: ``field 'a.b' = VALUE: what is allowed``.
 
     Only the first problem is reported (one clear error); the count of further ones is
-    appended.
+    appended. With ``model`` (the class validated), an unknown key's message lists the keys
+    allowed at that level.
     """
     problems = error.errors()
     first = problems[0]
@@ -47,7 +49,9 @@ def format_validation_error(error: ValidationError, prefix: str = '') -> str:
     kind = first.get('type', '')
     message = first.get('msg', 'invalid value')
     if kind == 'extra_forbidden':
-        text = f"unknown field '{field}' (value {first.get('input')!r}); check the spelling"
+        text = f"unknown field '{field}' (value {first.get('input')!r})"
+        allowed = _allowed_keys(model, first.get('loc', ())[:-1]) if model is not None else None
+        text += f'; allowed: {", ".join(allowed)}' if allowed else '; check the spelling'
     elif kind == 'missing':
         text = f"missing required field '{field}'"
     else:
@@ -55,6 +59,28 @@ def format_validation_error(error: ValidationError, prefix: str = '') -> str:
     if len(problems) > 1:
         text += f' (and {len(problems) - 1} more problem(s))'
     return text
+
+
+def _allowed_keys(model: type[BaseModel], parents: Iterable[int | str]) -> list[str] | None:
+    """The field names of the (nested) model found by following ``parents``; None if unknown."""
+    current: Any = model
+    for part in parents:
+        if isinstance(part, int):  # a list index: the list's item type
+            current = next((a for a in get_args(current) if a is not type(None)), None)
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = info.annotation
+        candidates = [a for a in (current, *get_args(current))
+                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        if candidates:
+            current = candidates[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return None
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -139,7 +165,7 @@ def load_config(model: type[ModelT], path: str | Path | None = None,
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, model=model)) from None
 
 
 def config_to_dict(config: BaseModel) -> dict[str, Any]:

@@ -62,7 +62,7 @@ from ior_ros.core.ran.schedulers import (
 __all__ = ['TrafficKind', 'Precision', 'Engine', 'CellConfig', 'CellTrace', 'CellMetrics',
            'BatchedCellMetrics', 'simulate_cell', 'simulate_cells_batched', 'run_slots',
            'run_slots_batched', 'fast_rayleigh_power_gain', 'fast_rayleigh_rates_bps',
-           'numba_available', 'jain_fairness', 'SUBCARRIERS_PER_PRB']
+           'numba_available', 'jain_fairness', 'complete_path_loss', 'SUBCARRIERS_PER_PRB']
 
 FloatArray = npt.NDArray[np.floating]
 F64Array = npt.NDArray[np.float64]
@@ -108,6 +108,18 @@ def _default_path_loss() -> PathLossConfig:
     return PathLossConfig(kind=PathLossKind.LOG_DISTANCE, exponent=3.0)
 
 
+def complete_path_loss(data: Any, default: PathLossConfig, key: str = 'path_loss') -> Any:
+    """
+    Fill the keys missing from a partial ``path_loss`` mapping in raw config ``data`` from the
+    owner's ``default`` (a "before" validator step): a partial override such as
+    ``path_loss.exponent=3.5`` then changes only the exponent instead of falling back to
+    PathLossConfig's own defaults (kind ``none``: no path loss at all).
+    """
+    if isinstance(data, dict) and isinstance(data.get(key), dict):
+        return {**data, key: {**default.model_dump(), **data[key]}}
+    return data
+
+
 class CellConfig(FrozenModel):
     """One cell: UEs, PRB grid, radio, scheduler, traffic. Defaults: the seed-003 cell."""
 
@@ -131,7 +143,15 @@ class CellConfig(FrozenModel):
     coherence_prbs: int = Field(1, ge=1)
     """Adjacent PRBs sharing one fading gain (1: independent per PRB)."""
     path_loss: PathLossConfig = Field(default_factory=_default_path_loss)
-    """Distance path loss (default: log-distance, exponent 3, free space at 1 m, 3.5 GHz)."""
+    """Distance path loss (default: log-distance, exponent 3, free space at 1 m, 3.5 GHz). Keys
+    not given (e.g. only ``--set path_loss.exponent=3.5``) keep this default, not
+    PathLossConfig's own (which has no path loss)."""
+
+    @model_validator(mode='before')
+    @classmethod
+    def _complete_path_loss(cls, data: Any) -> Any:
+        return complete_path_loss(data, _default_path_loss())
+
     cell_radius_m: float = Field(400.0, gt=0)
     """Cell radius [m] (seed 003: 400 m); used when ``ue_distances_m`` is not given."""
     ue_distances_m: tuple[float, ...] | None = None
@@ -767,26 +787,92 @@ def _pf_full_buffer_step(rates: FloatArray, inv: FloatArray, metric: FloatArray,
     return np.asarray(metric.sum(axis=1))  # [n_ue, B]
 
 
+def _pf_block_loop(rates: Any, avg: Any, beta: float, served: Any, inv: Any, best: Any,
+                   arg: Any, acc: Any) -> None:  # pragma: no cover - compiled by numba
+    """
+    One PF slot (full buffer) for a block of replicas in plain loops, compiled by numba: the
+    fused form of :func:`_pf_full_buffer_step` plus the EWMA, with the same operations in the
+    same order (metric in the rates' precision, strict ``>`` over UEs in index order = lowest
+    index on ties, float sums over PRBs in index order), so the bits are the same.
+
+    Args (updated in place): rates ``[n_ue, n_prb, B]``; avg ``[n_ue, B]`` float64; served
+    ``[n_ue, B]`` float64 (out); scratch inv, acc ``[n_ue, B]`` and best ``[B]`` in the rates'
+    dtype, arg ``[B]`` int64.
+    """
+    n_ue, n_prb, batch = rates.shape
+    c = 1.0 - beta
+    floor = AVG_FLOOR_BPS
+    for i in range(n_ue):
+        for b in range(batch):
+            inv[i, b] = 1.0 / max(avg[i, b], floor)
+            acc[i, b] = 0.0
+    for j in range(n_prb):
+        for b in range(batch):
+            best[b] = -1.0
+            arg[b] = 0
+        for i in range(n_ue):
+            for b in range(batch):
+                metric = rates[i, j, b] * inv[i, b]
+                if metric > best[b]:
+                    best[b] = metric
+                    arg[b] = i
+        for b in range(batch):
+            a = arg[b]
+            acc[a, b] += rates[a, j, b]
+    for i in range(n_ue):
+        for b in range(batch):
+            s = np.float64(acc[i, b])
+            served[i, b] = s
+            avg[i, b] = avg[i, b] * beta + s * c
+
+
+@functools.lru_cache(maxsize=1)
+def _numba_block_kernel() -> Callable[..., None] | None:
+    """The numba-compiled :func:`_pf_block_loop`, or None when numba is not installed."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    try:
+        kernel: Callable[..., None] = numba.njit(cache=True, nogil=True)(_pf_block_loop)
+    except Exception:  # pragma: no cover - e.g. no writable cache location
+        kernel = numba.njit(cache=False, nogil=True)(_pf_block_loop)
+    return kernel
+
+
 class _PfBlock:
     """
     The PF state of a block of replicas and its per-slot update, in place (rates laid out
     ``[n_ue, n_prb, B]``). The operations are those of ``schedulers._pf_assign_unchecked`` and
-    ``schedulers._ewma_unchecked``, so the results equal the per-cell engines bit for bit.
+    ``schedulers._ewma_unchecked``, so the results equal the per-cell engines bit for bit. With
+    numba installed the step runs as one compiled pass (:func:`_pf_block_loop`), else as
+    vectorized numpy calls (``use_numba=False`` forces the latter).
     """
 
     def __init__(self, n_ue: int, n_prb: int, batch: int, dtype: type[np.floating], beta: float,
-                 initial_avg_bps: float) -> None:
+                 initial_avg_bps: float, use_numba: bool = True) -> None:
         self.beta = beta
         self.c = 1.0 - beta
         self.avg = np.full((n_ue, batch), float(initial_avg_bps))  # [n_ue, B]
         self.served = np.empty((n_ue, batch))  # [n_ue, B] delivered rate of the last slot
         self._work = np.empty((n_ue, batch))
         self._inv = np.empty((n_ue, 1, batch), dtype=dtype)
-        self._metric = np.empty((n_ue, n_prb, batch), dtype=dtype)
-        self._winner = np.empty((n_ue, n_prb, batch), dtype=bool)
+        self._kernel = _numba_block_kernel() if use_numba else None
+        if self._kernel is not None:
+            self._inv2 = np.empty((n_ue, batch), dtype=dtype)  # [n_ue, B]
+            self._acc = np.empty((n_ue, batch), dtype=dtype)  # [n_ue, B]
+            self._best = np.empty(batch, dtype=dtype)  # [B]
+            self._arg = np.empty(batch, dtype=np.int64)  # [B]
+        else:
+            self._metric = np.empty((n_ue, n_prb, batch), dtype=dtype)
+            self._winner = np.empty((n_ue, n_prb, batch), dtype=bool)
 
     def step(self, rates: FloatArray) -> F64Array:
         """One slot; returns ``[n_ue, B]`` delivered rates (a buffer reused next slot)."""
+        if self._kernel is not None:
+            self._kernel(rates, self.avg, self.beta, self.served, self._inv2, self._best,
+                         self._arg, self._acc)
+            return self.served
         np.maximum(self.avg, AVG_FLOOR_BPS, out=self._work)
         np.divide(1.0, self._work, out=self._work)
         self._inv[:, 0, :] = self._work  # cast to the rates' precision
@@ -800,13 +886,16 @@ class _PfBlock:
 
 
 def run_slots_batched(rates_bps: npt.ArrayLike, *, beta: float = 0.98,
-                      initial_avg_bps: float = 1.0) -> F64Array:
+                      initial_avg_bps: float = 1.0, use_numba: bool = True) -> F64Array:
     """
     The vectorized PF recursion of :func:`simulate_cells_batched` (full buffer) over pre-drawn
     rates of independent cells.
 
     Args:
         rates_bps: ``[n_slots, batch, n_ue, n_prb]`` [bit/s].
+
+        use_numba: the compiled block step when numba is installed (False: numpy calls; both
+            give the same bits).
 
     Returns:
         ``[n_slots, batch, n_ue]`` delivered rates [bit/s] (float64); equal, bit for bit, to
@@ -818,7 +907,7 @@ def run_slots_batched(rates_bps: npt.ArrayLike, *, beta: float = 0.98,
                              f'[n_slots, batch, n_ue, n_prb]')
     rates = _check_slot_rates(arr.reshape(-1, arr.shape[2], arr.shape[3])).reshape(arr.shape)
     n_slots, batch, n_ue, n_prb = (int(rates.shape[k]) for k in range(4))
-    block = _PfBlock(n_ue, n_prb, batch, rates.dtype.type, beta, initial_avg_bps)
+    block = _PfBlock(n_ue, n_prb, batch, rates.dtype.type, beta, initial_avg_bps, use_numba)
     out = np.empty((n_slots, batch, n_ue))
     for t in range(n_slots):
         r = np.ascontiguousarray(np.transpose(rates[t], (1, 2, 0)))  # [n_ue, n_prb, B]

@@ -55,10 +55,11 @@ from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import ConfigError, ModelError, QueueStabilityError
+from ior_ros.core.ran.cell import complete_path_loss
 from ior_ros.core.ran.channel import (
     PathLossConfig,
     PathLossKind,
@@ -150,7 +151,13 @@ class RadioConfig(FrozenModel):
     tx_power_dbm_per_ru: float = 20.0
     """BS transmit power per RU [dBm] (30 dBm small cell over 12 RUs ≈ 19.2 dBm)."""
     path_loss: PathLossConfig = Field(default_factory=_default_path_loss)
-    """Distance path loss (default log-distance, exponent 3.5, free space at 1 m, 3.5 GHz)."""
+    """Distance path loss (default log-distance, exponent 3.5, free space at 1 m, 3.5 GHz). Keys
+    not given keep this default (see :func:`ior_ros.core.ran.cell.complete_path_loss`)."""
+
+    @model_validator(mode='before')
+    @classmethod
+    def _complete_path_loss(cls, data: Any) -> Any:
+        return complete_path_loss(data, _default_path_loss())
     embb_distances_m: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: [230.0, 245.0, 260.0, 275.0, 290.0, 305.0, 320.0, 335.0],
         min_length=1)

@@ -448,22 +448,24 @@ def simulate_air_interface(*, slot_s: float, minislots_per_slot: int,
 def example_decision_case() -> Callable[[], MiniSlotDecision]:
     """
     One representative mini-slot decision for the benchmark: 9 UEs (8 eMBB + 1 URLLC), 12 RUs,
-    M = 4, 3 packets on their last chance and 5 new ones; the callable runs the threshold rule,
-    picks the RUs (best URLLC channel), accounts the eMBB bits lost per UE and reads the decoding
-    outcome, as :func:`simulate_air_interface` does for each busy mini-slot.
+    M = 4, 3 packets on their last chance and 5 new ones; the callable ranks the RUs by the URLLC
+    channel (:func:`puncture_ru_order`; the simulator does this once per slot, vectorized), runs
+    the threshold rule, accounts the eMBB bits lost per UE and reads the decoding outcome, as
+    :func:`simulate_air_batch` does for each busy mini-slot.
     """
     rng = np.random.default_rng(7)
     n_ue, n_ru, k_mini = 8, 12, 4
     snr = rng.exponential(10.0, size=(n_ue, n_ru))  # [n_ue, n_ru]
     bits = (k_mini * 200.0 * np.log2(1.0 + snr)).tolist()  # [n_ue][n_ru]
-    assignment = rng.integers(0, n_ue, size=n_ru).tolist()  # [n_ru]
+    assignment_arr = rng.integers(0, n_ue, size=n_ru)  # [n_ru]
+    assignment = assignment_arr.tolist()
     urllc_snr = rng.exponential(10.0, size=n_ru)  # [n_ru]
-    order = [int(r) for r in np.argsort(-urllc_snr)]
     success = (rng.random(n_ru) < 0.999).tolist()  # [n_ru]
     last_chance = [101, 102, 103]
     new = [104, 105, 106, 107, 108]
 
     def run() -> MiniSlotDecision:
+        order = puncture_ru_order(urllc_snr, assignment_arr, PunctureChoice.BEST_URLLC)
         dec = decide_minislot(last_chance, new, 4, order, AirRule.THRESHOLD_QUEUE)
         lost = [0.0] * n_ue
         delivered = []

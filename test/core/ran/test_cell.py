@@ -230,3 +230,10 @@ def test_jain_fairness_closed_forms() -> None:
     assert float(jain_fairness([1.0, 0.0, 0.0, 0.0])) == 0.25
     assert float(jain_fairness([0.0, 0.0])) == 1.0
     np.testing.assert_allclose(jain_fairness([[1.0, 3.0], [2.0, 2.0]]), [0.8, 1.0])
+
+
+def test_partial_path_loss_override_keeps_the_model() -> None:
+    config = load_config(CellConfig, None, ['path_loss.exponent=3.5'])
+    assert config.path_loss == CellConfig().path_loss.model_copy(update={'exponent': 3.5})
+    # a partial override lowers the mean SNR as the larger exponent says (not to "no path loss")
+    assert np.all(config.mean_snr < CellConfig().mean_snr)

@@ -131,9 +131,13 @@ def test_joint_choice_respects_the_constraints(setup) -> None:
     assert by[co.Scheme.PROPOSED].urllc_mean_delay_s < by[co.Scheme.EUAD].urllc_mean_delay_s
 
 
-def test_infeasible_requirement_is_reported(setup) -> None:
-    _, sample, channel, cap = setup
+def test_infeasible_requirement_is_reported() -> None:
     config = _config('traffic.embb_requirement_bps=15.5e6')
+    # 15.5 Mb/s of 1500-byte packets load the compute 0.94: the eMBB part (1 - beta) mu_e cannot
+    # carry it with any beta that keeps the URLLC part stable
+    sample = co.draw_sample(config, np.random.default_rng(3))
+    channel = co.channel_arrays(config, sample)
+    cap = co.embb_full_buffer_throughput_bps(config, sample, channel)
     res = co.optimize_scheme(co.Scheme.PROPOSED, config, sample, cap, channel)
     assert not res.feasible
     assert res.metrics.embb_mean_delay_s > config.requirements.embb_max_delay_s \
@@ -166,3 +170,11 @@ def test_euad_compute_wait_option_drops_in_compute(setup) -> None:
     met = co.evaluate_point(co.SchemePoint(co.Scheme.EUAD, 0.12, 5), config, sample)
     assert met.urllc_compute_drop_fraction > 0
     assert not math.isnan(met.urllc_mean_delay_s)
+
+
+def test_partial_path_loss_override_keeps_the_model() -> None:
+    # only the exponent changes; kind, carrier and reference stay those of the coexistence default
+    config = _config('radio.path_loss.exponent=3.0')
+    default = co.CoexistenceConfig().radio.path_loss
+    assert config.radio.path_loss == default.model_copy(update={'exponent': 3.0})
+    assert config.radio.path_loss.kind is co.PathLossKind.LOG_DISTANCE

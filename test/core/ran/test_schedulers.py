@@ -312,10 +312,14 @@ def test_batched_equals_unbatched(rng: np.random.Generator, kind: SchedulerKind,
             np.testing.assert_array_equal(got.served_bps[b], one.served_bps)
 
 
-def test_vectorized_pf_step_equals_per_cell_engine(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize('use_numba', [False, True])
+def test_vectorized_pf_step_equals_per_cell_engine(rng: np.random.Generator,
+                                                   use_numba: bool) -> None:
+    if use_numba and not numba_available():
+        pytest.skip('numba is not installed')
     for dtype in (np.float32, np.float64):
         rates = _rates(rng, 300, 6, 9, 25, dtype=dtype)  # [n_slots, batch, n_ue, n_prb]
-        served = run_slots_batched(rates, beta=0.98)
+        served = run_slots_batched(rates, beta=0.98, use_numba=use_numba)
         for b in range(6):
             _, one = run_slots(rates[:, b], 'proportional_fair', beta=0.98, engine='numpy')
             np.testing.assert_array_equal(served[:, b], one)
@@ -406,3 +410,13 @@ def test_bad_values_raise_model_error() -> None:
         ProportionalFair(3, slot_s=0.0)
     with pytest.raises(ModelError, match="engine = 'warp'"):
         run_slots(np.ones((2, 3, 4)), engine='warp')
+
+
+def test_batched_pf_step_breaks_ties_like_the_per_cell_engine(rng: np.random.Generator) -> None:
+    # rates on a coarse grid: many exact ties in the PF metric
+    rates = (rng.integers(0, 3, size=(200, 5, 4, 6)) * 1e6).astype(np.float32)
+    per_cell = np.stack([run_slots(rates[:, b], 'proportional_fair', beta=0.9,
+                                   engine='numpy')[1] for b in range(5)], axis=1)
+    for use_numba in ([False, True] if numba_available() else [False]):
+        served = run_slots_batched(rates, beta=0.9, use_numba=use_numba)
+        np.testing.assert_array_equal(served, per_cell)
