@@ -17,7 +17,16 @@ deserialization:
   by difference;
 * ``startup_s``: median time from process spawn to a node with one publisher and one
   subscription constructed (python interpreter start, imports, participant, discovery info);
-* ``rss_mib``: resident memory of that node process while it spins idle.
+* ``rss_mib``: resident memory of that node process while it spins idle;
+* ``startup_s_no_param_services`` / ``rss_mib_no_param_services``: the same node created with
+  ``start_parameter_services=False`` (the six parameter services are 12 more DDS endpoints).
+
+``--rt-priority P`` (Linux, needs CAP_SYS_NICE) runs the two latency processes under SCHED_FIFO
+priority P, set before the DDS participant exists so Cyclone's threads inherit it, as real-time
+ROS 2 deployments and ros2 performance_test do. On a machine whose cores are shared with other
+work, p99 is then bounded by the runtime rather than by the scheduler; the default (0) measures
+ordinary time-shared processes. ``--cpu C`` pins both latency processes to core C (a wake-up
+then never crosses cores; under SCHED_FIFO, Linux otherwise pushes woken threads to other cores).
 
 Targets (issue 6): latency p50 <= 150 us, p99 <= 1 ms; image throughput >= 200 MB/s (the stock
 typed cyclonedds path gave 14 MB/s).
@@ -33,6 +42,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +56,12 @@ IMAGE_SIDE = 1024
 def _node_env() -> None:
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     os.environ['IOR_ROS_BACKEND'] = 'dds'
+    cpu = int(os.environ.get('IOR_BENCH_CPU', '-1'))
+    if cpu >= 0:
+        os.sched_setaffinity(0, {cpu})
+    priority = int(os.environ.get('IOR_BENCH_RT_PRIORITY', '0'))
+    if priority > 0:  # before any DDS thread exists: they inherit the policy
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
 
 
 def role_latency_sub(n: int, timeout_s: float) -> None:
@@ -191,7 +207,8 @@ def role_startup() -> None:
     from ior_ros.runtime.executor import SingleThreadedExecutor
 
     init([])
-    node = Node('bench_startup')
+    services = os.environ.get('IOR_BENCH_PARAM_SERVICES', '1') == '1'
+    node = Node('bench_startup', start_parameter_services=services)
     string = get_message('std_msgs/msg/String')
     node.create_publisher(string, 'out', 10)
     node.create_subscription(string, 'in', lambda m: None, 10)
@@ -212,19 +229,35 @@ def _spawn(role: str, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def _wait_ready(proc: subprocess.Popen[str], timeout_s: float = 60.0) -> None:
+    """Read the child's stdout up to its READY line; a silent child is killed at the timeout."""
     assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.strip() == 'READY':
-            return
-        if not line and proc.poll() is not None:
-            raise RuntimeError(f'child exited early: {proc.stderr.read() if proc.stderr else ""}')
-    raise RuntimeError('child did not get ready')
+    watchdog = threading.Timer(timeout_s, proc.kill)  # readline() itself has no timeout
+    watchdog.start()
+    try:
+        while True:
+            line = proc.stdout.readline()
+            if line.strip() == 'READY':
+                return
+            if not line and proc.poll() is not None:
+                err = proc.stderr.read() if proc.stderr else ''
+                raise RuntimeError(f'child exited or was killed after {timeout_s} s before '
+                                   f'READY: {err[-2000:]}')
+    finally:
+        watchdog.cancel()
+
+
+def _communicate(proc: subprocess.Popen[str], timeout_s: float) -> tuple[str, str]:
+    """Wait for the child's exit and output; kill it (and raise) past the timeout."""
+    try:
+        return proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=30)
+        raise
 
 
 def _last_json(proc: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=timeout_s)
+    out, err = _communicate(proc, timeout_s)
     for line in reversed(out.splitlines()):
         if line.startswith('{'):
             return json.loads(line)  # type: ignore[no-any-return]
@@ -238,11 +271,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure_latency(env: dict[str, str], n: int, rate_hz: float,
-                    role: str = 'latency-sub', prefix: str = 'latency') -> dict[str, Any]:
+                    role: str = 'latency-sub', prefix: str = 'latency',
+                    rt_priority: int = 0, cpu: int = -1) -> dict[str, Any]:
+    env = dict(env, IOR_BENCH_RT_PRIORITY=str(rt_priority), IOR_BENCH_CPU=str(cpu))
     sub = _spawn(role, '--n', str(n), env=env)
     _wait_ready(sub)
     pub = _spawn('latency-pub', '--n', str(n), '--rate', str(rate_hz), env=env)
-    pub.communicate(timeout=120 + n / rate_hz)
+    _communicate(pub, 120 + n / rate_hz)
     result = _last_json(sub, 60)
     lat_us = [v / 1e3 for v in result['latencies_ns']]
     if not lat_us:
@@ -270,7 +305,9 @@ def measure_images(env: dict[str, str], n: int) -> dict[str, Any]:
             'image_serialize_us': round(pub_result['serialize_ns'] / 1e3, 1)}
 
 
-def measure_startup(env: dict[str, str], repeats: int) -> dict[str, Any]:
+def measure_startup(env: dict[str, str], repeats: int, param_services: bool = True,
+                    prefix: str = 'startup') -> dict[str, Any]:
+    env = dict(env, IOR_BENCH_PARAM_SERVICES='1' if param_services else '0')
     times, rss = [], []
     for _ in range(repeats):
         t0 = time.monotonic()
@@ -283,10 +320,11 @@ def measure_startup(env: dict[str, str], repeats: int) -> dict[str, Any]:
                 if line.startswith('VmRSS:'):
                     rss.append(int(line.split()[1]) / 1024)
         proc.send_signal(2)
-        proc.communicate(timeout=30)
-    return {'startup_s': round(statistics.median(times), 3),
-            'startup_max_s': round(max(times), 3),
-            'rss_mib': round(statistics.median(rss), 1)}
+        _communicate(proc, 30)
+    suffix = '' if param_services else '_no_param_services'
+    return {f'{prefix}_s{suffix}': round(statistics.median(times), 3),
+            f'{prefix}_max_s{suffix}': round(max(times), 3),
+            f'rss_mib{suffix}': round(statistics.median(rss), 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--image-n', type=int, default=300)
     parser.add_argument('--startup-repeats', type=int, default=5)
     parser.add_argument('--domain', type=int, default=None, help='ROS_DOMAIN_ID to use')
+    parser.add_argument('--rt-priority', type=int, default=0, metavar='P',
+                        help='run the latency processes under SCHED_FIFO priority P (1..99; '
+                             'needs CAP_SYS_NICE); 0 (default): ordinary scheduling')
+    parser.add_argument('--cpu', type=int, default=-1, metavar='C',
+                        help='pin both latency processes to core C (default: not pinned)')
     parser.add_argument('--role', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--n', type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument('--rate', type=float, default=0.0, help=argparse.SUPPRESS)
@@ -319,13 +362,25 @@ def main(argv: list[str] | None = None) -> int:
     env['ROS_DOMAIN_ID'] = str(args.domain if args.domain is not None else 100 + os.getpid() % 100)
     env['IOR_ROS_BACKEND'] = 'dds'
     env.setdefault('OMP_NUM_THREADS', '1')
+    env.pop('IOR_BENCH_RT_PRIORITY', None)
+    env.pop('IOR_BENCH_CPU', None)
+    if args.cpu >= (os.cpu_count() or 1):
+        parser.error(f'--cpu must be below the number of cores ({os.cpu_count()}), '
+                     f'got {args.cpu}')
+    if not 0 <= args.rt_priority <= 99:
+        parser.error(f'--rt-priority must be in 0..99, got {args.rt_priority}')
     result: dict[str, Any] = {'benchmark': 'dds', 'machine': machine_info(), 'rerun': RERUN}
     result['load_average_before'] = os.getloadavg()[0]
-    result.update(measure_latency(env, args.latency_n, args.latency_rate_hz))
+    result['rt_priority'] = args.rt_priority
+    result['latency_cpu'] = args.cpu if args.cpu >= 0 else None
     result.update(measure_latency(env, args.latency_n, args.latency_rate_hz,
-                                  role='raw-latency-sub', prefix='raw_dds_latency'))
+                                  rt_priority=args.rt_priority, cpu=args.cpu))
+    result.update(measure_latency(env, args.latency_n, args.latency_rate_hz,
+                                  role='raw-latency-sub', prefix='raw_dds_latency',
+                                  rt_priority=args.rt_priority, cpu=args.cpu))
     result.update(measure_images(env, args.image_n))
     result.update(measure_startup(env, args.startup_repeats))
+    result.update(measure_startup(env, args.startup_repeats, param_services=False))
     result['load_average_after'] = os.getloadavg()[0]
     result['targets'] = {'latency_p50_us_max': 150, 'latency_p99_us_max': 1000,
                          'image_throughput_mb_s_min': 200}

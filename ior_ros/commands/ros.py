@@ -1,10 +1,12 @@
 """
-ROS 2 tools on the DDS runtime: ``ior launch``, ``ior topic``, ``ior node``, ``ior bag``.
+ROS 2 tools on the DDS runtime: ``ior launch``, ``ior topic``, ``ior node``, ``ior param``,
+``ior bag``.
 
 They mirror ros2cli (``ros2 launch``, ``ros2 topic pub|echo|list|hz``, ``ros2 node list``,
-``ros2 bag record|play|info``) closely enough that the same arguments work; the differences are
-listed in docs/models/runtime.md. Domain and discovery come from ``ROS_DOMAIN_ID`` and
-``ROS_AUTOMATIC_DISCOVERY_RANGE`` (``LOCALHOST`` for loopback only), as for ROS 2 itself.
+``ros2 param list|get|set``, ``ros2 bag record|play|info``) closely enough that the same
+arguments work; the differences are listed in docs/models/runtime.md. Domain and discovery
+come from ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE`` (``LOCALHOST`` for loopback
+only), as for ROS 2 itself.
 """
 
 from __future__ import annotations
@@ -113,6 +115,32 @@ def _node_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _param_list(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.services import param_list
+
+    for name in param_list(args.node, args.timeout):
+        print(f'  {name}')
+    return 0
+
+
+def _param_get(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.services import param_get
+
+    print(param_get(args.node, args.name, args.timeout))
+    return 0
+
+
+def _param_set(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.services import param_set
+
+    ok, reason = param_set(args.node, args.name, args.value, args.timeout)
+    if ok:
+        print('Set parameter successful')
+        return 0
+    print(f'Setting parameter failed: {reason}', file=sys.stderr)
+    return 1
+
+
 def _bag_record(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -148,7 +176,7 @@ def _bag_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- registration
 def register(subparsers: Any) -> None:
-    """Add ``launch``, ``topic``, ``node`` and ``bag`` to the ``ior`` command."""
+    """Add ``launch``, ``topic``, ``node``, ``param`` and ``bag`` to the ``ior`` command."""
     launch = subparsers.add_parser(
         'launch', help='run a ROS 2 YAML launch file (each node its own process)',
         description='Run FILE.launch.yaml (or PKG FILE from the package share folder) like '
@@ -231,6 +259,25 @@ def register(subparsers: Any) -> None:
     p.add_argument('-c', '--count-nodes', action='store_true', help='print only the count')
     _spin_time(p, 1.5)
     p.set_defaults(handler=_node_list)
+
+    param = subparsers.add_parser('param', help="list, get or set a node's parameters",
+                                  description='ros2 param on the DDS runtime: calls the '
+                                              "node's parameter services.")
+    param_sub = param.add_subparsers(dest='param_command', metavar='VERB')
+    param_sub.required = True
+    for verb, helptext, handler in (
+            ('list', 'parameter names of a node', _param_list),
+            ('get', 'value of one parameter', _param_get),
+            ('set', 'set one parameter (VALUE in YAML)', _param_set)):
+        p = param_sub.add_parser(verb, help=helptext, description=helptext + '.')
+        p.add_argument('node', help='fully qualified node name, e.g. /ns/talker')
+        if verb != 'list':
+            p.add_argument('name', help='parameter name')
+        if verb == 'set':
+            p.add_argument('value', help='new value, read as YAML (2.5, true, [1, 2], text)')
+        p.add_argument('--timeout', type=positive_float, default=5.0, metavar='S',
+                       help='seconds to wait for the node and its reply (default 5)')
+        p.set_defaults(handler=handler)
 
     bag = subparsers.add_parser('bag', help='record, play or inspect MCAP bags',
                                 description='ros2 bag on the DDS runtime (MCAP via rosbags).')

@@ -149,6 +149,11 @@ def _idl_type_locked(typename: str) -> Any:
                 if count else t.sequence[field_type(sub)])  # type: ignore[misc]
 
     fields = {name: field_type(desc) for name, desc in reg.fields(typename)}
+    if typename.split('/')[1] == 'srv':
+        # rmw_cyclonedds writes a request header (client guid u64, sequence number i64) before
+        # the body of every service sample (serdata.hpp:73-77); Cyclone checks raw payloads
+        # against this type, so it carries the header as its first two members
+        fields = {'ior_client_guid_': t.uint64, 'ior_sequence_number_': t.int64, **fields}
     short = typename.split('/')[-1]
     cls = make_idl_struct(f'{short}_', dds_type_name(typename), fields)
     _IDL_CACHE[typename] = cls
@@ -166,14 +171,15 @@ def _delete(entity: Any) -> None:
 class RawWriter:
     """A DataWriter that writes pre-serialized CDR (the fast path)."""
 
-    def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile) -> None:
+    def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
+                 user_data_prefix: str = '') -> None:
         from cyclonedds.pub import DataWriter
 
         self.ctx = ctx
         self.topic = topic
         self.typename = typename
         self.qos = qos
-        user_data = f'typehash={registry().type_hash(typename)};'.encode()
+        user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
         self.writer = DataWriter(ctx.participant, ctx.topic(topic, typename),
                                  to_dds_qos(qos, user_data, writer=True))
         self.gid = self.writer.guid.bytes
@@ -211,7 +217,7 @@ class RawReader:
     """A DataReader that takes raw CDR samples; attached to the context's waitset."""
 
     def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
-                 attach: bool = True) -> None:
+                 attach: bool = True, user_data_prefix: str = '') -> None:
         from cyclonedds._clayer import ddspy_take
         from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
         from cyclonedds.sub import DataReader
@@ -220,7 +226,7 @@ class RawReader:
         self.topic = topic
         self.typename = typename
         self.qos = qos
-        user_data = f'typehash={registry().type_hash(typename)};'.encode()
+        user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
         self.reader = DataReader(ctx.participant, ctx.topic(topic, typename),
                                  to_dds_qos(qos, user_data, writer=False))
         self.gid = self.reader.guid.bytes
@@ -490,13 +496,15 @@ class DdsContext:
                 raise DdsError(f'DDS wait failed: {exc}') from None
 
     # endpoints
-    def create_writer(self, topic: str, typename: str, qos: QoSProfile) -> RawWriter:
-        """A raw writer on ROS topic ``topic`` (absolute name)."""
-        return RawWriter(self, topic, typename, qos)
+    def create_writer(self, topic: str, typename: str, qos: QoSProfile,
+                      user_data_prefix: str = '') -> RawWriter:
+        """A raw writer on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``)."""
+        return RawWriter(self, topic, typename, qos, user_data_prefix=user_data_prefix)
 
-    def create_reader(self, topic: str, typename: str, qos: QoSProfile) -> RawReader:
-        """A raw reader on ROS topic ``topic`` (absolute name)."""
-        return RawReader(self, topic, typename, qos)
+    def create_reader(self, topic: str, typename: str, qos: QoSProfile,
+                      user_data_prefix: str = '') -> RawReader:
+        """A raw reader on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``)."""
+        return RawReader(self, topic, typename, qos, user_data_prefix=user_data_prefix)
 
     # graph
     def add_node(self, node: Any) -> None:

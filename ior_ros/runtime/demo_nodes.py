@@ -64,6 +64,7 @@ def talker_main(args: list[str] | None = None) -> int:
                 self.timer.cancel()
                 return
             self.n += 1
+            self.prefix = self.get_parameter('prefix').value  # follows `param set`
             self.pub.publish(string(data=f'{self.prefix} {self.n}'))
             self.get_logger().info(f'Publishing: "{self.prefix} {self.n}"')
 

@@ -112,6 +112,8 @@ class Executor:
                 continue
             for subscription in list(node._subscriptions):
                 subscription._collect(self._queue)
+            for service in list(getattr(node, '_services', ())):
+                service._collect(self._queue)
             for timer in list(node._timers):
                 if timer.callback is not None and timer._take_call():
                     self._queue.append(timer.callback)

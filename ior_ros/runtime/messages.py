@@ -65,12 +65,16 @@ _MISSING = object()
 
 
 def normalize_type_name(name: str) -> str:
-    """``pkg/Name`` or ``pkg/msg/Name`` → ``pkg/msg/Name``; anything else is a MessageTypeError."""
+    """
+    ``pkg/Name`` or ``pkg/msg/Name`` → ``pkg/msg/Name``; ``pkg/srv/Name_Request`` (the halves of a
+    service, see :mod:`ior_ros.runtime.services`) stays as it is; anything else is a
+    MessageTypeError.
+    """
     text = name.strip()
     parts = text.split('/')
     if len(parts) == 2 and all(parts):
         return f'{parts[0]}/msg/{parts[1]}'
-    if len(parts) == 3 and all(parts) and parts[1] == 'msg':
+    if len(parts) == 3 and all(parts) and parts[1] in ('msg', 'srv'):
         return text
     raise MessageTypeError(f"message type {name!r}: expected 'pkg/msg/Name' or 'pkg/Name'")
 

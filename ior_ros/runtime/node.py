@@ -14,9 +14,10 @@ follow ``/clock`` when ``use_sim_time`` is true), parameters (``declare_paramete
 ``count_publishers``, ``count_subscribers``), ``destroy_publisher``/``destroy_subscription``/
 ``destroy_timer`` and ``destroy_node``.
 
-Every node publishes ``/rosout`` (its log records) and ``/parameter_events``, and is listed in
-``ros_discovery_info`` so ``ros2 node list`` shows it. Not provided: services, actions, the
-parameter services (``ros2 param`` cannot reach these nodes), callback groups (accepted, ignored:
+Every node publishes ``/rosout`` (its log records) and ``/parameter_events``, serves rclpy's six
+parameter services (:mod:`ior_ros.runtime.services`; ``start_parameter_services=False`` turns
+them off) and is listed in ``ros_discovery_info`` so ``ros2 node list`` shows it. Not provided:
+user services (``create_service``/``create_client``), actions, callback groups (accepted, ignored:
 everything runs in the executor's thread), lifecycle nodes, guard conditions.
 """
 
@@ -357,6 +358,7 @@ class Node:
         self._publishers: list[Publisher] = []
         self._subscriptions: list[Subscription] = []
         self._timers: list[Timer] = []
+        self._services: list[Any] = []  # services.ServiceServer
         self._clock = ROSClock()
         self._clock_sub: Subscription | None = None
         logger_name = (self._namespace.strip('/').replace('/', '.') + '.' + self._name
@@ -373,6 +375,10 @@ class Node:
         self._param_events = self._make_publisher(
             get_message('rcl_interfaces/msg/ParameterEvent'), '/parameter_events',
             qos_profile_parameter_events)
+        if start_parameter_services:  # as rclpy: ros2 param list/get/set reach the node
+            from ior_ros.runtime.services import start_parameter_services as _start_services
+
+            self._services = _start_services(self)
         dds.add_node(self)
         self.declare_parameter('use_sim_time', False)
         if automatically_declare_parameters_from_overrides:
@@ -400,8 +406,9 @@ class Node:
 
     def graph_entry(self) -> tuple[str, str, list[bytes], list[bytes]]:
         """``(namespace, name, reader gids, writer gids)`` for ros_discovery_info."""
-        return (self._namespace, self._name, [s.gid for s in self._subscriptions],
-                [p.gid for p in self._publishers])
+        return (self._namespace, self._name,
+                [s.gid for s in self._subscriptions] + [v.reader_gid for v in self._services],
+                [p.gid for p in self._publishers] + [v.writer_gid for v in self._services])
 
     # ------------------------------------------------------------------ logging and time
     def get_logger(self) -> RcutilsLogger:
@@ -733,13 +740,20 @@ class Node:
             timer.destroy()
         self._timers.clear()
         endpoints: list[Any] = [*self._subscriptions, *self._publishers]
+        services = list(self._services)
         self._subscriptions.clear()
         self._publishers.clear()
+        self._services.clear()
         self._param_events = None
         self._rosout.publisher = None
         for endpoint in endpoints:
             try:
                 endpoint._close()
+            except Exception:  # noqa: S110  (participant already gone)
+                pass
+        for service in services:
+            try:
+                service.close()
             except Exception:  # noqa: S110  (participant already gone)
                 pass
         self.context.untrack_node(self)

@@ -17,6 +17,7 @@ def exports() -> dict[str, Any]:
     """Name → object for the rclpy backend."""
     import rclpy
     import rclpy.executors
+    import rclpy.logging
     import rclpy.qos as q
     from rclpy.clock import Clock, ClockType, ROSClock
     from rclpy.duration import Duration

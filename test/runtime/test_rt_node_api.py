@@ -125,6 +125,7 @@ def test_parameter_types() -> None:
 
 
 @pytest.mark.xdist_group('dds')
+@pytest.mark.timeout(120)
 def test_in_process_node_api(ros: RosEnv) -> None:
     from ior_ros.runtime import context as ctx_module
     from ior_ros.runtime.executor import SingleThreadedExecutor
@@ -193,7 +194,7 @@ def test_backend_selection(tmp_path: object) -> None:
     out = subprocess.run([sys.executable, '-c', code, 'auto'], capture_output=True, text=True,
                          cwd=REPO, timeout=120)
     has_rclpy = subprocess.run([sys.executable, '-c', 'import rclpy'],
-                               capture_output=True).returncode == 0
+                               capture_output=True, timeout=120).returncode == 0
     expected = 'rclpy rclpy.node' if has_rclpy else 'dds ior_ros.runtime.node'
     assert out.stdout.strip() == expected, out.stderr
     out = subprocess.run([sys.executable, '-c', code, 'dds'], capture_output=True, text=True,
@@ -237,6 +238,7 @@ def test_discovery_configuration_follows_ros2_jazzy(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.xdist_group('dds')
+@pytest.mark.timeout(120)
 def test_shipped_localhost_file_via_cyclonedds_uri(ros: RosEnv) -> None:
     ros.env.pop('ROS_AUTOMATIC_DISCOVERY_RANGE')
     ros.env['CYCLONEDDS_URI'] = f"file://{REPO / 'config' / 'cyclonedds_localhost.xml'}"
