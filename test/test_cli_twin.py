@@ -86,6 +86,21 @@ def test_eval_model_and_incompatible_twin(ior, tmp_path: Path) -> None:
     assert "obs [3], action [1] (env 'Pendulum-v1')" in wrong.stderr
 
 
+def test_eval_model_on_the_robot_tracking_env(ior, tmp_path: Path) -> None:
+    out = tmp_path / 'robot'
+    done = ior('twin', 'eval-model', '--env', 'ior/RobotTracking-v0', '--train-samples', '400',
+               '--test-samples', '100', '--epochs', '2', '--out', str(out), '--no-progress',
+               '--set', 'world_model.hidden_sizes=[16]')
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / 'model_eval.json').read_text())
+    assert doc['env_id'] == 'ior/RobotTracking-v0' and doc['errors']['samples'] == 100
+    unknown = ior('twin', 'eval-model', '--env', 'NoSuchEnv-v0', '--out', str(tmp_path / 'u'),
+                  '--no-progress')
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines()[-1].startswith(
+        "ior: error: unknown environment id 'NoSuchEnv-v0'")
+
+
 def write_run(root: Path, variant: str, seed: int, reward: list[float],
               falls: list[int]) -> None:
     from ior_ros.experiments.twin_training import CSV_COLUMNS

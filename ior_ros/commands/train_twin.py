@@ -29,7 +29,8 @@ def register_train(subparsers: Any) -> None:
         description='Train SAC with or without the digital twin (world model, GAN, risk gate) '
                     'and write reward and falls per epoch. Defaults: config/twin.yaml.')
     parser.add_argument('--env', default=None, metavar='ID',
-                        help='gymnasium environment id with Box spaces (default: Hopper-v5)')
+                        help='gymnasium environment id with Box spaces (default: Hopper-v5); '
+                             'also ior/RobotTracking-v0 and ior/TeleopSlicing-v0')
     parser.add_argument('--variant', choices=('sac', 'twin', 'twin_gan'), default=None,
                         help=VARIANT_HELP + ' (default: twin_gan)')
     parser.add_argument('--epochs', type=positive_int, default=None,
@@ -83,6 +84,9 @@ def _run(args: argparse.Namespace) -> int:
     from ior_ros.experiments.twin_training import run_twin_training
     torch.set_num_threads(1)
     config = resolve_train_config(args)
+    if config.env_id.startswith('ior/'):  # our own environments (ior_ros.core.twin.envs)
+        from ior_ros.core.twin.envs import register_envs
+        register_envs()
     rows = run_twin_training(config, args.out, progress=not args.no_progress, resume=args.resume,
                              checkpoint_every=args.checkpoint_every,
                              command=['ior', *sys.argv[1:]])

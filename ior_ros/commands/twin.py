@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
                     'episodes. World-model settings: --set world_model.KEY=VALUE '
                     '(config/twin.yaml).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument('--env', default='Hopper-v5', metavar='ID', help='gymnasium environment id')
+    ev.add_argument('--env', default='Hopper-v5', metavar='ID',
+                    help='gymnasium environment id with Box spaces; also ior/RobotTracking-v0 '
+                         '(issue 3 robot) and ior/TeleopSlicing-v0 (issue 4 slicing)')
     ev.add_argument('--train-samples', type=positive_int, default=60000,
                     help='training transitions (seed: 60000)')
     ev.add_argument('--test-samples', type=positive_int, default=10000,
@@ -72,6 +74,9 @@ def _eval_model(args: argparse.Namespace) -> int:
     from ior_ros.experiments.twin_training import load_policy
 
     torch.set_num_threads(1)
+    if args.env.startswith('ior/'):
+        from ior_ros.core.twin.envs import register_envs
+        register_envs()
     if args.config is not None and not args.config.is_file():
         raise ConfigError(f'--config {str(args.config)!r}: no such file')
     config = load_config(TwinTrainConfig, args.config, args.overrides)

@@ -22,6 +22,7 @@ check can never fire on an observation (it only catches simulator blow-ups).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
@@ -32,7 +33,7 @@ from gymnasium import spaces
 from ior_ros.core.errors import ConfigError, DimensionError
 
 __all__ = ['HOPPER_ENV_ID', 'make_env', 'check_box_spaces', 'FallCounter', 'FallCounts',
-           'HopperHealth', 'termination_fn_for']
+           'HopperHealth', 'TerminationCheck', 'termination_fn_for']
 
 HOPPER_ENV_ID = 'Hopper-v5'
 
@@ -182,10 +183,19 @@ class HopperHealth:
         return self.terminated(obs, action, next_obs)
 
 
-def termination_fn_for(env: gym.Env[Any, Any]) -> HopperHealth | None:
-    """The known termination function of an environment (Hopper), or None (never terminal)."""
+TerminationCheck = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``(obs [B, d_s], action [B, d_a], next_obs [B, d_s]) → terminated [B] bool``."""
+
+
+def termination_fn_for(env: gym.Env[Any, Any]) -> TerminationCheck | None:
+    """
+    The known termination function of an environment, or None (never terminal): Hopper's health
+    check, or the ``termination_fn`` attribute an environment of ours carries (the robot tracking
+    environment, :mod:`ior_ros.core.twin.envs`).
+    """
     spec = env.spec
     name = spec.name if spec is not None else ''
     if name == 'Hopper' and bool(getattr(env.unwrapped, '_terminate_when_unhealthy', True)):
         return HopperHealth.from_env(env)
-    return None
+    own = getattr(env.unwrapped, 'termination_fn', None)
+    return own if callable(own) else None

@@ -313,7 +313,7 @@ class DigitalTwin:
             file = file / TWIN_FILE
         if not file.is_file():
             raise ConfigError(f'no twin at {str(file)!r} (expected a {TWIN_FILE} written by '
-                              f'`ior twin eval-model --save` or `ior train twin`)')
+                              f'`ior twin eval-model` or `ior train twin`)')
         try:
             payload = torch.load(file, map_location='cpu', weights_only=True)
         except Exception as exc:  # torch raises several kinds for a damaged file
