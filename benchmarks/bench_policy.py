@@ -3,11 +3,13 @@ Benchmark of the deployable slicing decision and of slicing training (issue 4).
 
 Measures, in one run:
 
-* ``decision_p50_us`` / ``decision_p99_us``: :meth:`ior_ros.core.slicing.policy.SlicingPolicy.decide`
+* ``decision_p50_us`` / ``decision_p99_us``:
+  :meth:`ior_ros.core.slicing.policy.SlicingPolicy.decide`
   (numpy forward pass of both actors + PRB counts) for 9 users (4 eMBB, 5 URLLC) x 25 PRBs, on
   observations of a real rollout; target p99 <= 100 µs;
 * ``torch_p99_us``: the same actors (same weights) called through torch (``no_grad``, one thread)
-  plus the same count mapping; ``torch_forward_p99_us``: the torch forward alone;
+  plus the same count mapping (with its own rounding carry); ``torch_forward_p99_us``: the torch
+  forward alone;
 * ``env_steps_per_s``: environment slots per second (random actions);
 * ``train_steps_per_s``: dual-agent TD3 training slots per second (updates every
   ``agent.train_every`` slots);
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from ior_ros.core.rl.slicing_agents import DualAgentTD3, SliceActor
     from ior_ros.core.rl.slicing_config import DualAgentConfig
     from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
+    from ior_ros.core.rl.slicing_spaces import action_to_prb_counts
     from ior_ros.core.slicing.policy import SlicingPolicy
     from ior_ros.experiments.contract import machine_info
     from ior_ros.experiments.slicing_runs import shipped_policy_dir
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         source = 'fresh actors (no shipped policy)'
         wall = None
     policy = SlicingPolicy(base.embb_layers, base.urllc_layers, 4, 5, 25,
-                           base.action_logit_scale, base.metadata)
+                           base.action_logit_scale, base.metadata,
+                           rounding_carry=base.rounding_carry)
 
     # realistic observations: a rollout of the policy itself
     obs, _ = env.reset(seed=123)
@@ -87,20 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         actor.eval()
         actors.append(actor)
     scale = policy.action_logit_scale
-    spare = 25 - 9
+    carry = np.zeros(9) if policy.rounding_carry else None
 
     def torch_decide(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             t = torch.as_tensor(x, dtype=torch.float32).unsqueeze(0)
             a = torch.cat([actors[0](t), actors[1](t)], dim=1)[0].numpy().astype(np.float64)
-        z = scale * a
-        e = np.exp(z - z.max())
-        quota = e * (spare / e.sum())
-        counts = quota.astype(np.int64)
-        left = spare - int(counts.sum())
-        if left > 0:
-            counts[np.argsort(counts - quota, kind='stable')[:left]] += 1
-        return counts + 1
+        return action_to_prb_counts(a, 25, scale, carry)
 
     def torch_forward(x: np.ndarray) -> None:
         with torch.no_grad():
@@ -108,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             actors[0](t)
             actors[1](t)
 
+    policy.reset()
     agree = all(np.array_equal(policy.decide(o), torch_decide(o)) for o in observations[:200])
     results = {}
     for label, fn in (('decision', policy.decide), ('torch', torch_decide),

@@ -54,6 +54,11 @@ def test_bad_input_is_one_clear_line(ior, tmp_path: Path) -> None:
     result = ior('eval', 'slicing', '--policy', 'pf', '--out', str(tmp_path / 'b'),
                  '--set', 'env.reliability=1.5', '--no-progress')
     assert result.returncode == 2 and 'reliability' in result.stderr
+    result = ior('eval', 'slicing', '--policy', 'dpp', '--out', str(tmp_path / 'd'),
+                 '--set', 'env.urllc_base_arrival_rate_pps=-10', '--no-progress')
+    assert result.returncode == 2
+    assert "'env.urllc_base_arrival_rate_pps'" in result.stderr
+    assert 'greater than or equal to 0' in result.stderr
     result = ior('eval', 'slicing', '--policy', 'nonsense', '--out', str(tmp_path / 'c'))
     assert result.returncode == 2 and 'nonsense' in result.stderr
 
@@ -65,3 +70,26 @@ def test_quick_reproduction_fig8(ior, tmp_path: Path) -> None:
     assert set(doc['series']) == {'drl', 'pf'}
     assert doc['paper']['claims'] and doc['wall_s'] < 60
     assert (tmp_path / 'seed003-fig8.png').stat().st_size > 1000
+    claims = {c['text']: c['holds'] for c in doc['paper']['claims']}
+    # the shipped policy on held-out seeds: fewer violations than PF (the per-user reliability
+    # needs the full-length evaluation, 3000 quick slots are too few for a 5 % tail)
+    assert claims['URLLC delay-violation rate, DRL <= PF (% of user-slots with D > D_max)']
+
+
+def test_shipped_policy_is_small_and_says_how_it_was_made() -> None:
+    from ior_ros.core.config import load_config
+    from ior_ros.core.rl.slicing_config import SlicingRunConfig
+    from ior_ros.core.slicing.policy import SlicingPolicy
+    from ior_ros.experiments.slicing_runs import shipped_policy_dir
+
+    folder = shipped_policy_dir()
+    assert (folder / 'policy.npz').stat().st_size < 200_000
+    policy = SlicingPolicy.load(folder)
+    meta = json.loads((folder / 'policy.json').read_text())
+    assert meta['command'].startswith('ior train slicing') and '--seed' in meta['command']
+    assert meta['steps'] >= 10_000 and 0 < meta['train_wall_s'] <= 1800
+    # made from config/slicing.yaml as it stands
+    yaml_env = load_config(SlicingRunConfig, folder.parents[1] / 'slicing.yaml').env
+    assert meta['env_config'] == yaml_env.model_dump(mode='json')
+    assert policy.rounding_carry == yaml_env.rounding_carry
+    assert (folder / 'metrics.csv').is_file()

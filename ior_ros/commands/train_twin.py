@@ -75,7 +75,7 @@ def _validate(model: Any, data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, model=model)) from None
 
 
 def _run(args: argparse.Namespace) -> int:

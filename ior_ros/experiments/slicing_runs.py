@@ -46,8 +46,17 @@ EPISODE_FIELDS = ('episode', 'steps', 'return_total', 'return_embb', 'return_url
 
 
 def shipped_policy_dir() -> Path:
-    """``config/policies/seed003_slicing``: the policy used for the seed-003 figures."""
-    return REPO_ROOT / 'config' / 'policies' / 'seed003_slicing'
+    """
+    ``config/policies/seed003_slicing``: the policy used for the seed-003 figures.
+
+    Looked up in the source tree first, then where a (non-editable) pip install puts the
+    package's ``config/`` (``<sys.prefix>/share/ior_ros/config``, setup.py's data_files).
+    """
+    relative = Path('config') / 'policies' / 'seed003_slicing'
+    for root in (REPO_ROOT, Path(sys.prefix) / 'share' / 'ior_ros'):
+        if (root / relative).is_dir():
+            return root / relative
+    return REPO_ROOT / relative
 
 
 @contextmanager
@@ -177,7 +186,8 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
         while agent.total_steps < total:
             stats = agent.run_episode(total, on_step=bar.update)
             episodes.append({k: float(v) for k, v in stats._asdict().items()})
-            bar.set_postfix_str(f'viol {stats.violation_rate:.3f} λ {stats.lagrange_multiplier:.2f}'
+            bar.set_postfix_str(f'viol {stats.violation_rate:.3f} '
+                                f'λ {stats.lagrange_multiplier:.2f}'
                                 f' ret {stats.return_total:.0f}')
             if agent.episodes % config.train.checkpoint_every_episodes == 0:
                 save(final=False)
@@ -250,6 +260,8 @@ class EvalOutcome:
     urllc_delay_p99_ms: float
     urllc_throughput_mbps: float
     """Served URLLC command traffic per user [Mb/s] (departures x L_u)."""
+    urllc_service_mbps: float
+    """URLLC service capacity per user, eq. 4's ``μ L_u = r - β DI L_u`` [Mb/s]."""
     dexterity_mean: float
     return_total: float
     return_embb: float
@@ -306,6 +318,7 @@ def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes:
     delays: list[npt.NDArray[np.float64]] = []
     di_sum = 0.0
     urllc_bits = 0.0
+    service_bits = 0.0
     returns = np.zeros(3)
     per_episode: list[float] = []
     growth: list[float] = []
@@ -341,6 +354,8 @@ def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes:
                 delays.append(info['urllc_delay_s'])
                 di_sum += float(np.mean(info['dexterity']))
                 urllc_bits += float(np.sum(info['urllc_served'])) * cfg.urllc_packet_bits
+                service_bits += (float(np.sum(info['urllc_service_pps'])) * cfg.slot_s
+                                 * cfg.urllc_packet_bits)
                 returns += (reward, info['reward_embb'], info['reward_urllc'])
                 if keep_trace and index == 0:
                     trace.append(rates / 1e6)
@@ -367,6 +382,7 @@ def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes:
         urllc_delay_mean_ms=float(np.mean(all_delays)),
         urllc_delay_p99_ms=float(np.percentile(all_delays, 99)),
         urllc_throughput_mbps=urllc_bits / duration_s / n_u / 1e6,
+        urllc_service_mbps=service_bits / duration_s / n_u / 1e6,
         dexterity_mean=di_sum / slots,
         return_total=float(returns[0] / episodes), return_embb=float(returns[1] / episodes),
         return_urllc=float(returns[2] / episodes),

@@ -13,8 +13,9 @@ Approximation Error in Actor-Critic Methods", ICML 2018): twin critics with the 
 target, target-policy smoothing noise and delayed actor updates. Each agent k ∈ {eMBB, URLLC} has
 
 * an actor ``π_k(s)`` with a tanh output: the action entries of its own users (eMBB users
-  ``[0, n_e)``, URLLC users ``[n_e, n)`` of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`),
-  one perceptron shared by the users of the slice (:class:`SliceActor`);
+  ``[0, n_e)``, URLLC users ``[n_e, n)`` of
+  :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`), one perceptron shared by the users of
+  the slice (:class:`SliceActor`);
 * twin critics ``Q_k(s, a_1, a_2)`` trained on its own reward (``r1 = -(ΔL_G + V h_e)``,
   ``r2 = -(ΔL_F + V h_u) + λ Σ y``); the critics see the joint action because the two agents share
   the K PRBs (one softmax over all users), so either agent's reward depends on both actions
@@ -64,7 +65,12 @@ from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from ior_ros.core.errors import ModelError
-from ior_ros.core.rl.slicing_config import ActorObjective, DualAgentConfig, RewardForm
+from ior_ros.core.rl.slicing_config import (
+    ActorObjective,
+    DualAgentConfig,
+    DualStatistic,
+    RewardForm,
+)
 from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
 from ior_ros.core.rl.slicing_spaces import ObservationLayout
 from ior_ros.core.slicing.policy import DenseLayer, SlicingPolicy
@@ -271,7 +277,7 @@ class DualAgentTD3:
         self.total_steps = 0
         self.episodes = 0
         self.updates = 0
-        self._violations: list[float] = []
+        self._violations: list[Any] = []  # per slot: [n_u] violation flags (or a rate)
         self._obs: npt.NDArray[np.float32] | None = None
         self._losses: list[tuple[float, float]] = []
 
@@ -357,7 +363,7 @@ class DualAgentTD3:
             joint = self._critic_input(obs, torch.cat(new_parts, dim=1))
             loss = -sum((agent.critic.q1(joint).squeeze(-1) for agent in self.agents),
                         torch.zeros(obs.shape[0])).mean()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             total = float(loss.item())
         else:
             total = 0.0
@@ -366,7 +372,7 @@ class DualAgentTD3:
                          for j in range(len(self.agents))]
                 joint = self._critic_input(obs, torch.cat(parts, dim=1))
                 loss_k = -agent.critic.q1(joint).squeeze(-1).mean()
-                loss_k.backward()  # type: ignore[no-untyped-call]
+                loss_k.backward()
                 total += float(loss_k.item())
         for agent in self.agents:
             # the other actor's graph also reached this critic's parameters: drop those grads
@@ -378,13 +384,17 @@ class DualAgentTD3:
         """
         Projected dual ascent with a proportional term, from the recent violation rate v̂:
         ``λ_I ← clip(λ_I + η e, 0, λ_max)``, ``λ = clip(λ_I + K_p e, 0, λ_max)``,
-        ``e = v̂ - (1 - χ)``.
+        ``e = v̂ - (1 - χ)``; v̂ is the worst URLLC user's violation rate over the window
+        (``dual_statistic = worst``: constraint 8a holds for every user) or the users' mean.
         """
         cfg = self.config
         window = self._violations[-cfg.dual_window_slots:]
         if not window:
             return self.multiplier
-        excess = float(np.mean(window)) - (1.0 - self.env.config.reliability)
+        per_user = np.mean(np.asarray(window, dtype=float), axis=0)  # [n_u] (or scalar)
+        rate = (np.max(per_user) if cfg.dual_statistic is DualStatistic.WORST
+                else np.mean(per_user))
+        excess = float(rate) - (1.0 - self.env.config.reliability)
         self.multiplier_integral = float(np.clip(self.multiplier_integral + cfg.dual_lr * excess,
                                                  0.0, cfg.multiplier_max))
         self.multiplier = float(np.clip(self.multiplier_integral
@@ -429,7 +439,7 @@ class DualAgentTD3:
                           slack=info['constraint_slack'])
             violations = info['violations']
             if self.total_steps >= cfg.learning_starts:  # random actions say nothing of π
-                self._violations.append(float(np.mean(violations)))
+                self._violations.append(np.asarray(violations, dtype=float))
             ret += (info['reward_embb'], info['reward_urllc'])
             rates = info['rates_bps']
             sums += (float(np.mean(info['embb_queue_packets'])),

@@ -14,14 +14,15 @@ one PRB per user), so all methods solve the same problem as the learned slicer.
 * **Max-weight**: per PRB ``argmax_i Q_i r_ij`` with the backlog Q_i in bits (Tassiulas &
   Ephremides 1992; :class:`ior_ros.core.ran.schedulers.MaxWeight`).
 * **Drift-plus-penalty** (Neely, *Stochastic Network Optimization with Application to
-  Communication and Queueing Systems*, 2010, ch. 3): each slot, minimise the conditional expectation
-  of the Lagrangian of seed 003 eq. 13, ``E[ΔL | Q] + V h(r) - λ Σ y(r)``, over the PRB counts
+  Communication and Queueing Systems*, 2010, ch. 3): each slot, minimise the conditional
+  expectation of the Lagrangian of seed 003 eq. 13, ``E[ΔL | Q] + V h(r) - λ Σ y(r)``, over the
+  PRB counts
   (user i's rate taken as ``c_i`` times its mean PRB rate; the terms are separable and convex in
   ``c_i``, so taking the K - n smallest marginal costs after one PRB each is exact for that model),
   then the Hungarian assignment of :func:`ior_ros.core.rl.slicing_spaces.assign_prbs`.
 
-The schedulers of ``ior_ros.core.ran.schedulers`` may leave a PRB unused (no UE with data) or a user
-without a PRB; :func:`repair_allocation` moves the fewest PRBs needed to satisfy 8c and 8d.
+The schedulers of ``ior_ros.core.ran.schedulers`` may leave a PRB unused (no UE with data) or a
+user without a PRB; :func:`repair_allocation` moves the fewest PRBs needed to satisfy 8c and 8d.
 """
 
 from __future__ import annotations
@@ -92,14 +93,19 @@ class SlicingBaseline(ABC):
         self.config = config
 
     def reset(self) -> None:
-        """Forget the state of the previous episode."""
+        """Forget the state of the previous episode (stateless baselines: nothing to do)."""
+        return None
 
     @abstractmethod
     def decide(self, state: SlotState) -> IntArray:
         """The slot's PRB -> user map ``[K]`` (8b-8d hold)."""
 
     def observe(self, owner: IntArray, info: Mapping[str, Any]) -> None:
-        """Update internal state from what the slot delivered (``info`` of the env step)."""
+        """
+        Update internal state from what the slot delivered (``info`` of the env step);
+        stateless baselines ignore it.
+        """
+        return None
 
 
 class ProportionalFairSlicer(SlicingBaseline):
@@ -184,7 +190,8 @@ def dpp_user_costs(state: SlotState, config: SlicingEnvConfig, max_count: int) -
     mean_prb = state.prb_rates_bps.mean(axis=1)  # [n]
     r = mean_prb[:, None] * c[None, :]  # [n, C]
     tau = cfg.slot_s
-    cost = cfg.penalty_weight / ((r / cfg.rate_reference_bps) ** 2 + cfg.rate_epsilon)  # [n, C]
+    cost: FloatArray = cfg.penalty_weight / ((r / cfg.rate_reference_bps) ** 2
+                                             + cfg.rate_epsilon)  # [n, C]
     # eMBB drift
     g = state.embb_queue_packets[:, None]  # [n_e, 1]
     a_e = cfg.embb_arrival_rate_pps * tau

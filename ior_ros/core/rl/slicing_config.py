@@ -24,8 +24,8 @@ from ior_ros.core.config import FrozenModel, format_validation_error
 from ior_ros.core.errors import ConfigError
 
 __all__ = ['ArrivalWindow', 'DexterityMode', 'TaskConfig', 'SlicingEnvConfig',
-           'make_slicing_config', 'ActorObjective', 'RewardForm', 'DualAgentConfig', 'TrainSettings',
-           'EvalSettings', 'SlicingRunConfig']
+           'make_slicing_config', 'ActorObjective', 'RewardForm', 'DualAgentConfig',
+           'DualStatistic', 'TrainSettings', 'EvalSettings', 'SlicingRunConfig']
 
 
 class ArrivalWindow(str, Enum):
@@ -125,7 +125,7 @@ class SlicingEnvConfig(FrozenModel):
     """Count the URLLC backlog in eq. 12's tail, ``exp(-α1 (r D_max - F L_u)^+)``: the bits the
     link can still carry within the deadline after the queue ahead (False: eq. 12 as printed,
     rate only)."""
-    penalty_weight: float = Field(default=0.1, ge=0.0)
+    penalty_weight: float = Field(default=0.25, ge=0.0)
     """V of seed 003 eq. 11 (weight of the rate cost h against the Lyapunov drift) [-]."""
     rate_reference_bps: float = Field(default=20e6, gt=0.0)
     """Rates enter h(r) = Σ 1/((r/r_ref)² + ε) normalised by this [bit/s]."""
@@ -140,6 +140,10 @@ class SlicingEnvConfig(FrozenModel):
     """λ_l of seed 003 eq. 13 at the start (the trainer updates it by dual ascent) [-]."""
     action_logit_scale: float = Field(default=3.0, gt=0.0)
     """An action a in [-1, 1] becomes the softmax logit ``scale * a`` of a user's PRB share."""
+    rounding_carry: bool = True
+    """Carry each user's PRB rounding residue to the next slot (error feedback), so that the
+    time-average PRB count equals the share; False: stateless largest-remainder rounding (equal
+    shares then always round the same way). See docs/models/slicing.md."""
     observation_clip: float = Field(default=10.0, gt=0.0)
     """Normalised queues and delays are clipped to [0, clip] in the observation [-]."""
     task: TaskConfig = TaskConfig()
@@ -222,7 +226,7 @@ def make_slicing_config(base: SlicingEnvConfig | Mapping[str, Any] | None = None
     try:
         return SlicingEnvConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, model=SlicingEnvConfig)) from None
 
 
 class ActorObjective(str, Enum):
@@ -243,6 +247,15 @@ class RewardForm(str, Enum):
     """``-((1 - γ) L(s') + V h) + λ Σ y``: the drift reward minus the potential-based shaping
     term ``L(s) - γ L(s')`` (Ng, Harada, Russell, ICML 1999), which leaves the optimal policy
     unchanged and removes the large, cancelling drift terms from the targets."""
+
+
+class DualStatistic(str, Enum):
+    """Which violation rate the dual ascent on λ compares with 1 - χ."""
+
+    WORST = 'worst'
+    """The worst URLLC user's (constraint 8a is per user; default)."""
+    MEAN = 'mean'
+    """The mean over URLLC users."""
 
 
 class DualAgentConfig(FrozenModel):
@@ -287,6 +300,8 @@ class DualAgentConfig(FrozenModel):
     dual_proportional: float = Field(default=5.0, ge=0.0)
     """Proportional gain on the current excess (PID Lagrangian, Stooke et al. 2020): damps the
     oscillation of plain dual ascent; 0 gives plain dual ascent."""
+    dual_statistic: DualStatistic = DualStatistic.WORST
+    """``worst`` (the worst URLLC user's violation rate, default) or ``mean`` over users."""
     dual_every: int = Field(default=1000, ge=1)
     """Slots between dual updates."""
     dual_window_slots: int = Field(default=2000, ge=1)

@@ -1,5 +1,6 @@
 """
-Task-driven slicing of a 5G cell between eMBB and URLLC teleoperation users (seed 003, upper level).
+Task-driven slicing of a 5G cell between eMBB and URLLC teleoperation users (seed 003, upper
+level).
 
 Golmohammadi, Rayguru, Baidya, "A Hierarchical Optimization Framework Using Deep Reinforcement
 Learning for Task-Driven Bandwidth Allocation in 5G Teleoperation", arXiv:2505.15977 (§III, §IV-A,
@@ -10,8 +11,8 @@ Learning for Task-Driven Bandwidth Allocation in 5G Teleoperation", arXiv:2505.1
 K PRBs are shared every decision slot τ by n_e eMBB users (video feedback, queue G, eq. 6) and
 n_u URLLC users (operator commands, queue F, eq. 5). Each PRB sees independent Rayleigh fading
 (block fading over one slot, ``ior_ros.core.ran.channel``); the rate of user i is Shannon per PRB
-(eq. 1, ``ior_ros.core.ran.rates.user_rates_bps``). URLLC commands arrive by the modified Poisson law
-of eq. 2 (``ior_ros.core.ran.traffic``), are served at ``μ = r/L_u - β DI`` (eq. 4), and their
+(eq. 1, ``ior_ros.core.ran.rates.user_rates_bps``). URLLC commands arrive by the modified Poisson
+law of eq. 2 (``ior_ros.core.ran.traffic``), are served at ``μ = r/L_u - β DI`` (eq. 4), and their
 first-in first-out delay D_ti is tracked exactly. Each URLLC user drives one robot; in ``tracking``
 mode the robot follows a figure-eight with commands that are D_ti old, and its dexterity index DI
 (eq. 3) feeds back into the service rate: the loop PRBs -> rate -> delay -> controller -> tracking
@@ -26,7 +27,7 @@ mapped to PRBs by construction of constraints 8b-8d (``ior_ros.core.rl.slicing_s
 | step | result |
 |---|---|
 | ``w = softmax(action_logit_scale * a)`` | PRB shares |
-| 1 PRB each + largest remainder of ``w (K - n)`` | counts ``c_i >= 1``, ``Σ c_i = K`` |
+| 1 PRB each + largest remainder of ``w (K - n)`` + carry | counts ``c_i >= 1``, ``Σ c_i = K`` |
 | Hungarian assignment maximising ``Σ ρ_ij r_ij`` | ρ_ij, each PRB to exactly one user |
 
 ## Observation space
@@ -36,10 +37,10 @@ delays after slot t-1 and the channel of slot t (CSI):
 
 | index | feature | unit |
 |---|---|---|
-| ``[0, n_e)`` | eMBB queue G_i / ``embb_queue_reference_packets`` | packets / packets, in [0, clip] |
-| ``[n_e, n)`` | URLLC queue F_i / ``urllc_queue_reference_packets`` | packets / packets, in [0, clip] |
+| ``[0, n_e)`` | eMBB queue G_i / ``embb_queue_reference_packets`` | -, in [0, clip] |
+| ``[n_e, n)`` | URLLC queue F_i / ``urllc_queue_reference_packets`` | -, in [0, clip] |
 | ``[n, n + n_u)`` | URLLC delay D_ti / D_max | s / s, in [0, clip] |
-| ``[n + n_u, 2n + n_u)`` | (mean_j log2(1 + SNR_ij) - log2(P/N)) / 4, eMBB first | bit/s/Hz, in [-10, 10] |
+| ``[n + n_u, 2n + n_u)`` | (mean_j log2(1 + SNR_ij) - log2(P/N)) / 4 | bit/s/Hz, [-10, 10] |
 | ``[2n + n_u, 2n + 2n_u)`` | dexterity index DI_i (eq. 3) | -, in [0, 1] |
 
 ## Rewards
@@ -52,7 +53,8 @@ and DI.
 
 ## Starting state
 
-Empty queues, DI from the task model, rates of the previous slot set to an equal PRB split.
+Empty queues, DI from the task model, rates of the previous slot set to an equal PRB split, no
+rounding carry.
 
 ## Episode end
 
@@ -181,6 +183,7 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
         self._urllc_delay_s = np.zeros(cfg.n_urllc)
         self._dexterity = np.zeros(cfg.n_urllc)
         self._prev_rates = np.zeros(n)
+        self._carry = np.zeros(n)  # [n] PRB rounding residue (slicing_spaces)
         self._prb_rates = np.zeros((n, cfg.n_prb))
         self._slot = 0
         self._channel_rng = np.random.default_rng(0)
@@ -225,6 +228,7 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
                                                                                embb, task)
         cfg = self.config
         self._slot = 0
+        self._carry = np.zeros(cfg.n_users)
         self._urllc.reset()
         self._embb_queue = np.zeros(cfg.n_embb)
         self._urllc_delay_s = np.zeros(cfg.n_urllc)
@@ -243,7 +247,8 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
                                  f'({self.config.n_users},)')
         if not np.all(np.isfinite(a)):
             raise ModelError('action has NaN or infinite entries')
-        counts = action_to_prb_counts(a, self.config.n_prb, self.config.action_logit_scale)
+        counts = action_to_prb_counts(a, self.config.n_prb, self.config.action_logit_scale,
+                                      self._carry if self.config.rounding_carry else None)
         owner = assign_prbs(counts, self._prb_rates)
         return self._advance(owner)
 
@@ -293,7 +298,7 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
         tau = cfg.slot_s
         # eq. 1: r_i = Σ_j ρ_ij B log2(1 + SNR_ij)
         rates = np.bincount(owner, weights=self._prb_rates[owner, np.arange(cfg.n_prb)],
-                            minlength=n)  # [n] bit/s
+                            minlength=n).astype(np.float64)  # [n] bit/s
         counts = np.bincount(owner, minlength=n)  # [n]
         rates_e, rates_u = rates[:n_e], rates[n_e:]
         queues_before_e = self._embb_queue

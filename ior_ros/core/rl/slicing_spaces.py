@@ -10,7 +10,13 @@ Action mapping (holds seed 003 constraints 8b-8d by construction):
 1. the action ``a ∈ [-1, 1]^(n_e + n_u)`` (eMBB users first) becomes logits ``z = s a`` and shares
    ``w = softmax(z)``;
 2. every user gets one PRB (8d), and the other ``K - n`` PRBs are split by the largest-remainder
-   (Hamilton) method on ``w (K - n)``, so the counts ``c_i >= 1`` sum to K (8b);
+   (Hamilton) method on ``w (K - n)``, so the counts ``c_i >= 1`` sum to K (8b). With a *carry*
+   (the default in the environment and the deployable policy) the rounding residue
+   ``e_i = w_i (K - n) + e_i - (c_i - 1)`` is kept from slot to slot and added to the next slot's
+   quota (error feedback, as deficit round robin does with byte credits: Shreedhar & Varghese,
+   SIGCOMM 1995), so the time-average count equals the continuous share. Without it, users with
+   equal shares always round the same way (25 PRBs for 10 users: five get 3, five get 2, every
+   slot);
 3. which PRBs each user gets is an assignment problem: PRB j goes to exactly one user (8c) and
    user i gets ``c_i`` PRBs, maximising the sum rate ``Σ_ij ρ_ij r_ij`` (solved exactly with the
    Hungarian method on the K x K matrix with user i's row repeated ``c_i`` times, scipy's
@@ -27,7 +33,8 @@ import numpy.typing as npt
 from ior_ros.core.errors import DimensionError, ModelError
 
 __all__ = ['ObservationLayout', 'softmax', 'shares_to_prb_counts', 'action_to_prb_counts',
-           'assign_prbs', 'allocation_matrix', 'check_allocation']
+           'assign_prbs', 'allocation_matrix', 'check_allocation', 'CARRY_BOUND',
+           'round_quota']
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -40,8 +47,8 @@ class ObservationLayout:
 
     | slice | feature | unit / normalisation |
     |---|---|---|
-    | ``embb_queue`` (n_e) | eMBB queue G_i | packets / ``embb_queue_reference_packets``, clipped |
-    | ``urllc_queue`` (n_u) | URLLC queue F_i | packets / ``urllc_queue_reference_packets``, clipped |
+    | ``embb_queue`` (n_e) | eMBB queue G_i | / ``embb_queue_reference_packets``, clipped |
+    | ``urllc_queue`` (n_u) | URLLC queue F_i | / ``urllc_queue_reference_packets``, clipped |
     | ``urllc_delay`` (n_u) | URLLC delay D_ti of the last slot | s / D_max, clipped |
     | ``channel`` (n) | mean over PRBs of log2(1 + SNR_ij) minus log2(P/N), / 4 | bit/s/Hz / 4 |
     | ``dexterity`` (n_u) | dexterity index DI_i (seed 003 eq. 3) | [0, 1] |
@@ -142,13 +149,41 @@ def softmax(logits: FloatArray) -> FloatArray:
     return shares
 
 
-def shares_to_prb_counts(shares: FloatArray, n_prb: int) -> IntArray:
+CARRY_BOUND = 2.0
+"""The rounding carry is clipped to [-CARRY_BOUND, CARRY_BOUND] PRBs per user (it stays within
+(-1, 1) in normal operation; the clip only guards against drift)."""
+
+
+def round_quota(quota: FloatArray, spare: int) -> IntArray:
+    """Integers ``>= 0`` summing to ``spare``, each the floor or ceiling of ``max(quota, 0)``
+    where possible: floor, then the largest remainders get one more (or, when the floors already
+    exceed ``spare`` because of negative quotas, the smallest remainders give one back)."""
+    base = np.floor(np.maximum(quota, 0.0)).astype(np.int64)  # [n]
+    left = spare - int(base.sum())
+    while left != 0:
+        remainder = quota - base  # [n]
+        if left > 0:
+            order = np.argsort(-remainder, kind='stable')
+            base[order[:left]] += 1
+            left = 0
+        else:
+            order = np.argsort(np.where(base > 0, remainder, np.inf), kind='stable')
+            take = min(-left, int(np.count_nonzero(base > 0)))
+            base[order[:take]] -= 1
+            left += take
+    return base
+
+
+def shares_to_prb_counts(shares: FloatArray, n_prb: int,
+                         carry: FloatArray | None = None) -> IntArray:
     """
     Integer PRB counts from shares: one PRB each (8d), the rest by largest remainder (8b).
 
     Args:
         shares: ``[n]`` non-negative weights (normalised here).
         n_prb: K >= n.
+        carry: ``[n]`` rounding residue of the previous slots, **updated in place** (error
+            feedback, see the module docstring); None: stateless rounding.
 
     Returns:
         ``[n]`` int64 counts, each >= 1, summing to K. Ties in the remainders go to the lower
@@ -156,6 +191,7 @@ def shares_to_prb_counts(shares: FloatArray, n_prb: int) -> IntArray:
 
     Raises:
         ModelError: K < n, or shares negative / not finite / all zero.
+        DimensionError: ``carry`` of another length.
     """
     w = np.asarray(shares, dtype=float)
     n = w.shape[0]
@@ -165,21 +201,25 @@ def shares_to_prb_counts(shares: FloatArray, n_prb: int) -> IntArray:
         raise ModelError('shares must be finite, >= 0 and not all zero')
     spare = n_prb - n
     quota = w * (spare / np.sum(w))  # [n]
-    base = np.floor(quota).astype(np.int64)  # [n]
-    left = spare - int(np.sum(base))
-    if left > 0:
-        order = np.argsort(-(quota - base), kind='stable')
-        base[order[:left]] += 1
-    counts: IntArray = base + 1
+    if carry is None:
+        extra = round_quota(quota, spare)
+    else:
+        if carry.shape != (n,):
+            raise DimensionError(f'carry has shape {carry.shape}; expected ({n},)')
+        target = quota + carry  # [n]
+        extra = round_quota(target, spare)
+        np.clip(target - extra, -CARRY_BOUND, CARRY_BOUND, out=carry)
+    counts: IntArray = extra + 1
     return counts
 
 
-def action_to_prb_counts(action: FloatArray, n_prb: int, logit_scale: float) -> IntArray:
-    """``shares_to_prb_counts(softmax(logit_scale * clip(action, -1, 1)), K)``."""
+def action_to_prb_counts(action: FloatArray, n_prb: int, logit_scale: float,
+                         carry: FloatArray | None = None) -> IntArray:
+    """``shares_to_prb_counts(softmax(logit_scale * clip(action, -1, 1)), K, carry)``."""
     a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
     z = logit_scale * a
     # unnormalised softmax weights: the same arithmetic as the deployable policy's decide()
-    return shares_to_prb_counts(np.exp(z - np.max(z)), n_prb)
+    return shares_to_prb_counts(np.exp(z - np.max(z)), n_prb, carry)
 
 
 def assign_prbs(counts: IntArray, prb_rates: FloatArray) -> IntArray:

@@ -1,8 +1,9 @@
 """
 Closed-loop dexterity: the URLLC robots track a figure-eight with commands delayed by the network.
 
-A step-by-step version of the teleoperated tracking loop of :mod:`ior_ros.core.control.tracking_sim`
-(that module simulates whole runs with delays drawn in advance; here the delay of every command is
+A step-by-step version of the teleoperated tracking loop of
+:mod:`ior_ros.core.control.tracking_sim` (that module simulates whole runs with delays drawn in
+advance; here the delay of every command is
 the URLLC delay the slicing environment produced at that moment). The pieces are the control
 package's:
 

@@ -7,8 +7,9 @@ actors of the dual-agent slicer (:mod:`ior_ros.core.rl.slicing_agents`) is one s
 ``h_{l+1} = relu(h_l W_l + b_l)`` with a ``tanh`` output, shared by the users of its slice and
 applied to each user's own features plus a cell-wide context
 (:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.user_index`,
-:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.context`). Their outputs (eMBB users first)
-are the action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB counts
+:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.context`). Their outputs (eMBB users
+first) are the action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB
+counts
 exactly as the environment does (softmax shares, one PRB each, largest remainder: constraints 8b
 and 8d of seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment (8c).
 
@@ -31,7 +32,12 @@ import numpy.typing as npt
 
 from ior_ros.core.artifacts import atomic_write_bytes
 from ior_ros.core.errors import ConfigError, DimensionError, ModelError
-from ior_ros.core.rl.slicing_spaces import ObservationLayout, assign_prbs
+from ior_ros.core.rl.slicing_spaces import (
+    CARRY_BOUND,
+    ObservationLayout,
+    assign_prbs,
+    round_quota,
+)
 
 __all__ = ['POLICY_FORMAT', 'POLICY_FILE', 'DenseLayer', 'SlicingPolicy', 'mlp_forward']
 
@@ -86,6 +92,9 @@ class SlicingPolicy:
         n_embb, n_urllc, n_prb: the cell the actors were trained for.
         action_logit_scale: ``s`` of the softmax shares ``softmax(s a)``.
         metadata: JSON-ready description (environment configuration, training command, seed...).
+        rounding_carry: keep the PRB rounding residue between decisions, as the environment the
+            actors were trained in does (``env.rounding_carry``); None: from
+            ``metadata['env_config']`` (False when absent).
 
     Raises:
         DimensionError: layer shapes that do not chain from the observation to the actions.
@@ -94,7 +103,8 @@ class SlicingPolicy:
 
     def __init__(self, embb_layers: Sequence[DenseLayer], urllc_layers: Sequence[DenseLayer],
                  n_embb: int, n_urllc: int, n_prb: int, action_logit_scale: float,
-                 metadata: Mapping[str, Any] | None = None) -> None:
+                 metadata: Mapping[str, Any] | None = None,
+                 rounding_carry: bool | None = None) -> None:
         self.layout = ObservationLayout(int(n_embb), int(n_urllc))
         if n_prb < self.layout.n_users:
             raise ModelError(f'n_prb = {n_prb} must be >= n_embb + n_urllc = '
@@ -114,10 +124,34 @@ class SlicingPolicy:
         ctx = ObservationLayout.CONTEXT_SIZE
         _check_layers(self.embb_layers, self._embb_index.shape[1] + ctx, 1, 'eMBB')
         _check_layers(self.urllc_layers, self._urllc_index.shape[1] + ctx, 1, 'URLLC')
+        # fast context: the observation is five contiguous segments (ObservationLayout); one
+        # reduceat gives their sums, one their maxima, appended after the observation as
+        # ext = [obs, sums / sizes, maxima]; each actor's input is then one gather from ext
+        lay = self.layout
+        segments = (lay.embb_queue, lay.urllc_queue, lay.urllc_delay, lay.channel, lay.dexterity)
+        self._starts = np.array([s.start for s in segments], dtype=np.intp)  # [5]
+        self._inv_sizes = 1.0 / np.array([s.stop - s.start for s in segments], dtype=float)
+        size = lay.size
+        # ObservationLayout.context order: mean/max eMBB queue, URLLC queue, URLLC delay,
+        # mean channel, mean DI
+        ctx_index = np.array([size, size + 5, size + 1, size + 6, size + 2, size + 7, size + 3,
+                              size + 4], dtype=np.intp)  # [8]
+        self._embb_gather = np.concatenate(
+            [self._embb_index, np.tile(ctx_index, (lay.n_embb, 1))], axis=1)  # [n_e, 2 + 8]
+        self._urllc_gather = np.concatenate(
+            [self._urllc_index, np.tile(ctx_index, (lay.n_urllc, 1))], axis=1)  # [n_u, 4 + 8]
         self.metadata: dict[str, Any] = dict(metadata or {})
         self._spare = float(self.n_prb - self.layout.n_users)
         self._n = self.layout.n_users
-        self._action = np.empty(self._n)
+        if rounding_carry is None:
+            env_config = self.metadata.get('env_config') or {}
+            rounding_carry = bool(env_config.get('rounding_carry', False))
+        self.rounding_carry = bool(rounding_carry)
+        self._carry = np.zeros(self._n)  # [n] PRB rounding residue
+
+    def reset(self) -> None:
+        """Forget the rounding carry (start of an episode / after a reconfiguration)."""
+        self._carry[:] = 0.0
 
     # ------------------------------------------------------------------------------------------
     # decisions
@@ -128,33 +162,38 @@ class SlicingPolicy:
         if x.shape != (self.layout.size,):
             raise DimensionError(f'observation has shape {x.shape}; expected '
                                  f'({self.layout.size},)')
-        ctx = self.layout.context(x)  # [8]
-        out = np.empty(self._n)
+        ext = np.concatenate((x, np.add.reduceat(x, self._starts) * self._inv_sizes,
+                              np.maximum.reduceat(x, self._starts)))  # [size + 10]
         n_e = self.layout.n_embb
-        for index, layers, part in ((self._embb_index, self.embb_layers, slice(0, n_e)),
-                                    (self._urllc_index, self.urllc_layers, slice(n_e, self._n))):
-            users = np.empty((index.shape[0], index.shape[1] + ctx.shape[0]))  # [n_k, d_k + 8]
-            users[:, :index.shape[1]] = x[index]
-            users[:, index.shape[1]:] = ctx
-            out[part] = mlp_forward(layers, users)[:, 0]
+        out = np.empty(self._n)
+        out[:n_e] = mlp_forward(self.embb_layers, ext[self._embb_gather])[:, 0]
+        out[n_e:] = mlp_forward(self.urllc_layers, ext[self._urllc_gather])[:, 0]
         return out
 
     def decide(self, observation: npt.ArrayLike) -> IntArray:
         """
         PRB counts ``[n_e + n_u]`` (each >= 1, summing to K) for one observation.
 
-        The same mapping as :func:`ior_ros.core.rl.slicing_spaces.action_to_prb_counts`, written
-        for speed (the decision of the slice broker's control loop).
+        The same mapping as :func:`ior_ros.core.rl.slicing_spaces.action_to_prb_counts` (with the
+        policy's own rounding carry when ``rounding_carry``; call :meth:`reset` when the
+        environment restarts), written for speed (the decision of the slice broker's control
+        loop).
         """
         a = self.action(observation)
         z = self.action_logit_scale * a
         e = np.exp(z - z.max())
         quota = e * (self._spare / e.sum())  # [n]
-        counts = quota.astype(np.int64)  # floor (quota >= 0)
+        if self.rounding_carry:
+            quota += self._carry
+        counts: IntArray = np.floor(np.maximum(quota, 0.0)).astype(np.int64)  # [n]
         left = int(self._spare) - int(counts.sum())
         if left > 0:
             order = np.argsort(counts - quota, kind='stable')  # largest remainder first
             counts[order[:left]] += 1
+        elif left < 0:
+            counts = round_quota(quota, int(self._spare))
+        if self.rounding_carry:
+            np.clip(quota - counts, -CARRY_BOUND, CARRY_BOUND, out=self._carry)
         counts += 1
         return counts
 
@@ -167,7 +206,7 @@ class SlicingPolicy:
 
     def to_bytes(self) -> bytes:
         """The ``policy.npz`` content."""
-        arrays: dict[str, FloatArray | npt.NDArray[np.str_]] = {}
+        arrays: dict[str, npt.NDArray[Any]] = {}
         for name, layers in (('embb', self.embb_layers), ('urllc', self.urllc_layers)):
             for index, layer in enumerate(layers):
                 arrays[f'{name}/W{index}'] = layer.weight.astype(np.float32)
@@ -175,7 +214,8 @@ class SlicingPolicy:
         meta = dict(self.metadata)
         meta.update({'format': POLICY_FORMAT, 'n_embb': self.layout.n_embb,
                      'n_urllc': self.layout.n_urllc, 'n_prb': self.n_prb,
-                     'action_logit_scale': self.action_logit_scale})
+                     'action_logit_scale': self.action_logit_scale,
+                     'rounding_carry': self.rounding_carry})
         arrays['metadata'] = np.array(json.dumps(meta, sort_keys=True))
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
@@ -218,4 +258,5 @@ class SlicingPolicy:
             raise ConfigError(f'policy file {str(source)!r} has format {meta.get("format")!r}; '
                               f'expected {POLICY_FORMAT!r}')
         return cls(layers['embb'], layers['urllc'], int(meta['n_embb']), int(meta['n_urllc']),
-                   int(meta['n_prb']), float(meta['action_logit_scale']), meta)
+                   int(meta['n_prb']), float(meta['action_logit_scale']), meta,
+                   rounding_carry=meta.get('rounding_carry'))

@@ -1,4 +1,4 @@
-"""Dual-agent TD3: determinism, exact resume, dual ascent; the numpy policy equals the torch actors."""
+"""Dual-agent TD3: determinism, exact resume, dual ascent; numpy policy equals the torch actors."""
 
 from __future__ import annotations
 
@@ -96,18 +96,30 @@ def test_numpy_policy_equals_torch_actors(tmp_path) -> None:
     policy = agent.policy({'note': 'test'})
     rng = np.random.default_rng(0)
     space = agent.env.observation_space
+    assert policy.rounding_carry  # as the environment it was trained in
+    policy.reset()
+    carry = np.zeros(10)
     for _ in range(20):
         obs = rng.uniform(0, 2, space.shape).astype(np.float32)
         np.testing.assert_allclose(policy.action(obs), agent.act(obs), atol=1e-5)
         counts = policy.decide(obs)
-        np.testing.assert_array_equal(counts, action_to_prb_counts(policy.action(obs), 25, 3.0))
+        np.testing.assert_array_equal(
+            counts, action_to_prb_counts(policy.action(obs), 25, 3.0, carry))
+    stateless = SlicingPolicy(policy.embb_layers, policy.urllc_layers, 5, 5, 25, 3.0,
+                              rounding_carry=False)
+    obs = rng.uniform(0, 2, space.shape).astype(np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(stateless.decide(obs),
+                                      action_to_prb_counts(policy.action(obs), 25, 3.0))
     path = policy.save(tmp_path)
     loaded = SlicingPolicy.load(tmp_path)
     assert path.stat().st_size < 200_000
-    assert loaded.metadata['note'] == 'test'
+    assert loaded.metadata['note'] == 'test' and loaded.rounding_carry
     obs = rng.uniform(0, 2, space.shape).astype(np.float32)
     np.testing.assert_allclose(loaded.action(obs), agent.act(obs), atol=1e-5)
+    loaded.reset()
     owner = loaded.allocate(obs, np.ones((10, 25)))
+    loaded.reset()  # decide() advances the carry: start from the same state
     np.testing.assert_array_equal(np.bincount(owner, minlength=10), loaded.decide(obs))
 
 

@@ -22,6 +22,7 @@ from ior_ros.core.rl.slicing_spaces import (
     allocation_matrix,
     assign_prbs,
     check_allocation,
+    round_quota,
     shares_to_prb_counts,
 )
 
@@ -43,6 +44,42 @@ def test_counts_constraints_random(seed: int) -> None:
     k = int(rng.integers(n, 40))
     counts = action_to_prb_counts(rng.uniform(-1, 1, n), k, 3.0)
     assert counts.sum() == k and counts.min() >= 1
+
+
+def test_rounding_carry_makes_the_time_average_equal_the_share() -> None:
+    # 10 users, K = 25: 15 spare PRBs at shares 1 : 1.22 -> quotas 1.351 and 1.649
+    shares = np.array([1.0] * 5 + [1.22] * 5)
+    quota = shares * 15 / shares.sum()
+    stateless = shares_to_prb_counts(shares, 25)
+    np.testing.assert_array_equal(stateless, [2] * 5 + [3] * 5)  # the same rounding every slot
+    carry = np.zeros(10)
+    total = np.zeros(10)
+    slots = 2000
+    for _ in range(slots):
+        counts = shares_to_prb_counts(shares, 25, carry)
+        assert counts.sum() == 25 and counts.min() >= 1
+        assert np.all(np.abs(carry) < 1.0)
+        total += counts
+    # the residue stays bounded, so the average misses 1 + quota by at most 1/slots per user
+    np.testing.assert_allclose(total / slots, 1.0 + quota, atol=1.0 / slots + 1e-12)
+
+
+def test_rounding_carry_random_actions_stay_feasible() -> None:
+    rng = np.random.default_rng(5)
+    carry = np.zeros(7)
+    for _ in range(500):
+        counts = action_to_prb_counts(rng.uniform(-1, 1, 7), 12, 3.0, carry)
+        assert counts.sum() == 12 and counts.min() >= 1
+        assert np.all(np.abs(carry) <= 2.0)
+    with pytest.raises(DimensionError, match='carry'):
+        shares_to_prb_counts(np.ones(3), 5, np.zeros(2))
+
+
+def test_round_quota_with_negative_quotas() -> None:
+    # floors of max(q, 0) are 2 + 2 = 4 > 3: the smallest remainder among the holders gives one
+    out = round_quota(np.array([2.9, 2.1, -1.0]), 3)
+    np.testing.assert_array_equal(out, [2, 1, 0])
+    assert round_quota(np.array([0.5, 0.5, 1.0]), 2).sum() == 2
 
 
 def test_counts_bad_input() -> None:
