@@ -169,6 +169,7 @@ def write_result(result: FigureResult, out_dir: Path,
 def default_plot(result: FigureResult) -> bytes:
     """One panel per nested metric (or a single panel), every series against x; PNG bytes."""
     import io
+    import textwrap
 
     import matplotlib
     matplotlib.use('Agg')
@@ -185,6 +186,12 @@ def default_plot(result: FigureResult) -> bytes:
     else:
         metrics = [None]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)
+    xs = list(result.x_values)
+    # identifiers (seeds, rows) are categories: evenly spaced, labelled as they are
+    categorical = bool(xs) and (not all(isinstance(x, int | float) for x in xs)
+                               or (all(float(x).is_integer() for x in xs)
+                                   and max(abs(float(x)) for x in xs) >= 1e4))
+    positions = list(range(len(xs))) if categorical else xs
     for ax, metric in zip(axes[0], metrics):
         for name, values in result.series.items():
             if isinstance(values, Mapping):
@@ -195,12 +202,17 @@ def default_plot(result: FigureResult) -> bytes:
                 ys = values
             else:
                 continue
-            ax.plot(result.x_values[:len(ys)], ys, marker='o', label=name)
+            ax.plot(positions[:len(ys)], ys, marker='o', label=name)
+        if categorical:
+            ax.set_xticks(positions, [str(x) for x in xs], rotation=30 if len(xs) > 6 else 0)
+        else:
+            ax.ticklabel_format(axis='x', useOffset=False, style='plain')
         ax.set_xlabel(result.x_name)
         ax.set_ylabel(metric if metric is not None else result.y_name)
         ax.grid(True, alpha=0.3)
         ax.legend()
-    fig.suptitle(f'{result.id}: {result.title}' + (' (quick)' if result.quick else ''))
+    title = f'{result.id}: {result.title}' + (' (quick)' if result.quick else '')
+    fig.suptitle('\n'.join(textwrap.wrap(title, width=int(60 * len(metrics)))), fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format='png', dpi=110)
