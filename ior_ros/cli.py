@@ -49,8 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _restore_keyboard_interrupt() -> None:
+    """
+    Make Ctrl-C (SIGINT) stop the command even when it was started with SIGINT ignored (the
+    background of a non-interactive shell, nohup): launch stops its nodes and tools with SIGINT.
+    """
+    import signal
+    import threading
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ior`` console script; returns the exit code."""
+    _restore_keyboard_interrupt()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, 'handler', None)

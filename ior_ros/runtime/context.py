@@ -151,6 +151,11 @@ def _install_sigterm() -> None:
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, handler)
+    # A process started in the background of a non-interactive shell (nohup, `&`) inherits SIGINT
+    # ignored; rclpy installs its own SIGINT handler regardless, so Ctrl-C and the SIGINT a launch
+    # sends stop the node either way. Do the same: restore Python's KeyboardInterrupt.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _SIGNALS_INSTALLED[0] = True
 
 

@@ -152,3 +152,36 @@ def test_topic_and_node_lists_echo_and_hz_show_what_runs(ros: RosEnv) -> None:
     listener.interrupt()
     gone = ros.run_ior('node', 'list', '--spin-time', '1.5')
     assert '/robot7/talker' not in gone.stdout.split()
+
+
+def test_sigint_stops_nodes_and_tools_started_with_sigint_ignored(ros: RosEnv) -> None:
+    """A shell's background job inherits SIGINT ignored; like rclpy, a node still stops on it."""
+    import signal
+    import subprocess
+    import sys
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    commands = [
+        ['-m', 'ior_ros.runtime.exec', 'ior_ros', 'talker', '--ros-args', '-p', 'period_s:=0.1'],
+        ['-m', 'ior_ros.cli', 'topic', 'pub', '/sigint_probe', 'std_msgs/msg/String',
+         '{data: x}', '-r', '20'],
+    ]
+    procs = [subprocess.Popen([sys.executable, *args], env=ros.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint)
+             for args in commands]
+    try:
+        for proc in procs:  # wait until each is up and publishing
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line, f'{proc.args} printed nothing'
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        codes = [proc.wait(timeout=30) for proc in procs]
+        assert all(code in (0, 130) for code in codes), codes
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
