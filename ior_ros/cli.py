@@ -10,10 +10,10 @@ line on stderr and exit code 2; nothing is written half, because every writer is
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from ior_ros.commands import import_available
 from ior_ros.core.errors import IorError
 
 __all__ = ['main', 'build_parser', 'COMMAND_MODULES']
@@ -38,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'digital twin) over ROS 2.')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     subparsers.required = True
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # a group not built yet
-            raise
+    for module in import_available(COMMAND_MODULES):
         module.register(subparsers)
     return parser
 

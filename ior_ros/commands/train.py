@@ -12,8 +12,9 @@ issue adds a subcommand by creating its module (``ior_ros.commands.train_slicing
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import Any
+
+from ior_ros.commands import import_available
 
 __all__ = ['register', 'register_train_subcommand', 'TRAIN_SUBCOMMAND_MODULES']
 
@@ -37,13 +38,7 @@ def register(subparsers: Any) -> None:
                     'CSV, checkpoints).')
     group = parser.add_subparsers(dest='train_command', metavar='SUBCOMMAND')
     group.required = True
-    for module_name in TRAIN_SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # a subcommand not built yet
-            raise
+    for module in import_available(TRAIN_SUBCOMMAND_MODULES):
         module.register_train(group)
     parser.set_defaults(handler=lambda args: _no_subcommand(parser))
 

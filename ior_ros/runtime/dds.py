@@ -312,6 +312,15 @@ class GraphSnapshot:
         return {k: sorted(v) for k, v in sorted(out.items())}
 
 
+def _user_data(qos: Any) -> bytes:
+    """The USER_DATA bytes of a discovered entity's QoS (b'' when it carries none)."""
+    data = b''
+    for policy in qos:
+        if type(policy).__name__ == 'Userdata':
+            data = policy.data
+    return data
+
+
 class _Graph:
     """Builtin-topic readers plus a ros_discovery_info reader, updated on demand."""
 
@@ -348,13 +357,9 @@ class _Graph:
                         if s.sample_info.instance_state != InstanceState.Alive:
                             self.endpoints.pop(key, None)
                             continue
-                        user_data = b''
-                        for policy in s.qos:
-                            if type(policy).__name__ == 'Userdata':
-                                user_data = policy.data
                         self.endpoints[key] = EndpointInfo(
                             key, s.participant_key.bytes, s.topic_name, s.type_name,
-                            qos_from_dds(s.qos), user_data, is_writer)
+                            qos_from_dds(s.qos), _user_data(s.qos), is_writer)
             while True:
                 samples = self._part.take(N=256)
                 if not samples:
@@ -365,11 +370,7 @@ class _Graph:
                         self.participants.pop(key, None)
                         self.nodes.pop(key, None)
                         continue
-                    user_data = b''
-                    for policy in s.qos:
-                        if type(policy).__name__ == 'Userdata':
-                            user_data = policy.data
-                    self.participants[key] = user_data
+                    self.participants[key] = _user_data(s.qos)
             while True:
                 raw = self._info.take()
                 if not raw:

@@ -127,6 +127,16 @@ def format_message(msg: Any, no_arr: bool = False) -> str:
                           sort_keys=False, allow_unicode=True, width=1000).rstrip('\n')
 
 
+def _type_and_publisher_qos(ctx: Any, topic: str, typename: str | None,
+                            spin_time_s: float) -> tuple[str, list[QoSProfile]]:
+    """The topic's type (given, or found by discovery within ``spin_time_s``) and the QoS of
+    the publishers seen, to adapt a subscription to them as ros2cli does."""
+    if typename is None:
+        return wait_for_topic_type(ctx, topic, spin_time_s)
+    resolved = registry().entry(normalize_type_name(typename)).typename
+    return resolved, [e.qos for e in ctx.graph().endpoints if e.topic == topic and e.is_writer]
+
+
 def echo(topic: str, typename: str | None = None, *, once: bool = False,
          max_count: int | None = None, timeout_s: float | None = None, spin_time_s: float = 5.0,
          qos: QoSProfile | None = None, no_arr: bool = False, out: IO[str] | None = None,
@@ -136,11 +146,7 @@ def echo(topic: str, typename: str | None = None, *, once: bool = False,
     topic = _absolute(topic)
     ctx = open_context()
     try:
-        if typename is None:
-            typename, pubs = wait_for_topic_type(ctx, topic, spin_time_s)
-        else:
-            typename = registry().entry(normalize_type_name(typename)).typename
-            pubs = [e.qos for e in ctx.graph().endpoints if e.topic == topic and e.is_writer]
+        typename, pubs = _type_and_publisher_qos(ctx, topic, typename, spin_time_s)
         profile = qos or adapt_subscription_qos(pubs)
         reader = ctx.create_reader(topic, typename, profile)
         if on_ready:
@@ -249,11 +255,7 @@ def hz(topic: str, typename: str | None = None, *, window: int = 10000,
     ctx = open_context()
     averages: list[float] = []
     try:
-        if typename is None:
-            typename, pubs = wait_for_topic_type(ctx, topic, spin_time_s)
-        else:
-            typename = registry().entry(normalize_type_name(typename)).typename
-            pubs = [e.qos for e in ctx.graph().endpoints if e.topic == topic and e.is_writer]
+        typename, pubs = _type_and_publisher_qos(ctx, topic, typename, spin_time_s)
         reader = ctx.create_reader(topic, typename, adapt_subscription_qos(pubs))
         stamps: deque[float] = deque(maxlen=window + 1)
         start = time.monotonic()

@@ -221,6 +221,19 @@ def _check_stream(name: str, arrival_s: FloatArray, work_s: FloatArray) -> None:
         raise ModelError(f'{name}: work must be finite and >= 0')
 
 
+def _checked_streams(urllc_arrival_s: FloatArray, urllc_work_s: FloatArray,
+                     embb_arrival_s: FloatArray, embb_work_s: FloatArray,
+                     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Both classes' (arrival, work) as float arrays, validated by :func:`_check_stream`."""
+    u_arr = np.asarray(urllc_arrival_s, dtype=float)
+    u_work = np.asarray(urllc_work_s, dtype=float)
+    e_arr = np.asarray(embb_arrival_s, dtype=float)
+    e_work = np.asarray(embb_work_s, dtype=float)
+    _check_stream('urllc', u_arr, u_work)
+    _check_stream('embb', e_arr, e_work)
+    return u_arr, u_work, e_arr, e_work
+
+
 def _check_fraction(discipline: Discipline, shared_fraction: float) -> float:
     if discipline in (Discipline.SHARED_EXCLUSIVE, Discipline.EUAD):
         if not (math.isfinite(shared_fraction) and 0.0 < shared_fraction <= 1.0):
@@ -271,12 +284,8 @@ def simulate_compute_queue(urllc_arrival_s: FloatArray, urllc_work_s: FloatArray
         the per-class departure times.
     """
     discipline = Discipline(discipline)
-    u_arr = np.asarray(urllc_arrival_s, dtype=float)
-    u_work = np.asarray(urllc_work_s, dtype=float)
-    e_arr = np.asarray(embb_arrival_s, dtype=float)
-    e_work = np.asarray(embb_work_s, dtype=float)
-    _check_stream('urllc', u_arr, u_work)
-    _check_stream('embb', e_arr, e_work)
+    u_arr, u_work, e_arr, e_work = _checked_streams(urllc_arrival_s, urllc_work_s,
+                                                    embb_arrival_s, embb_work_s)
     beta = _check_fraction(discipline, shared_fraction)
     if urllc_max_wait_s is not None and not (urllc_max_wait_s >= 0):
         raise ModelError(f'urllc_max_wait_s = {urllc_max_wait_s!r}: must be >= 0')
@@ -328,12 +337,8 @@ def simulate_compute_queue_events(urllc_arrival_s: FloatArray, urllc_work_s: Flo
     fast path is tested against.
     """
     discipline = Discipline(discipline)
-    u_arr = np.asarray(urllc_arrival_s, dtype=float)
-    e_arr = np.asarray(embb_arrival_s, dtype=float)
-    u_work = np.asarray(urllc_work_s, dtype=float)
-    e_work = np.asarray(embb_work_s, dtype=float)
-    _check_stream('urllc', u_arr, u_work)
-    _check_stream('embb', e_arr, e_work)
+    u_arr, u_work, e_arr, e_work = _checked_streams(urllc_arrival_s, urllc_work_s,
+                                                    embb_arrival_s, embb_work_s)
     beta = _check_fraction(discipline, shared_fraction)
     max_wait = math.inf if urllc_max_wait_s is None else float(urllc_max_wait_s)
     works = (u_work.tolist(), e_work.tolist())
