@@ -11,6 +11,21 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / 'test' / 'runtime'))  # rt_ros2: where ROS 2 is, for the ros2 marker
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``ros2`` need a real ROS 2 Jazzy: skip them, with the reason, without one."""
+    marked = [item for item in items if item.get_closest_marker('ros2') is not None]
+    if not marked:
+        return
+    import rt_ros2
+
+    if rt_ros2.available():
+        return
+    skip = pytest.mark.skip(reason=rt_ros2.probe()[1])
+    for item in marked:
+        item.add_marker(skip)
 
 
 @pytest.fixture

@@ -39,10 +39,15 @@ def next_domain_id() -> int:
 class Proc:
     """A child process whose merged stdout/stderr lines are collected as they come."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None = None,
+                 group: bool = False) -> None:
+        """``group``: a process group of its own, signalled as a whole (what Ctrl-C in a terminal
+        does; ``ros2 run`` and ``ros2 launch`` rely on their children getting the signal too)."""
         self.args = args
+        self.group = group
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=env, cwd=cwd or REPO, text=True, bufsize=1)
+                                     env=env, cwd=cwd or REPO, text=True, bufsize=1,
+                                     start_new_session=group)
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._pump, daemon=True)
@@ -89,7 +94,7 @@ class Proc:
     def interrupt(self, timeout: float = 30.0) -> int:
         """SIGINT, then wait; returns the exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self._signal(signal.SIGINT)
         code = self.proc.wait(timeout=timeout)
         self._thread.join(timeout=5)
         return code
@@ -99,25 +104,83 @@ class Proc:
         self._thread.join(timeout=5)
         return code
 
+    def _signal(self, signum: int) -> None:
+        if self.group:
+            try:
+                os.killpg(self.proc.pid, signum)
+            except ProcessLookupError:
+                pass
+        else:
+            self.proc.send_signal(signum)
+
     def kill(self) -> None:
+        if self.group:  # children may outlive the leader
+            self._signal(signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=10)
+        self.proc.wait(timeout=10)
 
 
 class RosEnv:
-    """A domain of its own plus process helpers."""
+    """
+    A domain of its own plus process helpers.
 
-    def __init__(self, tmp_path: Path) -> None:
+    ``backend`` is what our node processes run on: ``dds`` (the runtime of this package, from the
+    source tree) or ``rclpy`` (the real ROS 2 with this package built by colcon: needs ROS 2,
+    see rt_ros2.py). :meth:`ros2` and :meth:`rclpy` start real ROS 2 processes in the same
+    domain whatever the backend.
+    """
+
+    def __init__(self, tmp_path: Path, backend: str = 'dds') -> None:
         self.domain_id = next_domain_id()
         self.tmp_path = tmp_path
-        self.env = dict(os.environ)
-        self.env.update({'ROS_DOMAIN_ID': str(self.domain_id),
-                         'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
-                         'IOR_ROS_BACKEND': 'dds', 'PYTHONUNBUFFERED': '1',
-                         'OMP_NUM_THREADS': '1', 'ROS_LOG_DIR': str(tmp_path / 'ros_log')})
-        self.env.pop('CYCLONEDDS_URI', None)
+        self.backend = backend
+        self.log_dir = tmp_path / 'ros_log'
+        if backend == 'rclpy':
+            import rt_ros2
+
+            self.env = rt_ros2.domain_environment(rt_ros2.overlay_environment(),
+                                                  self.domain_id, self.log_dir)
+        else:
+            self.env = dict(os.environ)
+            self.env.update({'ROS_DOMAIN_ID': str(self.domain_id),
+                             'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+                             'PYTHONUNBUFFERED': '1', 'OMP_NUM_THREADS': '1',
+                             'ROS_LOG_DIR': str(self.log_dir)})
+            self.env.pop('CYCLONEDDS_URI', None)
+        self.env['IOR_ROS_BACKEND'] = backend
+        self._ros_env: dict[str, str] | None = None
         self.procs: list[Proc] = []
+
+    @property
+    def ros_env(self) -> dict[str, str]:
+        """The real ROS 2 (with this package's colcon overlay) in this domain."""
+        if self._ros_env is None:
+            import rt_ros2
+
+            self._ros_env = rt_ros2.domain_environment(rt_ros2.overlay_environment(),
+                                                       self.domain_id, self.log_dir)
+            self._ros_env['IOR_ROS_BACKEND'] = 'rclpy'
+        return self._ros_env
+
+    def ros2(self, *args: str) -> Proc:
+        """Start a ``ros2`` command of the real ROS 2 in this domain."""
+        proc = Proc(['ros2', *args], self.ros_env, cwd=self.tmp_path, group=True)
+        self.procs.append(proc)
+        return proc
+
+    def run_ros2(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run a ``ros2`` command of the real ROS 2 to completion."""
+        return subprocess.run(['ros2', *args], env=self.ros_env, cwd=self.tmp_path,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def rclpy(self, script: str, *args: str) -> Proc:
+        """Start a Python script (source text) that uses rclpy, in this domain."""
+        path = self.tmp_path / f'rclpy_{next(_COUNTER)}.py'
+        path.write_text(script, encoding='utf-8')
+        proc = Proc([sys.executable, str(path), *args], self.ros_env, cwd=self.tmp_path)
+        self.procs.append(proc)
+        return proc
 
     def start(self, *args: str) -> Proc:
         """Start ``python args...`` (module or script) in this domain."""
