@@ -91,7 +91,7 @@ def _topic_pub(args: argparse.Namespace) -> int:
     publish(args.topic, args.type, args.values, rate_hz=args.rate, times=args.times,
             once=args.once, wait_matching=args.wait_matching_subscriptions,
             max_wait_s=args.max_wait_time_secs, keep_alive_s=args.keep_alive,
-            qos=_qos(args), print_every=args.print)
+            qos=_qos(args), print_every=args.print, node_name=args.node_name)
     return 0
 
 
@@ -236,6 +236,9 @@ def register(subparsers: Any) -> None:
                    help='stay alive S seconds after the last message (default 0.1)')
     p.add_argument('-p', '--print', type=non_negative_int, default=1, metavar='N',
                    help='print every N-th message (0: never)')
+    p.add_argument('-n', '--node-name', default=None, metavar='NAME',
+                   help='name of the publishing node in the ROS graph (default '
+                        'ior_topic_pub_<pid>)')
     _add_qos(p)
     p.set_defaults(handler=_topic_pub)
 

@@ -115,7 +115,7 @@ def record(output: str | Path, topics: list[str] | None = None, *, all_topics: b
         raise RosInputError('give topics to record, or -a/--all for every topic')
     wanted = {expand_topic_name(t, 'recorder', '/') for t in topics or []}
     reg = registry()
-    ctx = open_context()
+    ctx = open_context('bag_record')
     writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
     counts: dict[str, int] = {}
     readers: dict[str, tuple[Any, Any, str]] = {}  # topic → (reader, connection, type)
@@ -224,7 +224,7 @@ def play(bag: str | Path, *, rate: float = 1.0, topics: list[str] | None = None,
     if not (path / 'metadata.yaml').is_file():
         raise RosInputError(f"'{path}' is not a rosbag2 folder (no metadata.yaml)")
     reg = registry()
-    ctx = open_context()
+    ctx = open_context('bag_play')
     published = 0
     try:
         with Reader(path) as reader:

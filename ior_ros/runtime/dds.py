@@ -29,6 +29,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,11 +170,39 @@ def _delete(entity: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- endpoints
+# rmw_cyclonedds_cpp reports an incompatible QoS with rmw's policy kind, mapped from the DDS QoS
+# policy id (rmw_node.cpp, dds_qos_policy_to_rmw_qos_policy); rclpy prints that kind's name.
+_RMW_POLICY_NAMES = {2: 'DURABILITY', 4: 'DEADLINE', 8: 'LIVELINESS', 11: 'RELIABILITY',
+                     13: 'HISTORY', 21: 'LIFESPAN'}
+
+
+def rmw_policy_name(dds_policy_id: int) -> str:
+    """The rmw QoS policy name of a DDS QoS policy id ('INVALID' for those rmw does not map)."""
+    return _RMW_POLICY_NAMES.get(int(dds_policy_id), 'INVALID')
+
+
+def _incompatible_qos_listener(writer: bool, callback: Callable[[str], None] | None) -> Any:
+    """A listener that calls ``callback(policy name)`` on an incompatible-QoS match (or None).
+
+    It runs on a Cyclone receive thread, so ``callback`` must only hand the event over."""
+    if callback is None:
+        return None
+    from cyclonedds.core import Listener
+
+    def on_event(_entity: Any, status: Any) -> None:
+        callback(rmw_policy_name(status.last_policy_id))
+
+    if writer:
+        return Listener(on_offered_incompatible_qos=on_event)
+    return Listener(on_requested_incompatible_qos=on_event)
+
+
 class RawWriter:
     """A DataWriter that writes pre-serialized CDR (the fast path)."""
 
     def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
-                 user_data_prefix: str = '') -> None:
+                 user_data_prefix: str = '',
+                 on_incompatible_qos: Callable[[str], None] | None = None) -> None:
         from cyclonedds.pub import DataWriter
 
         self.ctx = ctx
@@ -180,8 +210,9 @@ class RawWriter:
         self.typename = typename
         self.qos = qos
         user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
+        self._listener = _incompatible_qos_listener(True, on_incompatible_qos)
         self.writer = DataWriter(ctx.participant, ctx.topic(topic, typename),
-                                 to_dds_qos(qos, user_data, writer=True))
+                                 to_dds_qos(qos, user_data, writer=True), listener=self._listener)
         self.gid = self.writer.guid.bytes
         from cyclonedds._clayer import ddspy_write, ddspy_write_ts
 
@@ -217,7 +248,8 @@ class RawReader:
     """A DataReader that takes raw CDR samples; attached to the context's waitset."""
 
     def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
-                 attach: bool = True, user_data_prefix: str = '') -> None:
+                 attach: bool = True, user_data_prefix: str = '',
+                 on_incompatible_qos: Callable[[str], None] | None = None) -> None:
         from cyclonedds._clayer import ddspy_take
         from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
         from cyclonedds.sub import DataReader
@@ -227,8 +259,9 @@ class RawReader:
         self.typename = typename
         self.qos = qos
         user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
+        self._listener = _incompatible_qos_listener(False, on_incompatible_qos)
         self.reader = DataReader(ctx.participant, ctx.topic(topic, typename),
-                                 to_dds_qos(qos, user_data, writer=False))
+                                 to_dds_qos(qos, user_data, writer=False), listener=self._listener)
         self.gid = self.reader.guid.bytes
         self._mask = SampleState.Any | ViewState.Any | InstanceState.Any
         self.condition = ReadCondition(self.reader, self._mask)
@@ -441,6 +474,9 @@ class DdsContext:
         self._info_writer = RawWriter(self, DISCOVERY_TOPIC, DISCOVERY_TYPE,
                                       _DISCOVERY_WRITER_QOS)
         self._graph: _Graph | None = None
+        self.events: deque[Callable[[], None]] = deque()  # see post()
+        self._tool: tuple[str, str] | None = None
+        self._tool_endpoints: tuple[list[bytes], list[bytes]] = ([], [])
         self.closed = False
 
     # topics and waitset
@@ -497,17 +533,52 @@ class DdsContext:
                 raise DdsError(f'DDS wait failed: {exc}') from None
 
     # endpoints
+    def post(self, callback: Callable[[], None]) -> None:
+        """Hand ``callback`` to the executor (thread-safe; from DDS listener threads too)."""
+        self.events.append(callback)
+        self.wake()
+
     def create_writer(self, topic: str, typename: str, qos: QoSProfile,
-                      user_data_prefix: str = '') -> RawWriter:
-        """A raw writer on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``)."""
-        return RawWriter(self, topic, typename, qos, user_data_prefix=user_data_prefix)
+                      user_data_prefix: str = '',
+                      on_incompatible_qos: Callable[[str], None] | None = None) -> RawWriter:
+        """A raw writer on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``);
+        ``on_incompatible_qos(policy)`` is called (on a DDS thread) when a reader with an
+        incompatible QoS is found."""
+        writer = RawWriter(self, topic, typename, qos, user_data_prefix=user_data_prefix,
+                           on_incompatible_qos=on_incompatible_qos)
+        if self._tool is not None:
+            self._tool_endpoints[1].append(writer.gid)
+            self.publish_graph()
+        return writer
 
     def create_reader(self, topic: str, typename: str, qos: QoSProfile,
-                      user_data_prefix: str = '') -> RawReader:
-        """A raw reader on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``)."""
-        return RawReader(self, topic, typename, qos, user_data_prefix=user_data_prefix)
+                      user_data_prefix: str = '',
+                      on_incompatible_qos: Callable[[str], None] | None = None) -> RawReader:
+        """A raw reader on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``);
+        ``on_incompatible_qos`` as for :meth:`create_writer`."""
+        reader = RawReader(self, topic, typename, qos, user_data_prefix=user_data_prefix,
+                           on_incompatible_qos=on_incompatible_qos)
+        if self._tool is not None:
+            self._tool_endpoints[0].append(reader.gid)
+            self.publish_graph()
+        return reader
 
     # graph
+    def register_tool(self, name: str, namespace: str = '/') -> None:
+        """
+        Show this participant's endpoints as the node ``namespace/name`` in the ROS graph.
+
+        For tools that have no :class:`~ior_ros.runtime.node.Node` (``ior topic pub``, ``echo``,
+        ``hz``, ``bag record``/``play``): ``ros2 node list`` shows them and ``ros2 topic info
+        -v`` names them as the owner of their endpoints, as it does for ros2cli's tool nodes.
+        Every reader and writer created after this call belongs to that node.
+        """
+        from ior_ros.runtime.names import validate_node_name
+
+        validate_node_name(name)
+        self._tool = (namespace, name)
+        self.publish_graph()
+
     def add_node(self, node: Any) -> None:
         """Register a node for ros_discovery_info (it exposes ``graph_entry()``)."""
         with self._lock:
@@ -541,6 +612,11 @@ class DdsContext:
                 continue
             namespace, name, readers, writers = node.graph_entry()
             entries.append(node_cls(node_namespace=namespace, node_name=name,
+                                    reader_gid_seq=[gid(g) for g in readers],
+                                    writer_gid_seq=[gid(g) for g in writers]))
+        if self._tool is not None:
+            readers, writers = self._tool_endpoints
+            entries.append(node_cls(node_namespace=self._tool[0], node_name=self._tool[1],
                                     reader_gid_seq=[gid(g) for g in readers],
                                     writer_gid_seq=[gid(g) for g in writers]))
         msg = info_cls(gid=gid(self.gid), node_entities_info_seq=entries)

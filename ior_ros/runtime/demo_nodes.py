@@ -4,6 +4,7 @@ Tiny nodes for demos and tests of the runtime (each a ``main(args=None)`` in the
 * ``talker``: publishes std_msgs/String ``"<prefix> <n>"`` on ``chatter`` every ``period_s``;
   stops after ``count`` messages when ``count`` > 0.
 * ``listener``: prints ``I heard: [<data>]`` for every std_msgs/String on ``chatter``.
+  Both take ``reliability`` (``reliable``, the default, or ``best_effort``) for ``chatter``.
 * ``param_reporter``: declares the parameters named in ``names`` (string array) plus a fixed set,
   then prints one JSON line with its name, namespace, resolved topic of ``chatter`` and every
   parameter value, and keeps spinning.
@@ -43,6 +44,21 @@ def _run(make_node: Any, args: list[str] | None) -> int:
     return 0
 
 
+def _chatter_qos(node: Any) -> Any:
+    """Depth 10 with the reliability of parameter ``reliability`` (reliable or best_effort)."""
+    from ior_ros.runtime import QoSProfile, ReliabilityPolicy
+
+    name = node.declare_parameter('reliability', 'reliable').value
+    choices = {'reliable': ReliabilityPolicy.RELIABLE,
+               'best_effort': ReliabilityPolicy.BEST_EFFORT}
+    if name not in choices:
+        from ior_ros.runtime.errors import RosInputError
+
+        raise RosInputError(f"parameter 'reliability' of node {node.get_name()}: {name!r} is not "
+                            "'reliable' or 'best_effort'")
+    return QoSProfile(depth=10, reliability=choices[name])
+
+
 def talker_main(args: list[str] | None = None) -> int:
     """The talker node."""
     from ior_ros.runtime import Node, get_message
@@ -55,7 +71,7 @@ def talker_main(args: list[str] | None = None) -> int:
             self.prefix = self.declare_parameter('prefix', 'Hello World:').value
             self.count = self.declare_parameter('count', 0).value
             period = self.declare_parameter('period_s', 0.2).value
-            self.pub = self.create_publisher(string, 'chatter', 10)
+            self.pub = self.create_publisher(string, 'chatter', _chatter_qos(self))
             self.n = 0
             self.timer = self.create_timer(period, self.tick)
 
@@ -80,7 +96,7 @@ def listener_main(args: list[str] | None = None) -> int:
     class Listener(Node):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__('listener')
-            self.create_subscription(string, 'chatter', self.on_msg, 10)
+            self.create_subscription(string, 'chatter', self.on_msg, _chatter_qos(self))
 
         def on_msg(self, msg: Any) -> None:
             print(f'I heard: [{msg.data}]', flush=True)

@@ -107,6 +107,10 @@ class Executor:
                 pass
 
     def _gather(self) -> None:
+        if self.context.has_dds():
+            events = self.context.dds.events  # handed over by DDS threads (DdsContext.post)
+            while events:
+                self._queue.append(events.popleft())
         for node in list(self._nodes):
             if getattr(node, '_destroyed', False):
                 continue

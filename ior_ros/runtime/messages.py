@@ -7,8 +7,10 @@ rcl_interfaces, rmw_dds_common, ...) plus the project's own ``msg/*.msg`` files,
 here line by line so that a syntax error names the file and line.
 
 Classes behave like rclpy's generated ones for the common subset: keyword (or positional, in field
-order) construction with every field defaulted (0, 0.0, False, '', nested default, zero-filled
-fixed array, empty sequence), attribute access, ``==``, ``repr``
+order) construction with every field defaulted as rosidl/rclpy does (the default value the
+``.msg`` declares, else 0, 0.0, False, '', nested default, zero-filled fixed array, empty
+sequence; the typestore drops declared defaults, so those of the Jazzy types are in
+``_JAZZY_DEFAULTS``), attribute access, ``==``, ``repr``
 (``std_msgs.msg.String(data='x')``), class constants (``Marker.ADD``) and
 ``get_fields_and_field_types()``. Fixed-size numeric arrays are numpy arrays; received sequences
 are numpy arrays too (read-only views into the received buffer, which is what makes a 1 MB image
@@ -63,6 +65,24 @@ _SEQUENCE = 4  # rosbags Nodetype.SEQUENCE
 
 _MISSING = object()
 
+# Default values that Jazzy's standard messages declare in their .msg files (rosbags' typestore
+# drops them; rosidl/rclpy apply them). Found by parsing every /opt/ros/jazzy/share/*/msg/*.msg
+# with rosidl_adapter (fields whose default_value is set):
+#   geometry_msgs/msg/Quaternion.msg          float64 x 0 / y 0 / z 0 / w 1
+#   sensor_msgs/msg/NavSatStatus.msg          int8 status -2          (STATUS_UNKNOWN)
+#   rcl_interfaces/msg/ParameterDescriptor.msg bool read_only false / bool dynamic_typing false
+#   type_description_interfaces/msg/FieldType.msg  uint8 type_id 0
+# No array or string field of a Jazzy message declares a default. (The only srv one,
+# type_description_interfaces/srv/GetTypeDescription request ``bool include_type_sources true``,
+# is not a type this runtime knows.) test/runtime/test_rt_msg_defaults.py checks the table against
+# rclpy for every type both know.
+_JAZZY_DEFAULTS: dict[str, dict[str, Any]] = {
+    'geometry_msgs/msg/Quaternion': {'x': 0.0, 'y': 0.0, 'z': 0.0, 'w': 1.0},
+    'sensor_msgs/msg/NavSatStatus': {'status': -2},
+    'rcl_interfaces/msg/ParameterDescriptor': {'read_only': False, 'dynamic_typing': False},
+    'type_description_interfaces/msg/FieldType': {'type_id': 0},
+}
+
 
 def normalize_type_name(name: str) -> str:
     """
@@ -109,7 +129,7 @@ class RosMessage:
 
     @classmethod
     def get_fields_and_field_types(cls) -> dict[str, str]:
-        """Field name → type string (``'float64'``, ``'sequence<uint8>'``, ``'pkg/Name'``)."""
+        """Field name → type string as rclpy gives it (``'double'``, ``'sequence<uint8>'``)."""
         return dict(cls._field_types)
 
     def __eq__(self, other: object) -> bool:
@@ -140,11 +160,18 @@ class RosMessage:
         return f"{pkg}.msg.{short}({', '.join(parts)})"
 
 
+# rosidl's names for the .msg primitive types (the IDL types rosidl_adapter maps them to), which
+# rclpy's get_fields_and_field_types() shows: float64 is 'double', bool 'boolean', byte 'octet'
+_IDL_NAMES = {'bool': 'boolean', 'byte': 'octet', 'char': 'uint8', 'float32': 'float',
+              'float64': 'double'}
+
+
 def _type_string(desc: Any) -> str:
+    """A field's type as rclpy spells it (``'double'``, ``'sequence<uint8>'``, ``'pkg/Name'``)."""
     kind = desc[0]
     if kind == _BASE:
         name, bound = desc[1]
-        return f'{name}<={bound}' if bound else name
+        return f'{name}<={bound}' if bound else _IDL_NAMES.get(name, name)
     if kind == _NAME:
         pkg, _, short = desc[1].split('/')
         return f'{pkg}/{short}'
@@ -224,6 +251,9 @@ class MessageRegistry:
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}
         self._sources: dict[str, tuple[Path, int]] = {}  # typename → (file, first line)
+        # typename → {field (as the .msg names it): declared default value}
+        self._defaults: dict[str, dict[str, Any]] = {
+            name: dict(values) for name, values in _JAZZY_DEFAULTS.items()}
         self.store.types = _LazyTypes(self)  # our classes, built on first use
         if msg_dirs is None:
             msg_dirs = list(_default_msg_dirs())
@@ -247,6 +277,7 @@ class MessageRegistry:
 
         with self._lock:
             parsed: dict[str, Any] = {}
+            defaults: dict[str, dict[str, Any]] = {}
             references: list[tuple[str, str, Path | str, int]] = []
             for typename, (source, text) in texts.items():
                 pkg, _, short = normalize_type_name(typename).split('/')
@@ -254,7 +285,9 @@ class MessageRegistry:
                     raise MessageDefinitionError(
                         f'{at(source, None)}message name {short!r} must be UpperCamelCase '
                         '(letters and digits)')
-                refs = parse_msg_definition(text, f'{pkg}/msg/{short}', source)
+                defaults[f'{pkg}/msg/{short}'] = {}
+                refs = parse_msg_definition(text, f'{pkg}/msg/{short}', source,
+                                            defaults=defaults[f'{pkg}/msg/{short}'])
                 references.extend((typename, ref, source, line) for ref, line in refs)
                 try:
                     parsed.update(get_types_from_msg(text, f'{pkg}/msg/{short}'))
@@ -276,6 +309,7 @@ class MessageRegistry:
                 raise MessageDefinitionError(str(exc)) from None
             for typename, (source, _) in texts.items():
                 self._sources[normalize_type_name(typename)] = (Path(source), 1)
+            self._defaults.update(defaults)
             return sorted(parsed)
 
     # ----------------------------------------------------------------- lookups
@@ -317,7 +351,7 @@ class MessageRegistry:
         """REP-2011 ``RIHS01_<sha256>`` of the type (what rmw puts into endpoint USER_DATA)."""
         entry = self.entry(typename)
         if entry.hash is None:
-            entry.hash = self.store.hash_rihs01(entry.typename)
+            entry.hash = _rosidl_rihs01(self.store, entry.typename)
         return entry.hash
 
     def message_definition(self, typename: str) -> str:
@@ -332,11 +366,13 @@ class MessageRegistry:
 
         consts, raw_fields = self.store.fielddefs[typename]
         fields = [(normalize_fieldname(name), desc) for name, desc in raw_fields]
+        declared = self._defaults.get(typename, {})
+        defaults = [declared.get(name, _MISSING) for name, _ in raw_fields]
         for _, desc in fields:  # nested classes first
             for nested in _nested_names(desc):
                 if nested != typename:
                     self.entry(nested)
-        cls = self._make_class(typename, fields, consts)
+        cls = self._make_class(typename, fields, consts, defaults)
         entry = _Entry(typename, cls, fields)
         self._entries[typename] = entry
         self.store.types[typename] = cls
@@ -344,8 +380,24 @@ class MessageRegistry:
         entry.prep = self._make_prep(typename, fields)
         return entry
 
-    def _default_code(self, desc: Any, ns: dict[str, Any], key: str) -> str:
+    def _default_code(self, desc: Any, ns: dict[str, Any], key: str,
+                      declared: Any = _MISSING) -> str:
+        """
+        Python expression of a field's default (names it needs go into ``ns`` under ``key``):
+        the ``.msg`` default when one is declared (a fresh array or list per instance), else
+        rosidl's zero value.
+        """
         kind = desc[0]
+        if declared is not _MISSING:
+            if kind == _BASE:  # bool, int, float or str: immutable
+                ns[key] = declared
+                return key
+            sub = desc[1][0]
+            if sub[1][0] in _DTYPES:  # numeric array or sequence: numpy, as received ones are
+                ns[key] = np.array(declared, dtype=_DTYPES[sub[1][0]])
+                return f'{key}.copy()'
+            ns[key] = tuple(declared)  # strings
+            return f'list({key})'
         if kind == _BASE:
             base = desc[1][0]
             return {'bool': 'False', 'string': "''", 'wstring': "''",
@@ -365,13 +417,15 @@ class MessageRegistry:
         return '[]'
 
     def _make_class(self, typename: str, fields: list[tuple[str, Any]],
-                    consts: Iterable[tuple[str, Any, Any]]) -> type[RosMessage]:
+                    consts: Iterable[tuple[str, Any, Any]],
+                    defaults: list[Any] | None = None) -> type[RosMessage]:
         pkg, _, short = typename.split('/')
         ns: dict[str, Any] = {'_MISSING': _MISSING, '_np': np}
         args = ', '.join(f'{name}=_MISSING' for name, _ in fields)
         body = []
         for index, (name, desc) in enumerate(fields):
-            default = self._default_code(desc, ns, f'_d{index}')
+            declared = defaults[index] if defaults is not None else _MISSING
+            default = self._default_code(desc, ns, f'_d{index}', declared)
             body.append(f'    self.{name} = {default} if {name} is _MISSING else {name}')
         code = f'def __init__(self, {args}):\n' + ('\n'.join(body) or '    pass') + '\n'
         exec(compile(code, f'<ior_ros message {typename}>', 'exec'), ns)  # noqa: S102
@@ -542,8 +596,8 @@ _TYPE = re.compile(
     r'(?:\[(?P<array>(?:<=)?\d*)\])?')
 
 
-def parse_msg_definition(text: str, typename: str,
-                         source: Path | str | None = None) -> list[tuple[str, int]]:
+def parse_msg_definition(text: str, typename: str, source: Path | str | None = None,
+                         defaults: dict[str, Any] | None = None) -> list[tuple[str, int]]:
     """
     Check a ``.msg`` definition line by line (ROS 2 rules) and return the message types it refers
     to as ``[(pkg/msg/Name, line), ...]``.
@@ -552,6 +606,8 @@ def parse_msg_definition(text: str, typename: str,
     (constant, primitive types only). TYPE is a primitive (``float64``, ``string<=10``), ``Name``
     (same package), ``pkg/Name`` or ``pkg/msg/Name``, optionally followed by ``[]``, ``[N]`` or
     ``[<=N]``. Raises MessageDefinitionError ``file:line: ...`` for the first bad line.
+    ``defaults``, when given, receives ``{field: value}`` for every declared default (parsed as
+    rosidl_adapter does: see :func:`_parse_default`).
     """
     pkg = typename.split('/')[0]
     where = source if source is not None else typename
@@ -603,8 +659,11 @@ def parse_msg_definition(text: str, typename: str,
             raise MessageDefinitionError(f'{at(where, number)}field {name}: only primitive '
                                          'fields take a default value')
         if len(body) > 1:
-            default = rest.split('#', 1)[0].strip()[len(name):].strip()
-            _check_default(default, base, match.group('array') is not None, name, where, number)
+            default = rest.split('#', 1)[0].strip()[len(name):].strip().replace('\t', ' ')
+            value = _parse_default(default, base, match.group('strbound'), match.group('array'),
+                                   name, where, number)
+            if defaults is not None:
+                defaults[name] = value
         if not is_primitive:
             parts = base.split('/')
             if len(parts) == 1:
@@ -620,32 +679,112 @@ def parse_msg_definition(text: str, typename: str,
     return refs
 
 
-def _check_default(text: str, base: str, is_array: bool, name: str, where: Path | str,
-                   number: int) -> None:
-    """A field default must be a literal of the field's type (``[...]`` for arrays)."""
-    import yaml
-
-    if base in ('string', 'wstring') and not is_array:
-        return
+def _parse_default(text: str, base: str, strbound: str | None, array: str | None, name: str,
+                   where: Path | str, number: int) -> Any:
+    """
+    The value of a field default as rosidl_adapter reads it (``parse_value_string`` of
+    rosidl_adapter/parser.py, Jazzy): ``[a, b]`` for arrays (exactly N elements for ``[N]``, at
+    most N for ``[<=N]``); bool ``true``/``false``/``1``/``0`` (any case); integers as Python's
+    ``int(s)`` or ``int(s, 0)`` (``0x1F``) within the type's range (``byte``/``char`` 0..255);
+    floats as ``float(s)``; strings as written, or inside ``"..."``/``'...'`` with ``\\"`` for an
+    inner quote. A ``byte`` value is kept as the signed int8 that deserialization gives.
+    """
+    bound = int(strbound[2:]) if strbound else 0
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        value = None
-    values = value if is_array and isinstance(value, list) else [value]
-    if is_array and not isinstance(value, list):
-        ok = False
-    elif base == 'bool':
-        ok = all(isinstance(v, bool) or v in (0, 1) for v in values)
-    elif base in ('float32', 'float64'):
-        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    elif base in ('string', 'wstring'):
-        ok = True
-    else:
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-    if not ok:
-        kind = f'{base}[]' if is_array else base
+        if array is None:
+            value = _primitive_default(text, base, bound)
+        else:
+            if not (text.startswith('[') and text.endswith(']')):
+                raise ValueError("an array value must start with '[' and end with ']'")
+            inner = text[1:-1]
+            if base in ('string', 'wstring'):
+                items = _string_array_items(inner)
+            else:
+                items = inner.split(',') if inner else []
+            size = int(array.lstrip('<=') or 0)
+            if array and not array.startswith('<=') and len(items) != size:
+                raise ValueError(f'the array needs exactly {size} elements, not {len(items)}')
+            if array.startswith('<=') and len(items) > size:
+                raise ValueError(f'the array takes at most {size} elements, not {len(items)}')
+            value = [_primitive_default(item.strip(), base, bound) for item in items]
+    except (ValueError, IndexError) as exc:
+        kind = f'{base}[]' if array is not None else base
         raise MessageDefinitionError(f'{at(where, number)}field {name}: default value {text!r} '
-                                     f'is not a {kind} literal')
+                                     f'is not a {kind} literal ({exc})') from None
+    if base == 'byte':
+        return [v - 256 if v > 127 else v for v in value] if array is not None else \
+            value - 256 if value > 127 else value
+    return value
+
+
+def _primitive_default(text: str, base: str, bound: int) -> Any:
+    """One scalar default literal (rosidl_adapter ``parse_primitive_value_string``)."""
+    if base == 'bool':
+        if text.lower() not in ('true', '1', 'false', '0'):
+            raise ValueError("a bool is 'true' / '1' or 'false' / '0'")
+        return text.lower() in ('true', '1')
+    if base in ('float32', 'float64'):
+        return float(text)
+    if base in _INT_RANGES:
+        try:
+            number = int(text)
+        except ValueError:
+            number = int(text, 0)
+        low, high = (0, 255) if base in ('byte', 'char') else _INT_RANGES[base]
+        if not low <= number <= high:
+            raise ValueError(f'{number} is outside [{low}, {high}]')
+        return number
+    for quote in ('"', "'"):  # string or wstring: outer quotes keep leading/trailing spaces
+        if text.startswith(quote) and text.endswith(quote):
+            text = text[1:-1]
+            if re.search(rf'(?<!\\){quote}', text):
+                raise ValueError('string inner quotes not properly escaped')
+            text = text.replace('\\' + quote, quote)
+            break
+    if bound and len(text) > bound:
+        raise ValueError(f'the string is longer than its bound {bound}')
+    return text
+
+
+def _string_array_items(text: str) -> list[str]:
+    """Elements of a string array default (rosidl_adapter ``parse_string_array_value_string``)."""
+    items: list[str] = []
+    while text:
+        text = text.lstrip(' ')
+        if text[0] == ',':
+            raise ValueError(f"unexpected ',' at the beginning of [{text}]")
+        quoted = False
+        for quote in ('"', "'"):
+            if text.startswith(quote):
+                quoted = True
+                end = _matching_end_quote(text, quote)
+                if end == -1:
+                    raise ValueError(f'string [{text}] incorrectly quoted')
+                items.append(text[1:end + 1].replace('\\' + quote, quote))
+                text = text[end + 2:]
+        if not quoted:
+            comma = text.find(',')
+            items.append(text if comma == -1 else text[:comma])
+            text = '' if comma == -1 else text[comma:]
+        text = text.lstrip(' ')
+        if text and text[0] == ',':
+            text = text[1:]
+    return items
+
+
+def _matching_end_quote(text: str, quote: str) -> int:
+    """rosidl_adapter ``find_matching_end_quote`` (index of the closing quote minus 1, or -1)."""
+    end = -1
+    offset = 0
+    while text:
+        end = text[1:].find(quote)
+        if end == -1:
+            return -1
+        if text[end:end + 2] != '\\' + quote:
+            return offset + end
+        text = text[end + 2:]
+        offset = end + 2
+    return -1
 
 
 def _default_msg_dirs() -> Iterable[tuple[str, Path]]:
@@ -706,6 +845,31 @@ def serialize(message: Any, typename: str | None = None) -> bytearray:
 def deserialize(data: bytes | bytearray | memoryview, typename: str) -> Any:
     """Message object from CDR bytes."""
     return registry().deserialize(data, typename)
+
+
+def _rosidl_rihs01(store: Any, typename: str) -> str:
+    """
+    RIHS01 of ``typename`` as rosidl computes it (REP-2011, rosidl_generator_type_description).
+
+    rosidl reads a ``.msg`` ``char`` as IDL ``uint8`` (rosidl_adapter's msg → idl mapping), so the
+    type description holds FIELD_TYPE_UINT8 (3) for it; the rosbags typestore hashes it as
+    FIELD_TYPE_CHAR (13) instead, which gave wrong hashes for std_msgs/Char and every type with a
+    ``char`` field (rmw_dds_common/Gid, service_msgs/ServiceEventInfo, ...). The hash is computed
+    over the store's definitions with that one mapping applied.
+    """
+    def as_rosidl(desc: Any) -> Any:
+        kind, rest = desc
+        if isinstance(rest, tuple) and len(rest) == 2 and isinstance(rest[0], tuple):
+            return (kind, (as_rosidl(rest[0]), rest[1]))  # array/sequence of (element, size)
+        if isinstance(rest, tuple) and rest and rest[0] == 'char':
+            return (kind, ('uint8', *rest[1:]))
+        return desc
+
+    class _View:
+        fielddefs = {name: (consts, [(field, as_rosidl(desc)) for field, desc in fields])
+                     for name, (consts, fields) in store.fielddefs.items()}
+
+    return str(type(store).hash_rihs01(_View(), typename))  # type: ignore[arg-type]
 
 
 def type_hash(typename: str) -> str:

@@ -82,8 +82,17 @@ class Publisher:
         self.qos_profile = qos
         self._node = node
         self._registry = registry()
-        self._writer = node.context.dds.create_writer(topic, self.typename, qos)
+        dds = node.context.dds
+        self._writer = dds.create_writer(
+            topic, self.typename, qos,
+            on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
         self._entry = self._registry.entry(self.typename)
+
+    def _incompatible(self, policy: str) -> None:
+        # rclpy's default event callback (rclpy/event_handler.py), same words
+        self._node.get_logger().warn(
+            f"New subscription discovered on topic '{self.topic_name}', requesting incompatible "
+            f'QoS. No messages will be sent to it. Last incompatible policy: {policy}')
 
     @property
     def topic(self) -> str:
@@ -136,8 +145,17 @@ class Subscription:
         self.raw = raw
         self._node = node
         self._registry = registry()
-        self._reader = node.context.dds.create_reader(topic, self.typename, qos)
+        dds = node.context.dds
+        self._reader = dds.create_reader(
+            topic, self.typename, qos,
+            on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
         self._wants_info = _accepts_two_args(callback)
+
+    def _incompatible(self, policy: str) -> None:
+        # rclpy's default event callback (rclpy/event_handler.py), same words
+        self._node.get_logger().warn(
+            f"New publisher discovered on topic '{self.topic_name}', offering incompatible QoS. "
+            f'No messages will be received from it. Last incompatible policy: {policy}')
 
     @property
     def topic(self) -> str:
@@ -638,13 +656,15 @@ class Node:
                 return SetParametersResult(True)
             raise ParameterNotDeclaredException(f"parameter '{param.name}' is not declared")
         descriptor = self._descriptors.get(param.name, ParameterDescriptor())
+        # the reasons are rclpy's words (Node._check_parameter_descriptor): tools show them
         if descriptor.read_only:
-            return SetParametersResult(False, f"parameter '{param.name}' is read-only")
+            return SetParametersResult(False,
+                                       f'Trying to set a read-only parameter: {param.name}.')
         current = self._parameters[param.name].type_
         if (not descriptor.dynamic_typing and current != ParameterType.NOT_SET
                 and param.type_ != current and param.type_ != ParameterType.NOT_SET):
-            return SetParametersResult(False, f"Wrong parameter type, expected '{current.name}' "
-                                              f"got '{param.type_.name}'")
+            return SetParametersResult(False, 'Wrong parameter type, expected '
+                                              f"'Type.{current.name}' got 'Type.{param.type_.name}'")
         return SetParametersResult(True)
 
     def _set_one(self, param: Parameter) -> SetParametersResult:

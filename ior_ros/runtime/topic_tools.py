@@ -11,6 +11,7 @@ TRANSIENT_LOCAL only when every publisher is).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections import deque
@@ -36,16 +37,32 @@ from ior_ros.runtime.qos import (
     adapt_subscription_qos,
 )
 
-__all__ = ['open_context', 'list_topics', 'list_nodes', 'echo', 'publish', 'hz',
+__all__ = ['open_context', 'tool_node_name', 'list_topics', 'list_nodes', 'echo', 'publish', 'hz',
            'wait_for_topic_type', 'build_qos', 'format_message']
 
 
-def open_context() -> Any:
-    """A DDS participant for a tool (ROS_DOMAIN_ID and discovery range from the environment)."""
+def tool_node_name(verb: str) -> str:
+    """The node name a tool shows in the ROS graph: ``ior_<verb>_<pid>`` (unique per process)."""
+    return f'ior_{verb}_{os.getpid()}'
+
+
+def open_context(tool: str | None = None, node_name: str | None = None) -> Any:
+    """
+    A DDS participant for a tool (ROS_DOMAIN_ID and discovery range from the environment).
+
+    ``tool`` (e.g. ``topic_pub``) makes the endpoints the tool creates belong to a node of the
+    ROS graph named ``node_name`` or ``ior_<tool>_<pid>``, as ros2cli's verbs run a node.
+    """
     from ior_ros.runtime.dds import DdsContext
 
     ctx = DdsContext()
-    ctx.graph()  # create the discovery readers now, so that spin time is spent listening
+    try:
+        if tool is not None or node_name is not None:
+            ctx.register_tool(node_name or tool_node_name(tool or 'tool'))
+        ctx.graph()  # create the discovery readers now, so that spin time is spent listening
+    except BaseException:
+        ctx.close()
+        raise
     return ctx
 
 
@@ -144,7 +161,7 @@ def echo(topic: str, typename: str | None = None, *, once: bool = False,
     """Print every message of ``topic`` as YAML followed by ``---``; returns how many."""
     stream = out or sys.stdout
     topic = _absolute(topic)
-    ctx = open_context()
+    ctx = open_context('topic_echo')
     try:
         typename, pubs = _type_and_publisher_qos(ctx, topic, typename, spin_time_s)
         profile = qos or adapt_subscription_qos(pubs)
@@ -174,10 +191,11 @@ def publish(topic: str, typename: str, values: str | None, *, rate_hz: float = 1
             times: int | None = None, once: bool = False, wait_matching: int | None = None,
             max_wait_s: float | None = None, keep_alive_s: float = 0.1,
             qos: QoSProfile | None = None, print_every: int = 1,
-            out: IO[str] | None = None) -> int:
+            out: IO[str] | None = None, node_name: str | None = None) -> int:
     """
     ``ros2 topic pub``: publish a message built from YAML ``values`` at ``rate_hz`` (or
-    ``times``/``once``); returns the number published.
+    ``times``/``once``); returns the number published. The publisher belongs to the node
+    ``node_name`` (default ``ior_topic_pub_<pid>``) in the ROS graph.
     """
     stream = out or sys.stdout
     topic = _absolute(topic)
@@ -205,7 +223,7 @@ def publish(topic: str, typename: str, values: str | None, *, rate_hz: float = 1
     if wait_matching is None:
         wait_matching = 1 if count_limit is not None else 0
     profile = qos or QoSProfile(depth=10)
-    ctx = open_context()
+    ctx = open_context('topic_pub', node_name)
     try:
         writer = ctx.create_writer(topic, name, profile)
         if wait_matching > 0:
@@ -252,7 +270,7 @@ def hz(topic: str, typename: str | None = None, *, window: int = 10000,
     """
     stream = out or sys.stdout
     topic = _absolute(topic)
-    ctx = open_context()
+    ctx = open_context('topic_hz')
     averages: list[float] = []
     try:
         typename, pubs = _type_and_publisher_qos(ctx, topic, typename, spin_time_s)

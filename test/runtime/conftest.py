@@ -22,18 +22,14 @@ def _ros_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> I
 
 
 @pytest.fixture
-def ros(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosEnv]:
-    """A fresh ROS domain on loopback; every process started through it dies at teardown."""
-    yield from _ros_env(tmp_path, monkeypatch, 'dds')
-
-
-@pytest.fixture(params=['dds', pytest.param('rclpy', marks=pytest.mark.ros2)])
-def ros_any(request: pytest.FixtureRequest, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[RosEnv]:
+def ros(request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[RosEnv]:
     """
-    :func:`ros` on each backend: our nodes run on the DDS runtime, then on rclpy (colcon-built).
+    A fresh ROS domain on loopback; every process started through it dies at teardown.
 
-    The node-level tests take this fixture so that the same assertions hold on both backends
-    (a difference is a bug in ours, or an rclpy behaviour the test documents).
+    Our nodes run on the DDS runtime, or on the backend a test names through
+    ``rt_helpers.both_backends`` (indirect parametrization): the node-level tests run with the
+    same assertions on ours and on rclpy (colcon-built), so that a difference is a bug in ours or
+    an rclpy behaviour the test documents.
     """
-    yield from _ros_env(tmp_path, monkeypatch, request.param)
+    yield from _ros_env(tmp_path, monkeypatch, getattr(request, 'param', 'dds'))

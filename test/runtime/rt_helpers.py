@@ -20,8 +20,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 _COUNTER = itertools.count()
+
+# A test decorated with this runs twice: our nodes on the DDS runtime, then on rclpy.
+both_backends = pytest.mark.parametrize(
+    'ros', ['dds', pytest.param('rclpy', marks=pytest.mark.ros2)], indirect=True)
 
 
 def _worker_index() -> int:

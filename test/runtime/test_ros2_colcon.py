@@ -101,7 +101,8 @@ def test_ros2_run_starts_every_node(built) -> None:  # type: ignore[no-untyped-d
     workspace, env, _, _ = built
     executables = sorted(set(NODE_EXECUTABLES) | set(NODE_MODULES))
     procs = {name: Proc(['ros2', 'run', 'ior_ros', name, '--ros-args', '-r',
-                         f'__node:=run_{name}'], env, cwd=workspace, group=True) for name in executables}
+                         f'__node:=run_{name}'], env, cwd=workspace, group=True)
+             for name in executables}
     try:
         expected = {f'/run_{name}' for name in executables}
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from rt_helpers import RosEnv, wait_until
+from rt_helpers import RosEnv, both_backends, wait_until
 
 pytestmark = [pytest.mark.xdist_group('dds'), pytest.mark.timeout(240)]
 
@@ -147,12 +147,14 @@ def _dds_topics(ctx) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-d
     return {e.dds_topic: (e.dds_type, e.user_data.decode()) for e in ctx.graph().endpoints}
 
 
+@both_backends
 def test_ior_param_list_get_set_reach_a_running_node(ros: RosEnv) -> None:
     talker = ros.node('talker', '-r', '__ns:=/cli', '-p', 'period_s:=0.2')
     talker.wait_for('Publishing', timeout=90)
     listed = ros.run_ior('param', 'list', '/cli/talker', '--timeout', '30')
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines() == ['  count', '  period_s', '  prefix', '  use_sim_time']
+    assert listed.stdout.splitlines() == ['  count', '  period_s', '  prefix', '  reliability',
+                                          '  start_type_description_service', '  use_sim_time']
     got = ros.run_ior('param', 'get', '/cli/talker', 'period_s', '--timeout', '30')
     assert got.stdout.strip() == 'Double value is: 0.2', got.stderr
     done = ros.run_ior('param', 'set', '/cli/talker', 'prefix', 'Bonjour', '--timeout', '30')
@@ -160,7 +162,8 @@ def test_ior_param_list_get_set_reach_a_running_node(ros: RosEnv) -> None:
     talker.wait_for(r'Publishing: "Bonjour \d+"', timeout=30)  # the node uses the new value
     refused = ros.run_ior('param', 'set', '/cli/talker', 'period_s', 'fast', '--timeout', '30')
     assert refused.returncode == 1
-    assert refused.stderr.strip().startswith('Setting parameter failed: Wrong parameter type')
+    assert refused.stderr.strip() == ("Setting parameter failed: Wrong parameter type, expected "
+                                      "'Type.DOUBLE' got 'Type.STRING'")  # rclpy's words
     missing = ros.run_ior('param', 'get', '/cli/nobody', 'x', '--timeout', '1')
     assert missing.returncode == 2
     assert "node '/cli/nobody': its parameter service get_parameters was not found" in \

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from rt_helpers import RosEnv, wait_until
+from rt_helpers import RosEnv, both_backends, wait_until
 
 pytestmark = [pytest.mark.xdist_group('dds'), pytest.mark.timeout(240)]
 
 
+@both_backends
 def test_talker_to_listener_across_processes(ros: RosEnv) -> None:
     listener = ros.node('listener')
     talker = ros.node('talker', '-p', 'period_s:=0.1', '-p', 'prefix:=msg')
