@@ -663,8 +663,9 @@ class Node:
         current = self._parameters[param.name].type_
         if (not descriptor.dynamic_typing and current != ParameterType.NOT_SET
                 and param.type_ != current and param.type_ != ParameterType.NOT_SET):
-            return SetParametersResult(False, 'Wrong parameter type, expected '
-                                              f"'Type.{current.name}' got 'Type.{param.type_.name}'")
+            expected, got = f'Type.{current.name}', f'Type.{param.type_.name}'
+            return SetParametersResult(False, f"Wrong parameter type, expected '{expected}' got "
+                                              f"'{got}'")
         return SetParametersResult(True)
 
     def _set_one(self, param: Parameter) -> SetParametersResult:
