@@ -1,9 +1,10 @@
 """
 ROS 2 tools on the DDS runtime: ``ior launch``, ``ior topic``, ``ior node``, ``ior param``,
-``ior bag``.
+``ior service``, ``ior bag``.
 
 They mirror ros2cli (``ros2 launch``, ``ros2 topic pub|echo|list|hz``, ``ros2 node list``,
-``ros2 param list|get|set``, ``ros2 bag record|play|info``) closely enough that the same
+``ros2 param list|get|set``, ``ros2 service list|type|call``, ``ros2 bag record|play|info``)
+closely enough that the same
 arguments work; the differences are listed in docs/models/runtime.md. Domain and discovery
 come from ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE`` (``LOCALHOST`` for loopback
 only), as for ROS 2 itself.
@@ -141,18 +142,43 @@ def _param_set(args: argparse.Namespace) -> int:
     return 1
 
 
+def _service_list(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.service_tools import list_services
+
+    found = list_services(args.spin_time, include_hidden=args.include_hidden_services)
+    if args.count_services:
+        print(len(found))
+        return 0
+    for name, types in found:
+        print(f"{name} [{', '.join(types)}]" if args.show_types else name)
+    return 0
+
+
+def _service_type(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.service_tools import service_types
+
+    for typename in service_types(args.service_name, args.spin_time):
+        print(typename)
+    return 0
+
+
+def _service_call(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.service_tools import call_service
+
+    call_service(args.service_name, args.service_type, args.values, timeout_s=args.timeout,
+                 rate_hz=args.rate, times=args.times)
+    return 0
+
+
 def _bag_record(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from ior_ros.runtime.bag import record
 
-    if args.storage != 'mcap':
-        from ior_ros.runtime.errors import RosInputError
-
-        raise RosInputError(f"storage '{args.storage}': only mcap is written here")
     output = args.output or datetime.now().strftime('rosbag2_%Y_%m_%d-%H_%M_%S')
     record(output, args.topics, all_topics=args.all, include_hidden=args.include_hidden_topics,
-           duration_s=args.duration, max_messages=args.max_messages, qos_override=_qos(args))
+           duration_s=args.duration, max_messages=args.max_messages, qos_override=_qos(args),
+           storage=args.storage)
     return 0
 
 
@@ -176,7 +202,7 @@ def _bag_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- registration
 def register(subparsers: Any) -> None:
-    """Add ``launch``, ``topic``, ``node``, ``param`` and ``bag`` to the ``ior`` command."""
+    """Add ``launch``, ``topic``, ``node``, ``param``, ``service`` and ``bag`` to ``ior``."""
     launch = subparsers.add_parser(
         'launch', help='run a ROS 2 YAML launch file (each node its own process)',
         description='Run FILE.launch.yaml (or PKG FILE from the package share folder) like '
@@ -282,17 +308,54 @@ def register(subparsers: Any) -> None:
                        help='seconds to wait for the node and its reply (default 5)')
         p.set_defaults(handler=handler)
 
-    bag = subparsers.add_parser('bag', help='record, play or inspect MCAP bags',
-                                description='ros2 bag on the DDS runtime (MCAP via rosbags).')
+    service = subparsers.add_parser('service', help='list, inspect or call ROS 2 services',
+                                    description='ros2 service on the DDS runtime.')
+    service_sub = service.add_subparsers(dest='service_command', metavar='VERB')
+    service_sub.required = True
+    p = service_sub.add_parser('list', help='services discovery finds',
+                               description='Print every service with a server or a client.')
+    p.add_argument('-t', '--show-types', action='store_true', help='also print the types')
+    p.add_argument('-c', '--count-services', action='store_true',
+                   help='print only the number of services')
+    p.add_argument('--include-hidden-services', action='store_true',
+                   help='also services with a name part starting with _')
+    _spin_time(p, 1.5)
+    p.set_defaults(handler=_service_list)
+    p = service_sub.add_parser('type', help='the type of a service',
+                               description='Print the type of SERVICE_NAME.')
+    p.add_argument('service_name', help='service name, e.g. /set_enabled')
+    _spin_time(p, 1.5)
+    p.set_defaults(handler=_service_type)
+    p = service_sub.add_parser('call', help='call a service with a request built from YAML',
+                               description='Call SERVICE_NAME of SERVICE_TYPE, e.g. ior service '
+                                           'call /set_enabled std_srvs/srv/SetBool "{data: '
+                                           'true}", and print the response like ros2 service '
+                                           'call.')
+    p.add_argument('service_name', help='service name')
+    p.add_argument('service_type', help='service type pkg/srv/Name')
+    p.add_argument('values', nargs='?', default='{}', help='request field values in YAML')
+    p.add_argument('-r', '--rate', type=positive_float, default=None, metavar='HZ',
+                   help='call repeatedly at HZ until Ctrl-C (or --times calls)')
+    p.add_argument('--times', type=positive_int, default=None, metavar='N',
+                   help='with --rate, stop after N calls (ior extension)')
+    p.add_argument('--timeout', type=positive_float, default=10.0, metavar='S',
+                   help='seconds to wait for the service and for each reply (default 10; ior '
+                        'extension)')
+    p.set_defaults(handler=_service_call)
+
+    bag = subparsers.add_parser('bag', help='record, play or inspect rosbag2 bags',
+                                description='ros2 bag on the DDS runtime (mcap and sqlite3 '
+                                            'storage via rosbags).')
     bag_sub = bag.add_subparsers(dest='bag_command', metavar='VERB')
     bag_sub.required = True
-    p = bag_sub.add_parser('record', help='record topics into a new MCAP bag',
+    p = bag_sub.add_parser('record', help='record topics into a new bag',
                            description='Record until Ctrl-C (or --duration / --max-messages).')
     p.add_argument('topics', nargs='*', help='topics to record')
     p.add_argument('-a', '--all', action='store_true', help='record every topic discovered')
     p.add_argument('-o', '--output', default=None, metavar='DIR',
                    help='bag folder to create (default rosbag2_<date>)')
-    p.add_argument('-s', '--storage', default='mcap', help='storage plugin (mcap)')
+    p.add_argument('-s', '--storage', default='mcap', choices=('mcap', 'sqlite3'),
+                   help='storage plugin (default mcap)')
     p.add_argument('--include-hidden-topics', action='store_true',
                    help='with -a, also /rosout and /parameter_events')
     p.add_argument('--duration', type=positive_float, default=None, metavar='S',

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ['Node', 'init', 'shutdown', 'try_shutdown', 'ok', 'spin', 'spin_once',
-           'spin_until_future_complete', 'get_message', 'Parameter', 'Time', 'Duration', 'Clock',
+           'spin_until_future_complete', 'get_message', 'get_service', 'Parameter', 'Time',
+           'Duration', 'Clock',
            'ROSClock', 'ClockType', 'SetParametersResult', 'ExternalShutdownException',
            'SingleThreadedExecutor', 'MultiThreadedExecutor', 'get_logger', 'QoSProfile',
            'HistoryPolicy', 'ReliabilityPolicy', 'DurabilityPolicy', 'LivelinessPolicy',
@@ -22,7 +23,13 @@ __all__ = ['Node', 'init', 'shutdown', 'try_shutdown', 'ok', 'spin', 'spin_once'
            'qos_profile_services_default', 'qos_profile_parameters',
            'qos_profile_parameter_events', 'qos_profile_action_status_default',
            'qos_profile_rosout_default', 'qos_profile_transient_local', 'qos_profile_clock',
-           'BACKEND', 'backend_name', 'select_backend']
+           'ParameterNotDeclaredException', 'ParameterAlreadyDeclaredException',
+           'InvalidParameterTypeException', 'ParameterUninitializedException',
+           'ParameterImmutableException', 'BACKEND', 'backend_name', 'select_backend']
+
+_EXCEPTIONS = ('ParameterNotDeclaredException', 'ParameterAlreadyDeclaredException',
+               'InvalidParameterTypeException', 'ParameterUninitializedException',
+               'ParameterImmutableException')
 
 _CACHE: dict[str, Any] = {}
 
@@ -36,7 +43,8 @@ def _dds_exports() -> dict[str, Any]:
         'try_shutdown': context.try_shutdown, 'ok': context.ok, 'spin': executor.spin,
         'spin_once': executor.spin_once,
         'spin_until_future_complete': executor.spin_until_future_complete,
-        'get_message': messages.get_message, 'Parameter': parameters.Parameter,
+        'get_message': messages.get_message, 'get_service': messages.get_service,
+        'Parameter': parameters.Parameter,
         'Time': clock.Time, 'Duration': clock.Duration, 'Clock': clock.Clock,
         'ROSClock': clock.ROSClock, 'ClockType': clock.ClockType,
         'SetParametersResult': parameters.SetParametersResult,
@@ -47,6 +55,8 @@ def _dds_exports() -> dict[str, Any]:
     for name in __all__:
         if name.startswith(('qos_profile_', 'QoS')) or name.endswith('Policy'):
             out[name] = getattr(qos, name)
+    for name in _EXCEPTIONS:
+        out[name] = getattr(parameters, name)
     return out
 
 

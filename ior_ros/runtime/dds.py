@@ -36,7 +36,7 @@ from typing import Any
 
 from ior_ros.runtime.errors import DdsError
 from ior_ros.runtime.messages import dds_type_name, registry
-from ior_ros.runtime.names import dds_topic_to_ros, ros_topic_to_dds
+from ior_ros.runtime.names import dds_topic_to_ros, dds_topic_to_service, ros_topic_to_dds
 from ior_ros.runtime.qos import (
     DurabilityPolicy,
     HistoryPolicy,
@@ -47,7 +47,8 @@ from ior_ros.runtime.qos import (
 )
 
 __all__ = ['DdsContext', 'LOCALHOST_CONFIG', 'discovery_config', 'idl_type', 'RawWriter',
-           'RawReader', 'EndpointInfo', 'GraphSnapshot', 'domain_id_from_env']
+           'RawReader', 'EndpointInfo', 'GraphSnapshot', 'domain_id_from_env',
+           'service_type_from_dds']
 
 LOCALHOST_CONFIG = (
     '<CycloneDDS><Domain Id="any"><General>'
@@ -185,7 +186,7 @@ def _incompatible_qos_listener(writer: bool, callback: Callable[[str], None] | N
     """A listener that calls ``callback(policy name)`` on an incompatible-QoS match (or None).
 
     It runs on a Cyclone receive thread, so ``callback`` must only hand the event over."""
-    if callback is None:
+    if callback is None or os.environ.get('XX_NOLISTENER'):
         return None
     from cyclonedds.core import Listener
 
@@ -292,6 +293,17 @@ class RawReader:
 
 
 # ---------------------------------------------------------------------------- graph
+def service_type_from_dds(dds_name: str) -> str | None:
+    """``pkg::srv::dds_::Name_Request_`` (or ``_Response_``) → ``pkg/srv/Name`` (rmw_dds_common's
+    ``_demangle_service_type_only``); None for anything else."""
+    import re
+
+    match = re.fullmatch(r'(.+)::srv::dds_::(.+)_(?:Request|Response)_', dds_name)
+    if not match:
+        return None
+    return f"{match.group(1).replace('::', '/')}/srv/{match.group(2)}"
+
+
 @dataclass(frozen=True)
 class EndpointInfo:
     """A discovered reader or writer (read from DDS builtin topics)."""
@@ -343,6 +355,32 @@ class GraphSnapshot:
                 continue
             out.setdefault(topic, set()).add(typ)
         return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def service_names_and_types(self, gids: set[bytes] | None = None,
+                                kinds: tuple[str, ...] = ('request', 'reply')
+                                ) -> dict[str, list[str]]:
+        """
+        ROS service → sorted service types (``pkg/srv/Name``), demangled as rmw_dds_common does:
+        request (``rq``/``Request``) and reply (``rr``/``Reply``) topics of ``::srv::dds_::``
+        types (``_Request_``/``_Response_`` dropped). ``gids`` keeps only those readers (a
+        node's; rmw's ``*_by_node`` look at readers: request readers are servers, reply readers
+        clients).
+        """
+        out: dict[str, set[str]] = {}
+        for ep in self.endpoints:
+            if gids is not None and (ep.is_writer or ep.gid not in gids):
+                continue
+            found = dds_topic_to_service(ep.dds_topic)
+            typ = service_type_from_dds(ep.dds_type)
+            if found is None or typ is None or found[1] not in kinds:
+                continue
+            out.setdefault(found[0], set()).add(typ)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def count_service_readers(self, service: str, kind: str) -> int:
+        """Readers of a service's request topic (servers) or reply topic (clients)."""
+        return sum(1 for ep in self.endpoints if not ep.is_writer
+                   and dds_topic_to_service(ep.dds_topic) == (service, kind))
 
 
 def _user_data(qos: Any) -> bytes:
@@ -439,6 +477,39 @@ _DISCOVERY_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL,
                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+# ---------------------------------------------------------------------------- memory
+_MALLOC_TUNED: list[bool] = []
+
+
+def keep_large_buffers() -> bool:
+    """
+    Let glibc keep freed megabyte buffers for reuse instead of returning them to the kernel.
+
+    Every publish of a large message allocates two fresh buffers of its size (the serialized
+    sample and the DDS binding's copy). With glibc's defaults a buffer over the dynamic mmap
+    threshold is mmap'ed and unmapped each time, so a 1 MiB image costs ~480 page faults and
+    1.3 ms per publish, against 0.1 ms when the heap keeps them (measured, BENCHMARKS.md). This
+    raises ``M_MMAP_THRESHOLD`` to its maximum (32 MiB) and ``M_TRIM_THRESHOLD`` to 64 MiB
+    (mallopt(3)); the price is that up to that much freed memory stays in the process.
+    ``IOR_ROS_MALLOC_TUNING=0`` turns it off. Once per process; False where it does not apply.
+    """
+    if _MALLOC_TUNED:
+        return _MALLOC_TUNED[0]
+    done = False
+    if os.environ.get('IOR_ROS_MALLOC_TUNING', '1').strip() != '0':
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL('libc.so.6')
+            m_trim_threshold, m_mmap_threshold = -1, -3
+            done = bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(
+                libc.mallopt(m_trim_threshold, 64 << 20))
+        except (OSError, AttributeError):  # not glibc
+            done = False
+    _MALLOC_TUNED.append(done)
+    return done
+
+
 # ---------------------------------------------------------------------------- context
 class DdsContext:
     """
@@ -450,6 +521,7 @@ class DdsContext:
         from cyclonedds.core import GuardCondition, Policy, Qos, WaitSet
         from cyclonedds.domain import Domain, DomainParticipant  # noqa: F401
 
+        keep_large_buffers()
         self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
         config = discovery_config()
         try:

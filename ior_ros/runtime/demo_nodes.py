@@ -13,6 +13,11 @@ Tiny nodes for demos and tests of the runtime (each a ``main(args=None)`` in the
 * ``clock_publisher``: publishes rosgraph_msgs/Clock from ``start_s`` in steps of ``step_s``
   every ``wall_period_s`` (a stand-in for a simulator).
 * ``image_source``: publishes ``width`` x ``height`` rgb8 sensor_msgs/Image frames at ``rate_hz``.
+* ``set_bool_server``: serves std_srvs/SetBool on ``set_enabled``; answers ``success=True`` and
+  message ``enabled``/``disabled`` and prints one line per request.
+* ``set_bool_client``: waits for ``set_enabled``, calls it (data true, false, true, ...) every
+  ``period_s``, prints each response; exits 0 after ``count`` calls (``count`` 0, the default,
+  calls until stopped, like ``talker``).
 
 Every node uses only ``ior_ros.runtime`` names, so it runs on rclpy as well.
 """
@@ -24,7 +29,8 @@ import sys
 from typing import Any
 
 __all__ = ['talker_main', 'listener_main', 'param_reporter_main', 'sim_timer_main',
-           'clock_publisher_main', 'image_source_main']
+           'clock_publisher_main', 'image_source_main', 'set_bool_server_main',
+           'set_bool_client_main']
 
 
 def _run(make_node: Any, args: list[str] | None) -> int:
@@ -190,13 +196,81 @@ def image_source_main(args: list[str] | None = None) -> int:
             self.create_timer(1.0 / rate, self.tick)
 
         def tick(self) -> None:
-            self.frame[:] = (self.frame[0] + 1) % 256
+            self.frame[:] = (int(self.frame[0]) + 1) % 256
             msg = image(height=self.height, width=self.width, encoding='rgb8', is_bigendian=0,
                         step=self.width * 3, data=self.frame)
             msg.header.stamp = self.get_clock().now().to_msg()
             self.pub.publish(msg)
 
     return _run(ImageSource, args)
+
+
+def set_bool_server_main(args: list[str] | None = None) -> int:
+    """Serve std_srvs/SetBool on ``set_enabled``."""
+    from ior_ros.runtime import Node, get_service
+
+    set_bool = get_service('std_srvs/srv/SetBool')
+
+    class SetBoolServer(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('set_bool_server')
+            self.srv = self.create_service(set_bool, 'set_enabled', self.on_request)
+
+        def on_request(self, request: Any, response: Any) -> Any:
+            response.success = True
+            response.message = 'enabled' if request.data else 'disabled'
+            print(f'request: data={bool(request.data)} -> {response.message}', flush=True)
+            return response
+
+    return _run(SetBoolServer, args)
+
+
+def set_bool_client_main(args: list[str] | None = None) -> int:
+    """Call ``set_enabled`` alternating true and false; exit 0 after ``count`` calls (0: never)."""
+    import time
+
+    from ior_ros.runtime import (
+        ExternalShutdownException,
+        Node,
+        get_service,
+        init,
+        ok,
+        spin_once,
+        spin_until_future_complete,
+        try_shutdown,
+    )
+
+    set_bool = get_service('std_srvs/srv/SetBool')
+    init(args=args)
+    node = None
+    try:
+        node = Node('set_bool_client')
+        count = node.declare_parameter('count', 0).value
+        period = node.declare_parameter('period_s', 0.2).value
+        client = node.create_client(set_bool, 'set_enabled')
+        while not client.wait_for_service(timeout_sec=1.0):
+            if not ok():  # shut down (SIGTERM) while waiting
+                return 0
+            node.get_logger().info('service not available, waiting again...')
+        index = 0
+        while count <= 0 or index < count:
+            request = set_bool.Request(data=index % 2 == 0)
+            future = client.call_async(request)
+            spin_until_future_complete(node, future)
+            response = future.result()
+            print(f'response {index + 1}: data={request.data} -> success={response.success} '
+                  f'message={response.message}', flush=True)
+            index += 1
+            deadline = time.monotonic() + period
+            while (count <= 0 or index < count) and time.monotonic() < deadline:
+                spin_once(node, timeout_sec=max(0.0, deadline - time.monotonic()))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
 
 
 def _steady_clock() -> Any:

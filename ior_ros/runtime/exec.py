@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     except IorError as exc:
         print(f'ior: error: {exc}', file=sys.stderr)
         return 2
+    except Exception as exc:
+        # on rclpy, a bad parameter (an override of the wrong type, say) is rclpy's exception:
+        # the same one line and exit code as on the DDS runtime, not a traceback
+        if type(exc).__module__ != 'rclpy.exceptions':
+            raise
+        print(f'ior: error: {exc}', file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return int(code or 0)

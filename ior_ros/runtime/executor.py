@@ -118,6 +118,8 @@ class Executor:
                 subscription._collect(self._queue)
             for service in list(getattr(node, '_services', ())):
                 service._collect(self._queue)
+            for client in list(getattr(node, '_clients', ())):
+                client._collect(self._queue)
             for timer in list(node._timers):
                 if timer.callback is not None and timer._take_call():
                     self._queue.append(timer.callback)

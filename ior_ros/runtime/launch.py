@@ -133,7 +133,13 @@ def resolve_launch_file(target: str, second: str | None = None) -> Path:
     from ior_ros.runtime.packages import find_package_share
 
     share = find_package_share(target)
-    matches = sorted(share.rglob(second))
+    # ros2 launch searches the share folder recursively; in a source tree (no install) skip
+    # hidden folders and colcon's build/install/log, which hold copies of the same files
+    skip = {'build', 'install', 'log', '__pycache__'}
+    matches = sorted((m for m in share.rglob(second)
+                      if not any(part.startswith('.') or part in skip
+                                 for part in m.relative_to(share).parts[:-1])),
+                     key=lambda m: (len(m.relative_to(share).parts), str(m)))
     if not matches:
         raise LaunchError(f"launch file '{second}' not found in package '{target}' ({share})")
     return matches[0]

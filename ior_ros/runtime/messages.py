@@ -25,11 +25,13 @@ hash is REP-2011 ``RIHS01`` (SHA-256 over the type description), as rosbags comp
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,7 +42,8 @@ from ior_ros.runtime.errors import MessageDefinitionError, MessageTypeError, at
 __all__ = ['RosMessage', 'MessageRegistry', 'registry', 'get_message', 'normalize_type_name',
            'dds_type_name', 'ros_type_from_dds', 'message_to_dict', 'set_message_fields',
            'parse_msg_definition', 'serialize', 'deserialize', 'type_hash', 'typename_of',
-           'PRIMITIVE_TYPES']
+           'PRIMITIVE_TYPES', 'RosService', 'get_service', 'normalize_service_name',
+           'find_interface_file', 'rihs01', 'EMBEDDED_SERVICES']
 
 PRIMITIVE_TYPES = ('bool', 'byte', 'char', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
                    'int64', 'uint64', 'float32', 'float64', 'string', 'wstring')
@@ -113,6 +116,29 @@ def ros_type_from_dds(dds_name: str) -> str | None:
     return f'{match.group(1)}/{match.group(2)}/{match.group(3)}'
 
 
+def normalize_service_name(name: str) -> str:
+    """``pkg/Name`` or ``pkg/srv/Name`` → ``pkg/srv/Name``; anything else is a MessageTypeError."""
+    parts = name.strip().split('/')
+    if len(parts) == 2 and all(parts):
+        parts = [parts[0], 'srv', parts[1]]
+    if len(parts) != 3 or not all(parts) or parts[1] != 'srv':
+        raise MessageTypeError(f"service type {name!r}: expected 'pkg/srv/Name' or 'pkg/Name'")
+    return '/'.join(parts)
+
+
+class RosService:
+    """Base of every generated service class: ``Request``, ``Response`` and ``Event`` messages
+    (rosidl's service classes have the same three attributes)."""
+
+    __srvtype__: ClassVar[str] = ''
+    Request: ClassVar[type[RosMessage]]
+    Response: ClassVar[type[RosMessage]]
+    Event: ClassVar[type[RosMessage]]
+
+    def __init__(self) -> None:
+        raise NotImplementedError('Service classes can not be instantiated (as in rosidl)')
+
+
 class RosMessage:
     """Base of every generated message class (rclpy-like behaviour, see the module docstring)."""
 
@@ -147,7 +173,7 @@ class RosMessage:
     __hash__ = None  # type: ignore[assignment]  # mutable, like rclpy messages
 
     def __repr__(self) -> str:
-        pkg, _, short = self.__msgtype__.split('/')
+        pkg, kind, short = self.__msgtype__.split('/')
         parts = []
         for name in self._fields:
             value = getattr(self, name)
@@ -157,7 +183,7 @@ class RosMessage:
             else:
                 text = repr(value)
             parts.append(f'{name}={text}')
-        return f"{pkg}.msg.{short}({', '.join(parts)})"
+        return f"{pkg}.{kind}.{short}({', '.join(parts)})"  # std_srvs.srv.SetBool_Request(..)
 
 
 # rosidl's names for the .msg primitive types (the IDL types rosidl_adapter maps them to), which
@@ -254,6 +280,10 @@ class MessageRegistry:
         # typename → {field (as the .msg names it): declared default value}
         self._defaults: dict[str, dict[str, Any]] = {
             name: dict(values) for name, values in _JAZZY_DEFAULTS.items()}
+        self._services: dict[str, type[RosService]] = {}
+        self._srv_texts: dict[str, tuple[Path | str, str]] = {}  # pkg/srv/Name → (source, text)
+        self._descriptions: dict[str, dict[str, Any]] = {}
+        self._source_cache: dict[str, tuple[str, str]] = {}
         self.store.types = _LazyTypes(self)  # our classes, built on first use
         if msg_dirs is None:
             msg_dirs = list(_default_msg_dirs())
@@ -293,11 +323,7 @@ class MessageRegistry:
                     parsed.update(get_types_from_msg(text, f'{pkg}/msg/{short}'))
                 except TypesysError as exc:  # pragma: no cover - our checker runs first
                     raise MessageDefinitionError(f'{at(source, None)}{exc}') from None
-            for owner, ref, source, line in references:
-                if ref not in parsed and ref not in self.store.fielddefs:
-                    raise MessageDefinitionError(
-                        f"{at(source, line)}unknown type '{ref}' in {owner} (not a primitive "
-                        'type, a Jazzy message or a message of the same package)')
+            self._check_references(parsed, references)
             for typename, (_, fields) in parsed.items():
                 if not fields:  # an empty message carries one uint8, as rosidl makes it
                     parsed[typename] = (parsed[typename][0],
@@ -317,9 +343,44 @@ class MessageRegistry:
         """Every registered type name (``pkg/msg/Name``)."""
         return sorted(self.store.fielddefs)
 
+    def _check_references(self, parsed: Mapping[str, Any],
+                          references: list[tuple[str, str, Path | str, int]]) -> None:
+        """Every referenced type must be defined, known, or found as a ``.msg`` file (loaded)."""
+        for owner, ref, source, line in references:
+            if ref not in parsed and ref not in self.store.fielddefs \
+                    and not self._load_message_file(ref):
+                raise MessageDefinitionError(
+                    f"{at(source, line)}unknown type '{ref}' in {owner} (not a primitive "
+                    'type, a Jazzy message or a message of the same package)')
+
+    def _load_message_file(self, typename: str) -> bool:
+        """Register ``pkg/msg/Name`` from its ``.msg`` file (interface folders, then
+        ``share/<pkg>/msg`` of AMENT_PREFIX_PATH); False when there is none."""
+        parts = typename.split('/')
+        if len(parts) != 3 or parts[1] != 'msg':
+            return False
+        path = find_interface_file(parts[0], 'msg', parts[2])
+        if path is None or path.suffix != '.msg':
+            return False
+        with self._lock:
+            if typename not in self.store.fielddefs:
+                self.register_definitions({typename: (path, path.read_text(encoding='utf-8'))})
+        return True
+
+    def _load_service_of(self, typename: str) -> bool:
+        """Register the service that ``pkg/srv/Name[_Request|_Response|_Event]`` belongs to."""
+        if '/srv/' not in typename:
+            return False
+        try:
+            self.get_service(re.sub(r'_(Request|Response|Event)$', '', typename))
+        except MessageTypeError:
+            return False
+        return typename in self.store.fielddefs
+
     def _check_known(self, typename: str) -> str:
         name = normalize_type_name(typename)
-        if name not in self.store.fielddefs:
+        if name not in self.store.fielddefs and not self._load_message_file(name) \
+                and not self._load_service_of(name):
             close = difflib.get_close_matches(name, self.store.fielddefs.keys(), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ''
             raise MessageTypeError(f"unknown message type '{typename}'{hint}")
@@ -351,7 +412,7 @@ class MessageRegistry:
         """REP-2011 ``RIHS01_<sha256>`` of the type (what rmw puts into endpoint USER_DATA)."""
         entry = self.entry(typename)
         if entry.hash is None:
-            entry.hash = _rosidl_rihs01(self.store, entry.typename)
+            entry.hash = rihs01(self.type_description(entry.typename))
         return entry.hash
 
     def message_definition(self, typename: str) -> str:
@@ -359,6 +420,207 @@ class MessageRegistry:
         name = self._check_known(typename)
         text, _ = self.store.generate_msgdef(name, ros_version=2)
         return text
+
+    # ----------------------------------------------------------------- services
+    def register_srv_definitions(self, texts: Mapping[str, tuple[Path | str, str]]) -> list[str]:
+        """
+        Register service definitions ``{'pkg/srv/Name': (source, .srv text)}`` as rosidl does:
+        the messages ``pkg/srv/Name_Request`` and ``_Response`` (the two halves around the line
+        ``---``), ``pkg/srv/Name_Event`` (``service_msgs/ServiceEventInfo info``,
+        ``Name_Request[<=1] request``, ``Name_Response[<=1] response``) and the service type
+        ``pkg/srv/Name`` (``request_message``, ``response_message``, ``event_message``), whose
+        REP-2011 hash is the service's hash. Errors name the file and line.
+        """
+        from rosbags.typesys import TypesysError, get_types_from_msg
+        from rosbags.typesys.base import Nodetype  # type: ignore[attr-defined]
+
+        with self._lock:
+            parsed: dict[str, Any] = {}
+            defaults: dict[str, dict[str, Any]] = {}
+            references: list[tuple[str, str, Path | str, int]] = []
+            for srvname, (source, text) in texts.items():
+                pkg, short = normalize_service_name(srvname).split('/srv/')
+                if not re.fullmatch(r'[A-Z][A-Za-z0-9]*', short):
+                    raise MessageDefinitionError(
+                        f'{at(source, None)}service name {short!r} must be UpperCamelCase '
+                        '(letters and digits)')
+                lines = text.splitlines()
+                separators = [i for i, line in enumerate(lines) if line == '---']
+                if len(separators) != 1:
+                    raise MessageDefinitionError(
+                        f"{at(source, None)}a service definition needs exactly one line '---' "
+                        f'between request and response, found {len(separators)}')
+                cut = separators[0]
+                halves = {'Request': range(0, cut), 'Response': range(cut + 1, len(lines))}
+                for suffix, kept in halves.items():
+                    # the other half blanked, so that errors name the line of the .srv file
+                    checked = '\n'.join(line if i in kept else '' for i, line in enumerate(lines))
+                    as_msg, key = f'{pkg}/msg/{short}_{suffix}', f'{pkg}/srv/{short}_{suffix}'
+                    defaults[key] = {}
+                    refs = parse_msg_definition(checked, as_msg, source, defaults=defaults[key])
+                    references.extend((key, ref, source, line) for ref, line in refs)
+                    try:
+                        (fields,) = get_types_from_msg(checked, as_msg).values()
+                    except TypesysError as exc:  # pragma: no cover - our checker runs first
+                        raise MessageDefinitionError(f'{at(source, None)}{exc}') from None
+                    if not fields[1]:  # an empty half carries one uint8, as rosidl makes it
+                        fields = (fields[0], [('structure_needs_at_least_one_member',
+                                               (Nodetype.BASE, ('uint8', 0)))])
+                    parsed[key] = fields
+                request, response = f'{pkg}/srv/{short}_Request', f'{pkg}/srv/{short}_Response'
+                event = f'{pkg}/srv/{short}_Event'
+                parsed[event] = ([], [
+                    ('info', (Nodetype.NAME, 'service_msgs/msg/ServiceEventInfo')),
+                    ('request', (Nodetype.SEQUENCE, ((Nodetype.NAME, request), 1))),
+                    ('response', (Nodetype.SEQUENCE, ((Nodetype.NAME, response), 1)))])
+                parsed[f'{pkg}/srv/{short}'] = ([], [
+                    ('request_message', (Nodetype.NAME, request)),
+                    ('response_message', (Nodetype.NAME, response)),
+                    ('event_message', (Nodetype.NAME, event))])
+            self._check_references(parsed, references)
+            try:
+                self.store.register(parsed)
+            except TypesysError as exc:
+                raise MessageDefinitionError(str(exc)) from None
+            for srvname, (source, text) in texts.items():
+                self._srv_texts[normalize_service_name(srvname)] = (source, text)
+            self._defaults.update(defaults)
+            return sorted(parsed)
+
+    def get_service(self, srvname: str) -> type[RosService]:
+        """
+        The service class of ``pkg/srv/Name`` (``.Request``, ``.Response``, ``.Event``), its
+        definition found on first use: ``srv/`` beside the ``msg/`` of this package and of the
+        ``IOR_ROS_MSG_PATH`` folders, ``share/<pkg>/srv`` of every AMENT_PREFIX_PATH prefix, then
+        the embedded set (std_srvs Empty/SetBool/Trigger, the rcl_interfaces parameter services,
+        type_description_interfaces GetTypeDescription).
+        """
+        name = normalize_service_name(srvname)
+        found = self._services.get(name)
+        if found is not None:
+            return found
+        with self._lock:
+            if name not in self._services:
+                if name not in self._srv_texts:
+                    self._load_service(name, srvname)
+                pkg, short = name.split('/srv/')
+                attrs = {'Request': self.get_class(f'{name}_Request'),
+                         'Response': self.get_class(f'{name}_Response'),
+                         'Event': self.get_class(f'{name}_Event'),
+                         '__srvtype__': name, '__module__': f'{pkg}.srv', '__qualname__': short,
+                         '__doc__': f'ROS 2 service {name} (generated from its definition).'}
+                self._services[name] = type(short, (RosService,), attrs)
+            return self._services[name]
+
+    def _load_service(self, name: str, asked: str) -> None:
+        pkg, short = name.split('/srv/')
+        path = find_interface_file(pkg, 'srv', short)
+        if path is not None and path.suffix == '.srv':
+            self.register_srv_definitions({name: (path, path.read_text(encoding='utf-8'))})
+        elif name in EMBEDDED_SERVICES:
+            self.register_srv_definitions({name: (f'<embedded {name}>', EMBEDDED_SERVICES[name])})
+        else:
+            known = sorted(set(EMBEDDED_SERVICES) | set(self._srv_texts))
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ''
+            raise MessageTypeError(
+                f"unknown service type '{asked}'{hint}: no {short}.srv in srv/ of this package, "
+                'IOR_ROS_MSG_PATH or share/' f'{pkg}/srv of AMENT_PREFIX_PATH')
+
+    def known_services(self) -> list[str]:
+        """The service types registered so far (``pkg/srv/Name``)."""
+        return sorted(self._srv_texts)
+
+    # ----------------------------------------------------------------- type descriptions
+    def type_description(self, typename: str) -> dict[str, Any]:
+        """
+        The REP-2011 TypeDescription of a type as rosidl writes it into ``<Type>.json``
+        (``type_description`` plus the ``referenced_type_descriptions`` sorted by name; field
+        ``default_value`` strings as rosidl_generator_type_description makes them).
+        """
+        name = self._check_known(typename)
+        cache = self._descriptions
+        if name not in cache:
+            referenced: dict[str, dict[str, Any]] = {}
+            queue = [name]
+            top = None
+            while queue:
+                current = queue.pop()
+                individual = self._individual_description(current)
+                if current == name:
+                    top = individual
+                else:
+                    referenced[current] = individual
+                for field in individual['fields']:
+                    nested = field['type']['nested_type_name']
+                    if nested and nested != name and nested not in referenced \
+                            and nested not in queue:
+                        queue.append(nested)
+            cache[name] = {'type_description': top,
+                           'referenced_type_descriptions': [referenced[k]
+                                                            for k in sorted(referenced)]}
+        return cache[name]
+
+    def _individual_description(self, typename: str) -> dict[str, Any]:
+        if typename not in self.store.fielddefs:
+            self._check_known(typename)
+        _, fields = self.store.fielddefs[typename]
+        declared = self._defaults.get(typename, {})
+        out = []
+        empty: list[Any] = [('structure_needs_at_least_one_member', (_BASE, ('uint8', 0)))]
+        for fname, desc in fields or empty:
+            ftype = _field_type(desc)
+            value = declared.get(fname, _MISSING)
+            out.append({'name': fname, 'type': ftype,
+                        'default_value': '' if value is _MISSING else _default_text(desc, value)})
+        return {'type_name': typename, 'fields': out}
+
+    def type_sources(self, typename: str) -> list[tuple[str, str, str]]:
+        """
+        ``[(type_name, encoding, raw_file_contents), ...]`` of a type and every type it refers to
+        (the order of :meth:`type_description`), as rosidl's generated type support gives them:
+        the ``.msg``/``.srv``/``.idl`` file text (line ends normalized, no trailing newline);
+        ``implicit`` and no text for the Request/Response/Event of a service. Without the file
+        (no ROS 2 installation) the text is the definition as registered, without comments.
+        """
+        description = self.type_description(typename)
+        names = [description['type_description']['type_name']] + [
+            d['type_name'] for d in description['referenced_type_descriptions']]
+        return [(n, *self._individual_source(n)) for n in names]
+
+    def _individual_source(self, typename: str) -> tuple[str, str]:
+        found = self._source_cache.get(typename)
+        if found is not None:
+            return found
+        pkg, kind, short = typename.split('/')
+        result: tuple[str, str]
+        if kind == 'srv' and typename not in self._srv_texts:
+            result = ('implicit', '')  # Name_Request, _Response, _Event
+        elif kind == 'srv':
+            source, text = self._srv_texts[typename]
+            result = ('srv', _source_text(text))
+        else:
+            known = self._sources.get(typename)
+            path = known[0] if known and Path(known[0]).is_file() else \
+                find_interface_file(pkg, 'msg', short)
+            if path is not None:
+                result = (path.suffix[1:], _source_text(path.read_text(encoding='utf-8')))
+            else:
+                result = ('msg', self._definition_text(typename))
+        self._source_cache[typename] = result
+        return result
+
+    def _definition_text(self, typename: str) -> str:
+        """A ``.msg`` text of the registered definition (constants, fields, defaults)."""
+        consts, fields = self.store.fielddefs[typename]
+        declared = self._defaults.get(typename, {})
+        lines = [f'{ctype} {cname}={_literal(cvalue)}' for cname, ctype, cvalue in consts]
+        for fname, desc in fields:
+            line = f'{_msg_type_text(desc)} {fname}'
+            if fname in declared:
+                line += f' {_literal(declared[fname])}'
+            lines.append(line)
+        return '\n'.join(lines)
 
     # ----------------------------------------------------------------- building classes
     def _build(self, typename: str) -> _Entry:
@@ -376,7 +638,8 @@ class MessageRegistry:
         entry = _Entry(typename, cls, fields)
         self._entries[typename] = entry
         self.store.types[typename] = cls
-        entry.msgdef = self.store.get_msgdef(typename)
+        # rosbags' serializer code is generated on the first serialize (entry.msgdef) or
+        # deserialize (the store's cache): a node's service endpoints cost little at start-up
         entry.prep = self._make_prep(typename, fields)
         return entry
 
@@ -419,7 +682,7 @@ class MessageRegistry:
     def _make_class(self, typename: str, fields: list[tuple[str, Any]],
                     consts: Iterable[tuple[str, Any, Any]],
                     defaults: list[Any] | None = None) -> type[RosMessage]:
-        pkg, _, short = typename.split('/')
+        pkg, kind, short = typename.split('/')
         ns: dict[str, Any] = {'_MISSING': _MISSING, '_np': np}
         args = ', '.join(f'{name}=_MISSING' for name, _ in fields)
         body = []
@@ -432,7 +695,7 @@ class MessageRegistry:
         attrs: dict[str, Any] = {
             '__slots__': tuple(name for name, _ in fields),
             '__init__': ns['__init__'],
-            '__module__': f'{pkg}.msg',
+            '__module__': f'{pkg}.{kind}',
             '__qualname__': short,
             '__msgtype__': typename,
             '_fields': tuple(name for name, _ in fields),
@@ -516,7 +779,7 @@ class MessageRegistry:
                             f' ({getattr(message, "__msgtype__", "not a ROS message")})')
         if entry.prep is not None:
             entry.prep(message)
-        msgdef = entry.msgdef
+        msgdef = entry.msgdef or self.prepare(entry.typename)
         store = self.store
         try:
             size = 4 + msgdef.getsize_cdr(0, message, store)
@@ -528,9 +791,27 @@ class MessageRegistry:
                             f'cannot serialize {entry.typename}: {exc}') from None
         return buffer
 
+    def prepare(self, typename: str) -> Any:
+        """
+        Generate the type's (de)serializers now (rosbags' msgdef; once per type), so the first
+        message does not pay for it. Publishers and subscriptions call this when created.
+
+        rosbags generates them with ``exec`` of source text, and CPython marks a KeyboardInterrupt
+        that escapes ``exec(str)`` as unhandled even when a caller catches it: the process then
+        ends by SIGINT (exit -2) instead of the node's clean exit. SIGINT is therefore held back
+        while generating and delivered right after (:func:`_sigint_deferred`).
+        """
+        entry = self.entry(typename)
+        if entry.msgdef is None:
+            with _sigint_deferred():
+                entry.msgdef = self.store.get_msgdef(entry.typename)
+        return entry.msgdef
+
     def deserialize(self, data: bytes | bytearray | memoryview, typename: str) -> Any:
         """Decode CDR bytes (with their 4-byte encapsulation header) into a message object."""
         entry = self.entry(typename)
+        if entry.msgdef is None:
+            self.prepare(entry.typename)
         raw = data if not isinstance(data, bytearray) else memoryview(data)
         return self.store.deserialize_cdr(raw, entry.typename)
 
@@ -565,6 +846,26 @@ class MessageRegistry:
                 if found:
                     return found
         return None
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a SIGINT that arrives inside the block and deliver it when the block ends (main
+    thread only; elsewhere Python runs no signal handlers anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda _signum, frame: pending.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            if callable(previous):
+                previous(signal.SIGINT, pending[0])  # default_int_handler: KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
 
 
 class _LazyTypes(dict):  # type: ignore[type-arg]
@@ -825,15 +1126,174 @@ def get_message(typename: str) -> Any:
     return registry().get_class(typename)
 
 
+def get_service(srvname: str) -> Any:
+    """The service class of ``pkg/srv/Name`` (like rosidl_runtime_py.utilities.get_service):
+    ``.Request``, ``.Response`` and ``.Event`` are message classes."""
+    return registry().get_service(srvname)
+
+
+# ---------------------------------------------------------------------------- interface files
+#: Services known without a ROS 2 installation (field definitions of ROS 2 Jazzy; std_srvs' files
+#: are short and kept verbatim, the others without their comments).
+EMBEDDED_SERVICES: dict[str, str] = {
+    'std_srvs/srv/Empty': '---\n',
+    'std_srvs/srv/SetBool': (
+        'bool data # e.g. for hardware enabling / disabling\n---\n'
+        'bool success   # indicate successful run of triggered service\n'
+        'string message # informational, e.g. for error messages\n'),
+    'std_srvs/srv/Trigger': (
+        '---\nbool success   # indicate successful run of triggered service\n'
+        'string message # informational, e.g. for error messages\n'),
+    'rcl_interfaces/srv/DescribeParameters': (
+        'string[] names\n---\nParameterDescriptor[] descriptors\n'),
+    'rcl_interfaces/srv/GetParameters': 'string[] names\n---\nParameterValue[] values\n',
+    'rcl_interfaces/srv/GetParameterTypes': 'string[] names\n---\nuint8[] types\n',
+    'rcl_interfaces/srv/ListParameters': (
+        'uint64 DEPTH_RECURSIVE=0\nstring[] prefixes\nuint64 depth\n---\n'
+        'ListParametersResult result\n'),
+    'rcl_interfaces/srv/SetParameters': (
+        'Parameter[] parameters\n---\nSetParametersResult[] results\n'),
+    'rcl_interfaces/srv/SetParametersAtomically': (
+        'Parameter[] parameters\n---\nSetParametersResult result\n'),
+    'rcl_interfaces/srv/GetLoggerLevels': 'string[] names\n---\nLoggerLevel[] levels\n',
+    'rcl_interfaces/srv/SetLoggerLevels': (
+        'LoggerLevel[] levels\n---\nSetLoggerLevelsResult[] results\n'),
+    'type_description_interfaces/srv/GetTypeDescription': (
+        'string type_name\nstring type_hash\nbool include_type_sources true\n---\n'
+        'bool successful\nstring failure_reason\nTypeDescription type_description\n'
+        'TypeSource[] type_sources\nKeyValue[] extra_information\n'),
+}
+
+
+def _interface_roots(package: str) -> Iterable[Path]:
+    """Folders holding ``msg/``/``srv/`` of ``package``: this package's source or share folder,
+    then ``IOR_ROS_MSG_PATH`` entries (``<dir>`` named after the package, or ``<dir>/<pkg>``)."""
+    from ior_ros.runtime.packages import PROJECT_PACKAGE, package_msg_dir
+
+    if package == PROJECT_PACKAGE:
+        own = package_msg_dir(PROJECT_PACKAGE)
+        if own is not None:
+            yield own.parent
+    for entry in os.environ.get('IOR_ROS_MSG_PATH', '').split(os.pathsep):
+        if not entry:
+            continue
+        root = Path(entry)
+        if root.name == package and ((root / 'msg').is_dir() or (root / 'srv').is_dir()):
+            yield root
+        elif (root / package).is_dir():
+            yield root / package
+
+
+def find_interface_file(package: str, kind: str, name: str) -> Path | None:
+    """
+    The definition file of ``package/kind/name`` (kind ``msg`` or ``srv``): ``<kind>/<name>.msg``
+    (or ``.srv``) in the package's interface folders (:func:`_interface_roots`), then
+    ``share/<package>/<kind>/`` of every AMENT_PREFIX_PATH prefix (``.msg``/``.srv``, else the
+    ``.idl`` rosidl installs beside it). None when there is none.
+    """
+    if not re.fullmatch(r'[A-Za-z0-9_]+', package) or not re.fullmatch(r'[A-Za-z0-9_]+', name):
+        return None
+    for root in _interface_roots(package):
+        candidate = root / kind / f'{name}.{kind}'
+        if candidate.is_file():
+            return candidate
+    for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep):
+        if not prefix:
+            continue
+        folder = Path(prefix) / 'share' / package / kind
+        for suffix in (kind, 'idl'):
+            candidate = folder / f'{name}.{suffix}'
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+# rosidl's FieldType ids (type_description_interfaces/msg/FieldType); a .msg ``char`` is IDL
+# uint8 for rosidl (rosidl_adapter's mapping), so it is UINT8 here too
+_FIELD_TYPE_IDS = {'int8': 2, 'uint8': 3, 'int16': 4, 'uint16': 5, 'int32': 6, 'uint32': 7,
+                   'int64': 8, 'uint64': 9, 'float32': 10, 'float64': 11, 'float128': 12,
+                   'char': 3, 'bool': 15, 'byte': 16, 'string': 17, 'wstring': 18}
+
+
+def _field_type(desc: Any) -> dict[str, Any]:
+    """A field's FieldType (type_id, capacity, string_capacity, nested_type_name) as rosidl."""
+    kind = desc[0]
+    increment = capacity = 0
+    if kind == _ARRAY:
+        increment, (desc, capacity) = 48, desc[1]
+    elif kind == _SEQUENCE:
+        desc, count = desc[1]
+        increment, capacity = (96, count) if count else (144, 0)
+    string_capacity, nested = 0, ''
+    if desc[0] == _NAME:
+        type_id = 1
+        nested = desc[1]
+    else:
+        base, bound = desc[1]
+        type_id = _FIELD_TYPE_IDS[base]
+        if base in ('string', 'wstring') and bound:
+            type_id, string_capacity = type_id + 4, int(bound)  # BOUNDED_(W)STRING: 21, 22
+    return {'type_id': increment + type_id, 'capacity': int(capacity),
+            'string_capacity': string_capacity, 'nested_type_name': nested}
+
+
+def _default_text(desc: Any, value: Any) -> str:
+    """A declared default as rosidl_generator_type_description writes it: ``str()`` of the value
+    rosidl_parser reads back from the generated IDL (``0.0``, ``True``, ``'(1, 2)'`` for an
+    array, a string as it is)."""
+    base = desc[1][0][1][0] if desc[0] in (_ARRAY, _SEQUENCE) else desc[1][0]
+
+    def one(item: Any) -> Any:
+        if base in ('float32', 'float64'):
+            return float(item)
+        if base == 'byte':
+            return int(item) & 0xFF
+        return item
+
+    if desc[0] in (_ARRAY, _SEQUENCE):
+        return repr(tuple(one(item) for item in value))
+    return str(one(value))
+
+
+def _source_text(text: str) -> str:
+    """A definition file's text as rosidl embeds it: lines joined by \\n, no trailing newline."""
+    return '\n'.join(text.splitlines())
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(_literal(v) for v in value) + ']'
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return str(value)
+
+
+def _msg_type_text(desc: Any) -> str:
+    """A field type as a .msg writes it (``float64``, ``string<=8``, ``pkg/Name[]``)."""
+    kind = desc[0]
+    if kind == _BASE:
+        name, bound = desc[1]
+        return f'{name}<={bound}' if bound else name
+    if kind == _NAME:
+        pkg, _, short = desc[1].split('/')
+        return f'{pkg}/{short}'
+    sub, count = desc[1]
+    if kind == _ARRAY:
+        return f'{_msg_type_text(sub)}[{count}]'
+    return f'{_msg_type_text(sub)}[<={count}]' if count else f'{_msg_type_text(sub)}[]'
+
+
 def typename_of(message: Any) -> str:
     """``pkg/msg/Name`` of a message object (ours or rclpy's)."""
     name = getattr(type(message), '__msgtype__', None)
     if name:
         return str(name)
-    module = type(message).__module__  # rclpy: 'std_msgs.msg._string'
+    module = type(message).__module__  # rclpy: 'std_msgs.msg._string', 'std_srvs.srv._set_bool'
     parts = module.split('.')
-    if len(parts) >= 2 and parts[1] == 'msg':
-        return f'{parts[0]}/msg/{type(message).__name__}'
+    if len(parts) >= 2 and parts[1] in ('msg', 'srv'):
+        return f'{parts[0]}/{parts[1]}/{type(message).__name__}'
     raise MessageTypeError(f'{type(message).__name__} is not a ROS message')
 
 
@@ -847,29 +1307,30 @@ def deserialize(data: bytes | bytearray | memoryview, typename: str) -> Any:
     return registry().deserialize(data, typename)
 
 
-def _rosidl_rihs01(store: Any, typename: str) -> str:
+def rihs01(description: Mapping[str, Any]) -> str:
     """
-    RIHS01 of ``typename`` as rosidl computes it (REP-2011, rosidl_generator_type_description).
+    REP-2011 ``RIHS01_<sha256>`` of a type description (:meth:`MessageRegistry.type_description`),
+    as rosidl_generator_type_description computes it: the JSON of the description without the
+    fields' ``default_value`` (separators ``', '`` and ``': '``, ASCII), hashed with SHA-256.
 
-    rosidl reads a ``.msg`` ``char`` as IDL ``uint8`` (rosidl_adapter's msg → idl mapping), so the
-    type description holds FIELD_TYPE_UINT8 (3) for it; the rosbags typestore hashes it as
-    FIELD_TYPE_CHAR (13) instead, which gave wrong hashes for std_msgs/Char and every type with a
-    ``char`` field (rmw_dds_common/Gid, service_msgs/ServiceEventInfo, ...). The hash is computed
-    over the store's definitions with that one mapping applied.
+    The description is built from the registry's definitions with rosidl's field types, in
+    particular a ``.msg`` ``char`` is FIELD_TYPE_UINT8 (rosidl_adapter maps it to IDL uint8); the
+    rosbags typestore hashes it as FIELD_TYPE_CHAR, which gave wrong hashes for std_msgs/Char and
+    every type with a ``char`` field (rmw_dds_common/Gid, service_msgs/ServiceEventInfo, ...).
     """
-    def as_rosidl(desc: Any) -> Any:
-        kind, rest = desc
-        if isinstance(rest, tuple) and len(rest) == 2 and isinstance(rest[0], tuple):
-            return (kind, (as_rosidl(rest[0]), rest[1]))  # array/sequence of (element, size)
-        if isinstance(rest, tuple) and rest and rest[0] == 'char':
-            return (kind, ('uint8', *rest[1:]))
-        return desc
+    import hashlib
+    import json
 
-    class _View:
-        fielddefs = {name: (consts, [(field, as_rosidl(desc)) for field, desc in fields])
-                     for name, (consts, fields) in store.fielddefs.items()}
+    def strip(individual: Mapping[str, Any]) -> dict[str, Any]:
+        return {'type_name': individual['type_name'],
+                'fields': [{'name': f['name'], 'type': f['type']} for f in individual['fields']]}
 
-    return str(type(store).hash_rihs01(_View(), typename))  # type: ignore[arg-type]
+    hashable = {'type_description': strip(description['type_description']),
+                'referenced_type_descriptions': [
+                    strip(d) for d in description['referenced_type_descriptions']]}
+    text = json.dumps(hashable, ensure_ascii=True, indent=None, separators=(', ', ': '),
+                      sort_keys=False)
+    return 'RIHS01_' + hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
 def type_hash(typename: str) -> str:

@@ -18,7 +18,7 @@ from ior_ros.runtime.errors import NameError_
 
 __all__ = ['RemapRule', 'validate_node_name', 'normalize_namespace', 'expand_topic_name',
            'remap_topic_name', 'fully_qualified_node_name', 'ros_topic_to_dds', 'dds_topic_to_ros',
-           'TOPIC_PREFIX']
+           'dds_topic_to_service', 'TOPIC_PREFIX']
 
 TOPIC_PREFIX = 'rt'
 _TOKEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
@@ -109,6 +109,16 @@ def remap_topic_name(topic: str, node_name: str, namespace: str, rules: list[Rem
 def ros_topic_to_dds(topic: str) -> str:
     """``/a/b`` → ``rt/a/b``."""
     return TOPIC_PREFIX + topic
+
+
+def dds_topic_to_service(dds_topic: str) -> tuple[str, str] | None:
+    """``rq/a/bRequest`` → ``('/a/b', 'request')``, ``rr/a/bReply`` → ``('/a/b', 'reply')``
+    (rmw's service topic mangling); None for any other DDS topic."""
+    for prefix, suffix, kind in (('rq/', 'Request', 'request'), ('rr/', 'Reply', 'reply')):
+        if dds_topic.startswith(prefix) and dds_topic.endswith(suffix) \
+                and len(dds_topic) > len(prefix) + len(suffix):
+            return dds_topic[len(prefix) - 1:-len(suffix)], kind
+    return None
 
 
 def dds_topic_to_ros(dds_topic: str) -> str | None:

@@ -11,14 +11,18 @@ follow ``/clock`` when ``use_sim_time`` is true), parameters (``declare_paramete
 ``undeclare_parameter``, ``add_on_set_parameters_callback``), ``get_logger``, ``get_clock``,
 ``get_name``/``get_namespace``/``get_fully_qualified_name``, graph queries
 (``get_node_names``, ``get_node_names_and_namespaces``, ``get_topic_names_and_types``,
-``count_publishers``, ``count_subscribers``), ``destroy_publisher``/``destroy_subscription``/
-``destroy_timer`` and ``destroy_node``.
+``count_publishers``, ``count_subscribers``, ``get_service_names_and_types`` and the ``_by_node``
+variants, ``count_services``, ``count_clients``), services (``create_service``/``create_client``,
+:mod:`ior_ros.runtime.services`), ``destroy_publisher``/``destroy_subscription``/
+``destroy_timer``/``destroy_service``/``destroy_client`` and ``destroy_node``.
 
 Every node publishes ``/rosout`` (its log records) and ``/parameter_events``, serves rclpy's six
-parameter services (:mod:`ior_ros.runtime.services`; ``start_parameter_services=False`` turns
-them off) and is listed in ``ros_discovery_info`` so ``ros2 node list`` shows it. Not provided:
-user services (``create_service``/``create_client``), actions, callback groups (accepted, ignored:
-everything runs in the executor's thread), lifecycle nodes, guard conditions.
+parameter services (``start_parameter_services=False`` turns them off) and
+``~/get_type_description`` (read-only parameter ``start_type_description_service``, default
+true), and is listed in ``ros_discovery_info`` so ``ros2 node list`` and ``ros2 node info`` show
+it. Like rcl, a node keeps a count of the types its publishers, subscriptions, services and
+clients use: ``~/get_type_description`` answers for those. Not provided: actions, callback groups
+(accepted, ignored: everything runs in the executor's thread), lifecycle nodes, guard conditions.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from ior_ros.runtime.clock import Clock, ClockType, Duration, ROSClock, Time
 from ior_ros.runtime.context import Context, get_default_context
+from ior_ros.runtime.errors import RosInputError
 from ior_ros.runtime.messages import RosMessage, get_message, registry, typename_of
 from ior_ros.runtime.names import (
     fully_qualified_node_name,
@@ -52,11 +57,13 @@ from ior_ros.runtime.qos import (
     qos_profile_clock,
     qos_profile_parameter_events,
     qos_profile_rosout_default,
+    qos_profile_services_default,
 )
 from ior_ros.runtime.ros_args import parse_ros_args
 from ior_ros.runtime.ros_logging import LoggingSeverity, RcutilsLogger
 
-__all__ = ['Node', 'Publisher', 'Subscription', 'Timer', 'MessageInfo']
+__all__ = ['Node', 'Publisher', 'Subscription', 'Timer', 'MessageInfo',
+           'NodeNameNonExistentError']
 
 
 def _msg_typename(msg_type: Any) -> str:
@@ -66,6 +73,11 @@ def _msg_typename(msg_type: Any) -> str:
     if isinstance(msg_type, str):
         return registry().entry(msg_type).typename
     raise TypeError(f'{msg_type!r} is not a message class (use ior_ros.runtime.get_message)')
+
+
+class NodeNameNonExistentError(RosInputError):
+    """A graph query named a node that discovery does not know (rclpy's exception of the same
+    name)."""
 
 
 class MessageInfo(dict):  # type: ignore[type-arg]
@@ -79,6 +91,7 @@ class Publisher:
         self.msg_type = msg_type
         self.typename = _msg_typename(msg_type)
         self.topic_name = topic
+        self.event_topic = topic  # the name as the node gave it: rclpy's QoS event messages use it
         self.qos_profile = qos
         self._node = node
         self._registry = registry()
@@ -87,11 +100,12 @@ class Publisher:
             topic, self.typename, qos,
             on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
         self._entry = self._registry.entry(self.typename)
+        self._registry.prepare(self.typename)  # the first publish does not pay for codegen
 
     def _incompatible(self, policy: str) -> None:
         # rclpy's default event callback (rclpy/event_handler.py), same words
         self._node.get_logger().warn(
-            f"New subscription discovered on topic '{self.topic_name}', requesting incompatible "
+            f"New subscription discovered on topic '{self.event_topic}', requesting incompatible "
             f'QoS. No messages will be sent to it. Last incompatible policy: {policy}')
 
     @property
@@ -140,6 +154,7 @@ class Subscription:
         self.msg_type = msg_type
         self.typename = _msg_typename(msg_type)
         self.topic_name = topic
+        self.event_topic = topic  # the name as the node gave it: rclpy's QoS event messages use it
         self.callback = callback
         self.qos_profile = qos
         self.raw = raw
@@ -150,11 +165,13 @@ class Subscription:
             topic, self.typename, qos,
             on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
         self._wants_info = _accepts_two_args(callback)
+        if not raw:
+            self._registry.prepare(self.typename)  # the first sample does not pay for codegen
 
     def _incompatible(self, policy: str) -> None:
         # rclpy's default event callback (rclpy/event_handler.py), same words
         self._node.get_logger().warn(
-            f"New publisher discovered on topic '{self.topic_name}', offering incompatible QoS. "
+            f"New publisher discovered on topic '{self.event_topic}', offering incompatible QoS. "
             f'No messages will be received from it. Last incompatible policy: {policy}')
 
     @property
@@ -376,7 +393,9 @@ class Node:
         self._publishers: list[Publisher] = []
         self._subscriptions: list[Subscription] = []
         self._timers: list[Timer] = []
-        self._services: list[Any] = []  # services.ServiceServer
+        self._services: list[Any] = []  # services.ServiceServer (parameter services, user ones)
+        self._clients: list[Any] = []  # services.Client
+        self._type_uses: dict[str, int] = {}  # rcl's node type cache: type → users
         self._clock = ROSClock()
         self._clock_sub: Subscription | None = None
         logger_name = (self._namespace.strip('/').replace('/', '.') + '.' + self._name
@@ -403,6 +422,50 @@ class Node:
             for pname, value in self._overrides.items():
                 if pname not in self._parameters:
                     self.declare_parameter(pname, value)
+        self._start_type_description_service()
+
+    def _start_type_description_service(self) -> None:
+        """rclpy's TypeDescriptionService: the read-only parameter decides (default true)."""
+        from ior_ros.runtime import services
+
+        param_name = services.START_TYPE_DESCRIPTION_SERVICE_PARAM
+        if param_name not in self._parameters:
+            self.declare_parameter(param_name, True, ParameterDescriptor(
+                name=param_name, type=int(ParameterType.BOOL),
+                description='If enabled, start the ~/get_type_description service.',
+                read_only=True))
+        param = self._parameters[param_name]
+        if param.type_ == ParameterType.BOOL:
+            enabled = bool(param.value)
+        else:
+            enabled = False
+            if param.type_ != ParameterType.NOT_SET:
+                self._logger.error(f"Invalid type for parameter '{param_name}' "
+                                   f'{param.type_!r} should be bool')
+        if enabled:
+            self._services.append(services.start_type_description_service(self))
+            self.context.dds.publish_graph()
+
+    # ------------------------------------------------------------------ type cache
+    def _use_type(self, typename: str) -> None:
+        """A publisher, subscription, service or client of ``typename`` was created."""
+        self._type_uses[typename] = self._type_uses.get(typename, 0) + 1
+
+    def _unuse_type(self, typename: str) -> None:
+        """One user of ``typename`` is gone."""
+        left = self._type_uses.get(typename, 0) - 1
+        if left > 0:
+            self._type_uses[typename] = left
+        else:
+            self._type_uses.pop(typename, None)
+
+    def _type_in_use(self, digest: bytes) -> str | None:
+        """The type in use by this node whose RIHS01 hash is ``digest`` (32 bytes), or None."""
+        reg = registry()
+        for typename in list(self._type_uses):
+            if bytes.fromhex(reg.type_hash(typename)[7:]) == digest:
+                return typename
+        return None
 
     # ------------------------------------------------------------------ names
     def get_name(self) -> str:
@@ -425,8 +488,10 @@ class Node:
     def graph_entry(self) -> tuple[str, str, list[bytes], list[bytes]]:
         """``(namespace, name, reader gids, writer gids)`` for ros_discovery_info."""
         return (self._namespace, self._name,
-                [s.gid for s in self._subscriptions] + [v.reader_gid for v in self._services],
-                [p.gid for p in self._publishers] + [v.writer_gid for v in self._services])
+                [s.gid for s in self._subscriptions] + [v.reader_gid for v in self._services]
+                + [c.reader_gid for c in self._clients],
+                [p.gid for p in self._publishers] + [v.writer_gid for v in self._services]
+                + [c.writer_gid for c in self._clients])
 
     # ------------------------------------------------------------------ logging and time
     def get_logger(self) -> RcutilsLogger:
@@ -445,6 +510,7 @@ class Node:
     def _make_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Publisher:
         publisher = Publisher(self, msg_type, topic, qos)
         self._publishers.append(publisher)
+        self._use_type(publisher.typename)
         return publisher
 
     def create_publisher(self, msg_type: Any, topic: str, qos_profile: QoSProfile | int,
@@ -455,6 +521,7 @@ class Node:
         self._check_alive()
         publisher = self._make_publisher(msg_type, self.resolve_topic_name(topic),
                                          as_profile(qos_profile))
+        publisher.event_topic = topic
         self.context.dds.publish_graph()
         return publisher
 
@@ -466,9 +533,40 @@ class Node:
         self._check_alive()
         subscription = Subscription(self, msg_type, self.resolve_topic_name(topic), callback,
                                     as_profile(qos_profile), raw)
+        subscription.event_topic = topic
         self._subscriptions.append(subscription)
+        self._use_type(subscription.typename)
         self.context.dds.publish_graph()
         return subscription
+
+    def create_service(self, srv_type: Any, srv_name: str,
+                       callback: Callable[[Any, Any], Any], *,
+                       qos_profile: QoSProfile = qos_profile_services_default,
+                       callback_group: Any = None) -> Any:
+        """A service server: ``callback(request, response)`` returns the response (rclpy)."""
+        from ior_ros.runtime.services import Service
+
+        self._check_alive()
+        service = Service(self, srv_type, self.resolve_topic_name(srv_name), callback,
+                          as_profile(qos_profile))
+        service.srv_name = srv_name  # as rclpy: the given name; service_name is the resolved one
+        self._services.append(service)
+        self.context.dds.publish_graph()
+        return service
+
+    def create_client(self, srv_type: Any, srv_name: str, *,
+                      qos_profile: QoSProfile = qos_profile_services_default,
+                      callback_group: Any = None) -> Any:
+        """A service client (``call_async``, ``call``, ``wait_for_service``; rclpy)."""
+        from ior_ros.runtime.services import Client
+
+        self._check_alive()
+        client = Client(self, srv_type, self.resolve_topic_name(srv_name),
+                        as_profile(qos_profile))
+        client.srv_name = srv_name  # as rclpy: the given name; service_name is the resolved one
+        self._clients.append(client)
+        self.context.dds.publish_graph()
+        return client
 
     def create_timer(self, timer_period_sec: float, callback: Callable[[], Any] | None,
                      callback_group: Any = None, clock: Clock | None = None,
@@ -487,6 +585,7 @@ class Node:
             return False
         self._publishers.remove(publisher)
         publisher._close()
+        self._unuse_type(publisher.typename)
         self.context.dds.publish_graph()
         return True
 
@@ -496,6 +595,25 @@ class Node:
             return False
         self._subscriptions.remove(subscription)
         subscription._close()
+        self._unuse_type(subscription.typename)
+        self.context.dds.publish_graph()
+        return True
+
+    def destroy_service(self, service: Any) -> bool:
+        """Delete a service server of this node."""
+        if service not in self._services:
+            return False
+        self._services.remove(service)
+        service.close()
+        self.context.dds.publish_graph()
+        return True
+
+    def destroy_client(self, client: Any) -> bool:
+        """Delete a service client of this node."""
+        if client not in self._clients:
+            return False
+        self._clients.remove(client)
+        client._close()
         self.context.dds.publish_graph()
         return True
 
@@ -521,6 +639,16 @@ class Node:
     def timers(self) -> Iterable[Timer]:
         """The node's timers."""
         return list(self._timers)
+
+    @property
+    def services(self) -> Iterable[Any]:
+        """The node's services (the parameter and type description services included)."""
+        return list(self._services)
+
+    @property
+    def clients(self) -> Iterable[Any]:
+        """The node's service clients."""
+        return list(self._clients)
 
     # ------------------------------------------------------------------ parameters
     def declare_parameter(self, name: str, value: Any = None,
@@ -751,6 +879,49 @@ class Node:
         topic = self.resolve_topic_name(topic_name)
         return sum(1 for e in self._graph().endpoints if not e.is_writer and e.topic == topic)
 
+    def get_service_names_and_types(self) -> list[tuple[str, list[str]]]:
+        """``(service, [types])`` of every service with a server or a client (rmw's rule)."""
+        return list(self._graph().service_names_and_types().items())
+
+    def _node_readers(self, node_name: str, node_namespace: str, request: bool
+                      ) -> list[tuple[str, list[str]]]:
+        graph = self._graph()
+        namespace = normalize_namespace(node_namespace)
+        gids: set[bytes] = set()
+        found = False
+        for participant, nodes in graph.nodes.items():
+            if participant not in graph.participants:
+                continue
+            for ns, name, readers, _writers in nodes:
+                if name == node_name and normalize_namespace(ns) == namespace:
+                    found = True
+                    gids.update(readers)
+        if not found:
+            raise NodeNameNonExistentError(
+                f"node '{fully_qualified_node_name(namespace, node_name)}' is not in the graph")
+        return list(graph.service_names_and_types(
+            gids=gids, kinds=('request',) if request else ('reply',)).items())
+
+    def get_service_names_and_types_by_node(self, node_name: str, node_namespace: str
+                                            ) -> list[tuple[str, list[str]]]:
+        """The services a node serves (its request readers)."""
+        return self._node_readers(node_name, node_namespace, request=True)
+
+    def get_client_names_and_types_by_node(self, node_name: str, node_namespace: str
+                                           ) -> list[tuple[str, list[str]]]:
+        """The services a node is a client of (its reply readers)."""
+        return self._node_readers(node_name, node_namespace, request=False)
+
+    def count_services(self, service_name: str) -> int:
+        """Servers of a service (expanded, not remapped, as rclpy)."""
+        name = self.resolve_topic_name(service_name, only_expand=True)
+        return int(self._graph().count_service_readers(name, 'request'))
+
+    def count_clients(self, service_name: str) -> int:
+        """Clients of a service (expanded, not remapped, as rclpy)."""
+        name = self.resolve_topic_name(service_name, only_expand=True)
+        return int(self._graph().count_service_readers(name, 'reply'))
+
     # ------------------------------------------------------------------ lifetime
     def destroy_node(self) -> None:
         """Delete every endpoint of the node and drop it from the graph."""
@@ -760,11 +931,12 @@ class Node:
         for timer in self._timers:
             timer.destroy()
         self._timers.clear()
-        endpoints: list[Any] = [*self._subscriptions, *self._publishers]
+        endpoints: list[Any] = [*self._subscriptions, *self._publishers, *self._clients]
         services = list(self._services)
         self._subscriptions.clear()
         self._publishers.clear()
         self._services.clear()
+        self._clients.clear()
         self._param_events = None
         self._rosout.publisher = None
         for endpoint in endpoints:

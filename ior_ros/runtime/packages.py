@@ -33,6 +33,8 @@ NODE_EXECUTABLES: dict[str, str] = {
     'sim_timer': 'ior_ros.runtime.demo_nodes:sim_timer_main',
     'clock_publisher': 'ior_ros.runtime.demo_nodes:clock_publisher_main',
     'image_source': 'ior_ros.runtime.demo_nodes:image_source_main',
+    'set_bool_server': 'ior_ros.runtime.demo_nodes:set_bool_server_main',
+    'set_bool_client': 'ior_ros.runtime.demo_nodes:set_bool_client_main',
 }
 
 

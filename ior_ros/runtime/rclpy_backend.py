@@ -25,11 +25,17 @@ def exports() -> dict[str, Any]:
     from rclpy.parameter import Parameter
     from rclpy.time import Time
     from rosidl_runtime_py.utilities import get_message as _get_message
+    from rosidl_runtime_py.utilities import get_service as _get_service
 
     def get_message(typename: str) -> Any:
         from ior_ros.runtime.messages import normalize_type_name
 
         return _get_message(normalize_type_name(typename))
+
+    def get_service(srvname: str) -> Any:
+        from ior_ros.runtime.messages import normalize_service_name
+
+        return _get_service(normalize_service_name(srvname))
 
     try:
         from rclpy.executors import ExternalShutdownException
@@ -38,6 +44,7 @@ def exports() -> dict[str, Any]:
             """Placeholder on rclpy versions without it."""
 
     from rcl_interfaces.msg import SetParametersResult
+    from rclpy import exceptions
 
     transient_local = q.QoSProfile(depth=1, reliability=q.ReliabilityPolicy.RELIABLE,
                                    durability=q.DurabilityPolicy.TRANSIENT_LOCAL)
@@ -47,7 +54,8 @@ def exports() -> dict[str, Any]:
         'try_shutdown': rclpy.try_shutdown, 'ok': rclpy.ok, 'spin': rclpy.spin,
         'spin_once': rclpy.spin_once,
         'spin_until_future_complete': rclpy.spin_until_future_complete,
-        'get_message': get_message, 'Parameter': Parameter, 'Time': Time, 'Duration': Duration,
+        'get_message': get_message, 'get_service': get_service, 'Parameter': Parameter,
+        'Time': Time, 'Duration': Duration,
         'Clock': Clock, 'ROSClock': ROSClock, 'ClockType': ClockType,
         'SetParametersResult': SetParametersResult,
         'ExternalShutdownException': ExternalShutdownException,
@@ -66,4 +74,8 @@ def exports() -> dict[str, Any]:
         'qos_profile_rosout_default': getattr(q, 'qos_profile_rosout_default', transient_local),
         'qos_profile_transient_local': transient_local,
         'qos_profile_clock': clock_qos,
+        **{name: getattr(exceptions, name) for name in (
+            'ParameterNotDeclaredException', 'ParameterAlreadyDeclaredException',
+            'InvalidParameterTypeException', 'ParameterUninitializedException',
+            'ParameterImmutableException')},
     }

@@ -1,5 +1,6 @@
 """
-ROS 2 services on the DDS runtime, as far as the parameter services need them.
+ROS 2 services on the DDS runtime: servers and clients of nodes, the parameter services, the
+``~/get_type_description`` service, and the synchronous client the tools use.
 
 Wire rules of rmw_cyclonedds_cpp (``shared/reference/ros2-dds-wire.md`` §1, §4, §7):
 
@@ -11,11 +12,16 @@ Wire rules of rmw_cyclonedds_cpp (``shared/reference/ros2-dds-wire.md`` §1, §4
   rosbags' body without its 4-byte header follows the 16 header bytes unchanged);
 * the server echoes guid and sequence number; both server endpoints carry the same
   ``serviceid=<16 bytes in dotted hex>;`` before ``typehash=...;`` in their USER_DATA, which is
-  what ``rmw_service_server_is_available`` compares.
+  what ``rmw_service_server_is_available`` compares (both client endpoints carry the same
+  ``clientid=``); the dotted hex is rmw's ``csid_to_string`` (first byte padded to width 2 with
+  a space, the others unpadded: `` 1.10.52.5a.0.0.0.7``); the request endpoint's ``typehash`` is
+  the hash of ``<Srv>_Request``, the reply endpoint's that of ``<Srv>_Response`` (as a live
+  rmw_cyclonedds_cpp server shows them).
 
-The Jazzy typestore has no ``srv`` types, so the six rcl_interfaces parameter services are
-registered here from their definitions (field lists of rcl_interfaces/srv/*.srv in Jazzy; the
-REP-2011 type hash covers only names and types, so comments and constants do not matter).
+Service types come from :func:`ior_ros.runtime.messages.get_service` (``.srv`` files or the
+embedded set). A server callback that raises, or returns something that is not the response,
+is logged as an error naming the service and the request gets no reply; the node goes on (rclpy
+would let the exception out of ``spin``).
 
 The parameter services follow rclpy's ``ParameterService``: ``get_parameters`` answers an empty
 list when any name is undeclared, ``get_parameter_types`` answers NOT_SET (0) for one,
@@ -34,26 +40,18 @@ from collections.abc import Callable
 from typing import Any
 
 from ior_ros.runtime.errors import RosInputError
-from ior_ros.runtime.messages import get_message, registry
+from ior_ros.runtime.messages import get_message, get_service, registry
 from ior_ros.runtime.parameters import Parameter, ParameterType
-from ior_ros.runtime.qos import QoSProfile, qos_profile_parameters
+from ior_ros.runtime.qos import QoSProfile, qos_profile_parameters, qos_profile_services_default
 
-__all__ = ['ServiceServer', 'ServiceClient', 'register_service_types', 'PARAMETER_SERVICES',
-           'param_list', 'param_get', 'param_set',
-           'start_parameter_services', 'service_topics', 'parameter_from_msg', 'value_from_msg']
+__all__ = ['ServiceServer', 'ServiceClient', 'Service', 'Client', 'register_service_types',
+           'PARAMETER_SERVICES', 'param_list', 'param_get', 'param_set',
+           'start_parameter_services', 'start_type_description_service', 'service_topics',
+           'service_typename', 'parse_type_hash', 'type_description_msg', 'parameter_from_msg',
+           'value_from_msg', 'TYPE_DESCRIPTION_SERVICE', 'START_TYPE_DESCRIPTION_SERVICE_PARAM']
 
-_SRV_FIELDS: dict[str, tuple[str, str]] = {
-    'DescribeParameters': ('string[] names\n',
-                           'rcl_interfaces/ParameterDescriptor[] descriptors\n'),
-    'GetParameters': ('string[] names\n', 'rcl_interfaces/ParameterValue[] values\n'),
-    'GetParameterTypes': ('string[] names\n', 'uint8[] types\n'),
-    'ListParameters': ('uint64 DEPTH_RECURSIVE=0\nstring[] prefixes\nuint64 depth\n',
-                       'rcl_interfaces/ListParametersResult result\n'),
-    'SetParameters': ('rcl_interfaces/Parameter[] parameters\n',
-                      'rcl_interfaces/SetParametersResult[] results\n'),
-    'SetParametersAtomically': ('rcl_interfaces/Parameter[] parameters\n',
-                                'rcl_interfaces/SetParametersResult result\n'),
-}
+TYPE_DESCRIPTION_SERVICE = 'type_description_interfaces/srv/GetTypeDescription'
+START_TYPE_DESCRIPTION_SERVICE_PARAM = 'start_type_description_service'
 
 #: service name suffix → rcl_interfaces service type (what rclpy's ParameterService creates)
 PARAMETER_SERVICES: dict[str, str] = {
@@ -65,28 +63,26 @@ PARAMETER_SERVICES: dict[str, str] = {
     'set_parameters_atomically': 'SetParametersAtomically',
 }
 
-_REGISTER_LOCK = threading.Lock()
 _ID_COUNTER = itertools.count(1)
+_SEQUENCE = itertools.count(1)  # request sequence numbers: one counter per process, as rmw's
 _HEADER = struct.Struct('<Qq')
 _HEADER_BE = struct.Struct('>Qq')
 
 
 def register_service_types() -> None:
-    """Register ``rcl_interfaces/srv/<Name>_Request`` and ``_Response`` (once per process)."""
-    from rosbags.typesys import get_types_from_msg
+    """Register the six rcl_interfaces parameter services (once per process)."""
+    for srv in PARAMETER_SERVICES.values():
+        get_service(f'rcl_interfaces/srv/{srv}')
 
-    reg = registry()
-    with _REGISTER_LOCK:
-        if 'rcl_interfaces/srv/GetParameters_Request' in reg.store.fielddefs:
-            return
-        parsed: dict[str, Any] = {}
-        for name, halves in _SRV_FIELDS.items():
-            for suffix, text in zip(('Request', 'Response'), halves, strict=True):
-                typename = f'rcl_interfaces/srv/{name}_{suffix}'
-                # rosbags keys a 'pkg/srv/X' definition as 'pkg/srv/msg/X': take the one value
-                (fields,) = get_types_from_msg(text, typename).values()
-                parsed[typename] = fields
-        reg.store.register(parsed)
+
+def service_typename(srv_type: Any) -> str:
+    """``pkg/srv/Name`` of a service class (ours, or a ``pkg/srv/Name`` string)."""
+    name = getattr(srv_type, '__srvtype__', None)
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(srv_type, str):
+        return str(get_service(srv_type).__srvtype__)
+    raise TypeError(f'{srv_type!r} is not a service class (use ior_ros.runtime.get_service)')
 
 
 def service_topics(service: str) -> tuple[str, str]:
@@ -95,7 +91,25 @@ def service_topics(service: str) -> tuple[str, str]:
 
 
 def _dotted_id(raw: bytes) -> str:
-    return '.'.join(f'{b:02x}' for b in raw)
+    """rmw_cyclonedds' ``csid_to_string``: hex, the first byte ``setw(2)``, the others bare."""
+    return f'{raw[0]:2x}' + ''.join(f'.{b:x}' for b in raw[1:])
+
+
+def _fold_guid(gid: bytes) -> int:
+    """A u64 client id from a 16-byte DDS GUID (both halves XORed; never 0)."""
+    return (int.from_bytes(gid[:8], 'little') ^ int.from_bytes(gid[8:16], 'little')) or 1
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at file.py:42)`` for the innermost frame of an exception's traceback."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return ''
+    import os
+
+    return f' (at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno})'
 
 
 class ServiceServer:
@@ -107,11 +121,13 @@ class ServiceServer:
 
     def __init__(self, node: Any, service: str, srv_type: str,
                  handler: Callable[[Any], Any], qos: QoSProfile) -> None:
-        register_service_types()
+        srv_type = service_typename(srv_type)
         self.service_name = service
+        self.srv_typename = srv_type
         self.request_type = f'{srv_type}_Request'
         self.response_type = f'{srv_type}_Response'
         self._handler = handler
+        self._node = node
         self._logger = node.get_logger()
         self._registry = registry()
         self._response_cls = get_message(self.response_type)
@@ -123,6 +139,9 @@ class ServiceServer:
                                          user_data_prefix=prefix)
         self._writer = dds.create_writer(reply_topic, self.response_type, qos,
                                          user_data_prefix=prefix)
+        use = getattr(node, '_use_type', None)
+        if use is not None:  # rcl's node type cache: the service type is in use by the node
+            use(srv_type)
 
     @property
     def reader_gid(self) -> bytes:
@@ -149,17 +168,33 @@ class ServiceServer:
         return call
 
     def _serve(self, data: bytes) -> None:
-        # a malformed request or a failing handler is logged; it never stops the node's spin
+        # a malformed request or a failing callback is logged; it never stops the node's spin
+        name = self.service_name
         try:
             if len(data) < 20:
                 raise ValueError(f'{len(data)} bytes is shorter than the request header')
             header = _HEADER if data[1] == 1 else _HEADER_BE
             guid, seq = header.unpack_from(data, 4)
             request = self._registry.deserialize(data[:4] + data[20:], self.request_type)
+        except Exception as exc:  # noqa: BLE001
+            self._logger.error(f'service {name}: malformed request dropped: {exc}')
+            return
+        try:
             response = self._handler(request)
+        except Exception as exc:  # noqa: BLE001
+            self._logger.error(f'service {name}: the callback raised {type(exc).__name__}: '
+                               f'{exc}{_where(exc)}; no reply sent')
+            return
+        if type(response) is not self._response_cls:
+            got = 'None' if response is None else getattr(response, '__msgtype__',
+                                                          type(response).__name__)
+            self._logger.error(f'service {name}: the callback returned {got}, not a '
+                               f'{self.response_type}; no reply sent')
+            return
+        try:
             body = self._registry.serialize(response, self.response_type)
         except Exception as exc:  # noqa: BLE001
-            self._logger.error(f'service {self.service_name}: request not answered: {exc}')
+            self._logger.error(f'service {name}: the response can not be sent: {exc}')
             return
         reply = bytearray(body[:4]) + _HEADER.pack(guid, seq) + body[4:]
         # rmw waits up to 100 ms for the client's reply reader before answering (§7)
@@ -172,6 +207,253 @@ class ServiceServer:
         """Delete both endpoints."""
         self._reader.close()
         self._writer.close()
+        unuse = getattr(self._node, '_unuse_type', None)
+        if unuse is not None:
+            unuse(self.srv_typename)
+
+
+class Service(ServiceServer):
+    """
+    A service server of a node (rclpy.service.Service): ``callback(request, response)`` returns
+    the response (``response`` is a fresh ``srv_type.Response()``) and runs in the executor.
+    """
+
+    def __init__(self, node: Any, srv_type: Any, srv_name: str,
+                 callback: Callable[[Any, Any], Any], qos_profile: QoSProfile) -> None:
+        self.srv_type = srv_type if not isinstance(srv_type, str) else get_service(srv_type)
+        self.srv_name = srv_name  # the name as the node gave it (rclpy); service_name: resolved
+        self.callback = callback
+        self.qos_profile = qos_profile
+        super().__init__(node, srv_name, service_typename(self.srv_type), self._call,
+                         qos_profile)
+
+    def _call(self, request: Any) -> Any:
+        return self.callback(request, self.srv_type.Response())
+
+    def destroy(self) -> bool:
+        """Delete the service (Node.destroy_service)."""
+        return bool(self._node.destroy_service(self))
+
+
+class Client:
+    """
+    A service client of a node (rclpy.client.Client).
+
+    ``call_async(request)`` sends the request and returns a Future that the executor spinning the
+    node completes when the reply arrives (replies are matched on client id and sequence number);
+    ``call(request, timeout_sec)`` blocks on that Future, so, as in rclpy, another thread must be
+    spinning the node (called from a callback of the same executor it only times out).
+    ``wait_for_service`` polls :meth:`service_is_ready` (a matched server reader and writer).
+    """
+
+    def __init__(self, node: Any, srv_type: Any, srv_name: str, qos_profile: QoSProfile) -> None:
+        self.srv_type = srv_type if not isinstance(srv_type, str) else get_service(srv_type)
+        self.srv_name = srv_name  # the name as the node gave it (rclpy); service_name: resolved
+        self._service_name = srv_name
+        self.qos_profile = qos_profile
+        self.context = node.context
+        self._node = node
+        self.srv_typename = service_typename(self.srv_type)
+        self.request_type = f'{self.srv_typename}_Request'
+        self.response_type = f'{self.srv_typename}_Response'
+        self._request_cls = get_message(self.request_type)
+        self._registry = registry()
+        dds = node.context.dds
+        ident = dds.gid[:12] + next(_ID_COUNTER).to_bytes(4, 'big')
+        prefix = f'clientid={_dotted_id(ident)};'
+        request_topic, reply_topic = service_topics(srv_name)
+        self._writer = dds.create_writer(request_topic, self.request_type, qos_profile,
+                                         user_data_prefix=prefix)
+        self._reader = dds.create_reader(reply_topic, self.response_type, qos_profile,
+                                         user_data_prefix=prefix)
+        self._guid = _fold_guid(bytes(self._writer.gid))
+        self._lock = threading.Lock()
+        self._pending: dict[int, Any] = {}
+        use = getattr(node, '_use_type', None)
+        if use is not None:
+            use(self.srv_typename)
+
+    @property
+    def service_name(self) -> str:
+        """The resolved service name."""
+        return self._service_name
+
+    @property
+    def reader_gid(self) -> bytes:
+        """GUID of the reply reader."""
+        return bytes(self._reader.gid)
+
+    @property
+    def writer_gid(self) -> bytes:
+        """GUID of the request writer."""
+        return bytes(self._writer.gid)
+
+    def service_is_ready(self) -> bool:
+        """True when a server's request reader and reply writer are matched."""
+        try:
+            return bool(self._writer.matched_count() > 0 and self._reader.matched_count() > 0)
+        except Exception:  # noqa: BLE001  (destroyed, or the context is gone)
+            return False
+
+    def wait_for_service(self, timeout_sec: float | None = None) -> bool:
+        """Wait until :meth:`service_is_ready` (None: for ever); False after the timeout."""
+        deadline = None if timeout_sec is None else time.monotonic() + max(0.0, timeout_sec)
+        while self.context.ok() and not self.service_is_ready():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        return self.service_is_ready()
+
+    def call_async(self, request: Any) -> Any:
+        """Send ``request``; the returned Future completes with the response."""
+        from ior_ros.runtime.executor import Future
+
+        if type(request) is not self._request_cls:
+            raise TypeError(f'client of {self._service_name} sends {self.request_type}, got '
+                            f'{getattr(request, "__msgtype__", type(request).__name__)}')
+        body = self._registry.serialize(request, self.request_type)
+        future = Future()
+        seq = next(_SEQUENCE)
+        with self._lock:
+            self._pending[seq] = future
+        future.add_done_callback(self.remove_pending_request)
+        self._writer.write(bytearray(body[:4]) + _HEADER.pack(self._guid, seq) + body[4:])
+        return future
+
+    def call(self, request: Any, timeout_sec: float | None = None) -> Any:
+        """
+        Send ``request`` and block until the response (None after ``timeout_sec``). The reply is
+        handed over by the executor spinning this node in another thread, as in rclpy.
+        """
+        event = threading.Event()
+        future = self.call_async(request)
+        future.add_done_callback(lambda _f: event.set())
+        if not future.done() and not event.wait(timeout_sec):
+            self.remove_pending_request(future)
+        if future.exception() is not None:
+            raise future.exception()
+        return future.result()
+
+    def remove_pending_request(self, future: Any) -> None:
+        """Forget a request (its reply, if it comes, is dropped)."""
+        with self._lock:
+            for seq in [k for k, v in self._pending.items() if v is future]:
+                del self._pending[seq]
+
+    def _collect(self, out: Any) -> None:
+        """Take every waiting reply and queue the completion of its Future."""
+        while True:
+            samples = self._reader.take()
+            if not samples:
+                return
+            for data, _info in samples:
+                raw = bytes(data)
+                if len(raw) < 20:
+                    continue
+                header = _HEADER if raw[1] == 1 else _HEADER_BE
+                guid, seq = header.unpack_from(raw, 4)
+                if guid != self._guid:
+                    continue  # the reply to another client of the service
+                with self._lock:
+                    future = self._pending.get(seq)
+                if future is not None:
+                    out.append(self._make_completion(future, raw))
+
+    def _make_completion(self, future: Any, raw: bytes) -> Callable[[], None]:
+        def complete() -> None:
+            if future.done():
+                return
+            try:
+                response = self._registry.deserialize(raw[:4] + raw[20:], self.response_type)
+            except Exception as exc:  # noqa: BLE001
+                future.set_exception(RosInputError(f'service {self._service_name}: malformed '
+                                                   f'reply: {exc}'))
+                return
+            future.set_result(response)
+        return complete
+
+    def destroy(self) -> bool:
+        """Delete the client (Node.destroy_client)."""
+        return bool(self._node.destroy_client(self))
+
+    def _close(self) -> None:
+        self._writer.close()
+        self._reader.close()
+        unuse = getattr(self._node, '_unuse_type', None)
+        if unuse is not None:
+            unuse(self.srv_typename)
+
+
+# ---------------------------------------------------------------------------- type descriptions
+def parse_type_hash(text: str) -> bytes | None:
+    """
+    The 32 hash bytes of a ``RIHS01_<64 hex>`` string, or None, with the rules of rosidl's
+    ``rosidl_parse_type_hash_string`` (Jazzy): ``RIHS`` + two hex digits of version 1, total
+    length 71, hex digits in either case (the character after the version is not checked).
+    """
+    digits = '0123456789abcdefABCDEF'
+    if len(text) < 7 or not text.startswith('RIHS'):
+        return None
+    if text[4] not in digits or text[5] not in digits or int(text[4:6], 16) != 1:
+        return None
+    value = text[7:]
+    if len(text) != 71 or any(c not in digits for c in value):
+        return None
+    return bytes.fromhex(value)
+
+
+def type_description_msg(typename: str) -> Any:
+    """type_description_interfaces/TypeDescription of a type (as rcl's type cache holds it)."""
+    cls = {name: get_message(f'type_description_interfaces/msg/{name}')
+           for name in ('TypeDescription', 'IndividualTypeDescription', 'Field', 'FieldType')}
+
+    def individual(desc: dict[str, Any]) -> Any:
+        return cls['IndividualTypeDescription'](
+            type_name=desc['type_name'],
+            fields=[cls['Field'](name=f['name'], type=cls['FieldType'](**f['type']),
+                                 default_value=f['default_value']) for f in desc['fields']])
+
+    description = registry().type_description(typename)
+    return cls['TypeDescription'](
+        type_description=individual(description['type_description']),
+        referenced_type_descriptions=[individual(d) for d in
+                                      description['referenced_type_descriptions']])
+
+
+class _TypeDescriptionHandler:
+    """rcl_node_type_description_service_handle_request (rcl 9.2, node.c) for one node."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def __call__(self, request: Any) -> Any:
+        response = get_service(TYPE_DESCRIPTION_SERVICE).Response(successful=False)
+        digest = parse_type_hash(str(request.type_hash))
+        if digest is None:
+            from ior_ros.runtime.ros_logging import get_logger
+
+            get_logger('rcl').error(f"Failed to parse type hash '{request.type_hash}'")
+            response.failure_reason = 'Failed to parse type hash'
+            return response
+        typename = self.node._type_in_use(digest)  # the request's type_name is not used (rcl)
+        if typename is None:
+            response.failure_reason = 'Type not currently in use by this node'
+            return response
+        response.type_description = type_description_msg(typename)
+        if request.include_type_sources:
+            source = get_message('type_description_interfaces/msg/TypeSource')
+            response.type_sources = [source(type_name=name, encoding=encoding,
+                                            raw_file_contents=text)
+                                     for name, encoding, text in registry().type_sources(typename)]
+        response.successful = True
+        return response
+
+
+def start_type_description_service(node: Any) -> ServiceServer:
+    """The node's ``~/get_type_description`` service (rclpy's TypeDescriptionService)."""
+    return ServiceServer(node, node.resolve_topic_name('~/get_type_description'),
+                         TYPE_DESCRIPTION_SERVICE, _TypeDescriptionHandler(node),
+                         qos_profile_services_default)
 
 
 # ---------------------------------------------------------------------------- parameter services
@@ -343,9 +625,7 @@ class ServiceClient:
 
     def __init__(self, ctx: Any, service: str, srv_type: str,
                  qos: QoSProfile | None = None) -> None:
-        from ior_ros.runtime.qos import qos_profile_services_default
-
-        register_service_types()
+        srv_type = service_typename(srv_type)
         self.service_name = service
         self.request_type = f'{srv_type}_Request'
         self.response_type = f'{srv_type}_Response'
@@ -358,22 +638,23 @@ class ServiceClient:
                                          user_data_prefix=prefix)
         self._reader = ctx.create_reader(reply_topic, self.response_type, qos,
                                          user_data_prefix=prefix)
-        self._guid = int.from_bytes(ident[8:], 'little') or 1
+        self._guid = _fold_guid(bytes(self._writer.gid))
         self._seq = 0
 
     def wait_for_service(self, timeout_s: float) -> bool:
         """True once a server's request reader and reply writer are both matched."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
             if self._writer.matched_count() > 0 and self._reader.matched_count() > 0:
                 return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.02)
-        return False
 
     def call(self, request: Any, timeout_s: float) -> Any:
         """Send ``request``, return the response (RosInputError after ``timeout_s``)."""
         body = self._registry.serialize(request, self.request_type)
-        self._seq += 1
+        self._seq = next(_SEQUENCE)
         self._writer.write(bytearray(body[:4]) + _HEADER.pack(self._guid, self._seq) + body[4:])
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -411,7 +692,7 @@ def param_list(node: str, timeout_s: float = 5.0) -> list[str]:
     """``ros2 param list NODE``: the node's parameter names, sorted."""
     from ior_ros.runtime.topic_tools import open_context
 
-    ctx = open_context()
+    ctx = open_context('param')
     try:
         client = _node_client(ctx, node, 'list_parameters', timeout_s)
         request = get_message('rcl_interfaces/srv/ListParameters_Request')(prefixes=[], depth=0)
@@ -431,7 +712,7 @@ def param_get(node: str, name: str, timeout_s: float = 5.0) -> str:
     """``ros2 param get NODE NAME``: 'Double value is: 2.5' (or '... values are: [...]')."""
     from ior_ros.runtime.topic_tools import open_context
 
-    ctx = open_context()
+    ctx = open_context('param')
     try:
         client = _node_client(ctx, node, 'get_parameters', timeout_s)
         request = get_message('rcl_interfaces/srv/GetParameters_Request')(names=[name])
@@ -463,7 +744,7 @@ def param_set(node: str, name: str, value_text: str, timeout_s: float = 5.0) -> 
         msg = Parameter(name, value=value).to_parameter_msg()
     except (TypeError, ValueError) as exc:
         raise RosInputError(f'parameter value {value_text!r}: {exc}') from None
-    ctx = open_context()
+    ctx = open_context('param')
     try:
         client = _node_client(ctx, node, 'set_parameters', timeout_s)
         request = get_message('rcl_interfaces/srv/SetParameters_Request')(parameters=[msg])

@@ -147,9 +147,11 @@ def colcon_overlay(cache_root: Path | None = None) -> tuple[Path, float]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.is_file():
             return workspace / 'install', 0.0
-        for old in root.iterdir():  # keep the cache small: one tree at a time
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+        # keep the cache small, but not so small that a concurrent run of another tree (another
+        # checkout's tests, say) loses the overlay its running processes use: the newest three
+        trees = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+        for old in trees[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
         copy_package(workspace / 'src' / 'ior_ros')
         start = time.monotonic()
         result = colcon_build(workspace, env)

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from rt_helpers import RosEnv, wait_until
+from rt_helpers import RosEnv, both_backends, wait_until
 
 pytestmark = [pytest.mark.xdist_group('dds'), pytest.mark.timeout(300)]
 
@@ -56,6 +56,7 @@ def _pids(launch) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {m.group(1): int(m.group(2)) for m in found}
 
 
+@both_backends
 def test_killed_node_leaves_the_others_running_and_ctrl_c_stops_all(ros: RosEnv,
                                                                     tmp_path: Path) -> None:
     path = tmp_path / 'three.launch.yaml'
@@ -78,6 +79,7 @@ def test_killed_node_leaves_the_others_running_and_ctrl_c_stops_all(ros: RosEnv,
     assert launch.matches(r'\[INFO\] \[listener-1\]: process has finished cleanly')
 
 
+@both_backends
 def test_required_node_dying_stops_the_launch_naming_it(ros: RosEnv, tmp_path: Path) -> None:
     path = tmp_path / 'required.launch.yaml'
     path.write_text(LAUNCH.format(victim_extra='on_exit: shutdown'), encoding='utf-8')

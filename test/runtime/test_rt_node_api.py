@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
-from rt_helpers import REPO, RosEnv, wait_until
+from rt_helpers import REPO, RosEnv, both_backends
 
 from ior_ros.runtime.clock import ClockType, Duration, ROSClock, Time
 from ior_ros.runtime.node import Timer
 from ior_ros.runtime.parameters import (
-    InvalidParameterTypeException,
     Parameter,
-    ParameterNotDeclaredException,
     ParameterType,
-    SetParametersResult,
 )
 from ior_ros.runtime.qos import (
     INFINITE_NS,
@@ -125,65 +121,14 @@ def test_parameter_types() -> None:
 
 
 @pytest.mark.xdist_group('dds')
-@pytest.mark.timeout(120)
-def test_in_process_node_api(ros: RosEnv) -> None:
-    from ior_ros.runtime import context as ctx_module
-    from ior_ros.runtime.executor import SingleThreadedExecutor
-    from ior_ros.runtime.messages import get_message
-    from ior_ros.runtime.node import Node
-
-    context = ctx_module.Context()
-    context.init(['prog', '--ros-args', '-p', 'gain:=2.5', '-p', 'ratio:=0.5', '-r',
-                  'out:=renamed'])
-    try:
-        node = Node('api_node', context=context, namespace='ns',
-                    cli_args=['--ros-args', '-p', 'label:=cli'])
-        assert node.get_fully_qualified_name() == '/ns/api_node'
-        assert node.declare_parameter('gain', 1.0).value == 2.5
-        assert node.declare_parameter('label', 'default').value == 'cli'
-        assert node.declare_parameter('untouched', 3).value == 3
-        with pytest.raises(InvalidParameterTypeException, match="'ratio'.*DOUBLE.*INTEGER"):
-            node.declare_parameter('ratio', 1)  # the override 0.5 is a double
-        result = node.set_parameters([Parameter('gain', value='high')])[0]
-        assert not result.successful and 'expected' in result.reason
-        refused: list[str] = []
-
-        def veto(params: list[Parameter]) -> SetParametersResult:
-            refused.extend(p.name for p in params)
-            return SetParametersResult(successful=False, reason='not now')
-
-        node.add_on_set_parameters_callback(veto)
-        assert not node.set_parameters([Parameter('gain', value=9.0)])[0].successful
-        assert node.get_parameter('gain').value == 2.5 and refused == ['gain']
-        node.remove_on_set_parameters_callback(veto)
-        assert node.set_parameters([Parameter('gain', value=9.0)])[0].successful
-        with pytest.raises(ParameterNotDeclaredException):
-            node.get_parameter('missing')
-
-        string = get_message('std_msgs/msg/String')
-        heard: list[str] = []
-        pub = node.create_publisher(string, 'out', 10)
-        assert pub.topic_name == '/ns/renamed'
-        node.create_subscription(string, '/ns/renamed', lambda m: heard.append(m.data), 10)
-        ticks: list[int] = []
-        node.create_timer(0.05, lambda: ticks.append(1))
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        assert wait_until(lambda: pub.get_subscription_count() == 1, timeout=30)
-        for i in range(3):
-            pub.publish(string(data=f'm{i}'))
-        deadline = time.monotonic() + 30
-        while (len(heard) < 3 or len(ticks) < 3) and time.monotonic() < deadline:
-            executor.spin_once(0.1)
-        assert heard == ['m0', 'm1', 'm2'] and len(ticks) >= 3
-        assert wait_until(lambda: node.count_publishers('out') == 1, timeout=30)
-        assert ('api_node', '/ns') in node.get_node_names_and_namespaces()
-        # use_sim_time switches the clock to /clock (zero until a message arrives)
-        node.set_parameters([Parameter('use_sim_time', value=True)])
-        assert node.get_clock().ros_time_is_active and node.get_clock().now().nanoseconds == 0
-        node.destroy_node()
-    finally:
-        context.try_shutdown()
+@pytest.mark.timeout(180)
+@both_backends
+def test_node_api_in_one_process(ros: RosEnv) -> None:
+    """Parameters, overrides, set callbacks, pub/sub, timers, graph queries, sim time: the same
+    checks (rt_api_script.py) on the DDS runtime and on rclpy."""
+    proc = ros.start(str(REPO / 'test' / 'runtime' / 'rt_api_script.py'))
+    assert proc.wait(timeout=150) == 0, proc.text()
+    assert f'API OK on {ros.backend}' in proc.text()
 
 
 def test_backend_selection(tmp_path: object) -> None:

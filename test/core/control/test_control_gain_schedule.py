@@ -190,7 +190,9 @@ def test_policy_switches_back_after_the_dwell_time(shipped_schedule, nominal_gai
     assert policy.decide(5, 50).mode is SwitchingMode.SCHEDULED  # 50 calm samples < dwell
     back = policy.decide(5, 50)
     assert back.mode is SwitchingMode.NOMINAL
-    np.testing.assert_array_equal(back.gain, nominal_gain)
+    # the shipped schedule's nominal gain vs the one solved here: equal to solver precision
+    # (the last digits depend on the scipy/LAPACK build)
+    np.testing.assert_allclose(back.gain, nominal_gain, rtol=1e-9, atol=1e-9)
 
 
 def test_always_switch_policy(shipped_schedule) -> None:
