@@ -34,6 +34,7 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import numpy as np  # noqa: E402
 
+from ior_ros.commands.progress import terminal_progress  # noqa: E402
 from ior_ros.core.control.control_config import ControlConfig  # noqa: E402
 from ior_ros.core.control.delay_robust_lmi import (  # noqa: E402
     CertificateKind,
@@ -148,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     config = ControlConfig()
     workers = args.workers if args.workers is not None else default_workers()
     t0 = time.perf_counter()
-    schedule = schedule_from_config(config, args.max_delay, workers=workers,
-                                    progress=not args.json)
+    with terminal_progress(not args.json)('gain schedule', args.max_delay + 1, unit='h') as bar:
+        schedule = schedule_from_config(config, args.max_delay, workers=workers,
+                                        progress=bar.update)
     build_s = time.perf_counter() - t0
     result: dict[str, Any] = {
         'benchmark': 'control',

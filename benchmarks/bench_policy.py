@@ -50,11 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from ior_ros.core.rl.slicing_agents import DualAgentTD3, SliceActor
-    from ior_ros.core.rl.slicing_config import DualAgentConfig
-    from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
-    from ior_ros.core.rl.slicing_spaces import action_to_prb_counts
+    from ior_ros.core.rl.dual_agent_config import DualAgentConfig
+    from ior_ros.core.slicing.agents import DualAgentSlicer, SliceActor
+    from ior_ros.core.slicing.env import TeleopSlicingEnv
     from ior_ros.core.slicing.policy import SlicingPolicy
+    from ior_ros.core.slicing.spaces import action_to_prb_counts
     from ior_ros.experiments.contract import machine_info
     from ior_ros.experiments.slicing_runs import shipped_policy_dir
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         source = str(shipped.relative_to(REPO))
         wall = json.loads((shipped / 'policy.json').read_text()).get('train_wall_s')
     else:
-        base = DualAgentTD3(env, DualAgentConfig(), seed=0).policy()
+        base = DualAgentSlicer(env, DualAgentConfig(), seed=0).policy()
         source = 'fresh actors (no shipped policy)'
         wall = None
     policy = SlicingPolicy(base.embb_layers, base.urllc_layers, 4, 5, 25,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             env_bench.reset()
     env_rate = n_env / (time.perf_counter() - t0)
     train_env = TeleopSlicingEnv()
-    agent = DualAgentTD3(train_env, DualAgentConfig(learning_starts=500), seed=0)
+    agent = DualAgentSlicer(train_env, DualAgentConfig(learning_starts=500), seed=0)
     t0 = time.perf_counter()
     while agent.total_steps < args.train_steps:
         agent.run_episode(args.train_steps)

@@ -136,20 +136,20 @@ def run(repetitions: int = 5, quick: bool = False) -> dict[str, Any]:
 
     # warm-up (numba compiles here, outside every timed region)
     naive_pf_loop(config, 500, np.random.default_rng(0))
-    simulate_cell(config, 4096, np.random.default_rng(0), progress=False)
-    simulate_cell(config, 4096, np.random.default_rng(0), engine='numpy', progress=False)
-    simulate_cells_batched(config, 256, 20, np.random.default_rng(0), progress=False)
+    simulate_cell(config, 4096, np.random.default_rng(0))
+    simulate_cell(config, 4096, np.random.default_rng(0), engine='numpy')
+    simulate_cells_batched(config, 256, 20, np.random.default_rng(0))
 
     rng = np.random.default_rng(1)
     naive = _median_rate(lambda: naive_pf_loop(config, naive_slots, rng), naive_slots,
                          repetitions)
-    fast = _median_rate(lambda: simulate_cell(config, fast_slots, rng, progress=False),
+    fast = _median_rate(lambda: simulate_cell(config, fast_slots, rng),
                         fast_slots, repetitions)
     numpy_engine = _median_rate(
-        lambda: simulate_cell(config, numpy_slots, rng, engine='numpy', progress=False),
+        lambda: simulate_cell(config, numpy_slots, rng, engine='numpy'),
         numpy_slots, repetitions)
     batched = _median_rate(
-        lambda: simulate_cells_batched(config, replicas, batched_slots, rng, progress=False),
+        lambda: simulate_cells_batched(config, replicas, batched_slots, rng),
         replicas * batched_slots, repetitions)
     p50, p99, note = _puncturing_percentiles(repetitions, 20_000 if not quick else 4000)
     engine = 'numba' if numba_available() else 'numpy'

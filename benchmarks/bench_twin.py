@@ -67,7 +67,7 @@ def measure_variant(variant: str, steps: int, seed: int) -> dict[str, Any]:
 def measure_decisions(n: int, seed: int) -> dict[str, Any]:
     import torch
 
-    from ior_ros.core.rl.hopper import make_env, termination_fn_for
+    from ior_ros.core.rl.envs import make_env, termination_fn_for
     from ior_ros.core.rl.soft_actor_critic import SacAgent, SacConfig
     from ior_ros.core.twin.data import collect_transitions, uniform_policy
     from ior_ros.core.twin.risk_gate import RiskGate, RiskGateConfig
@@ -109,7 +109,7 @@ def measure_decisions(n: int, seed: int) -> dict[str, Any]:
 def measure_sb3(steps: int, seed: int) -> dict[str, Any]:
     from stable_baselines3 import SAC
 
-    from ior_ros.core.rl.hopper import make_env
+    from ior_ros.core.rl.envs import make_env
     model = SAC('MlpPolicy', make_env('Hopper-v5'), learning_starts=steps, batch_size=256,
                 learning_rate=3e-4, policy_kwargs={'net_arch': [256, 256, 256]}, seed=seed,
                 verbose=0, device='cpu')

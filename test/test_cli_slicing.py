@@ -78,7 +78,7 @@ def test_quick_reproduction_fig8(ior, tmp_path: Path) -> None:
 
 def test_shipped_policy_is_small_and_says_how_it_was_made() -> None:
     from ior_ros.core.config import load_config
-    from ior_ros.core.rl.slicing_config import SlicingRunConfig
+    from ior_ros.core.slicing.config import SlicingRunConfig
     from ior_ros.core.slicing.policy import SlicingPolicy
     from ior_ros.experiments.slicing_runs import shipped_policy_dir
 

@@ -8,8 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ior_ros.core.artifacts import atomic_write_yaml, ensure_out_dir
-from ior_ros.core.config import FrozenModel, config_to_dict, load_config
+from ior_ros.core.config import FrozenModel, load_config, save_resolved_config
 from ior_ros.core.errors import ConfigError
 
 __all__ = ['add_config_options', 'add_out_option', 'resolve_config', 'save_resolved_config',
@@ -39,13 +38,6 @@ def resolve_config(model: type[FrozenModel], args: argparse.Namespace,
     """Build the command's configuration from defaults, ``--config`` and ``--set``."""
     return load_config(model, getattr(args, 'config', None), getattr(args, 'overrides', ()),
                        section=section)
-
-
-def save_resolved_config(out_dir: Path, config: FrozenModel,
-                         name: str = 'config.resolved.yaml') -> Path:
-    """Save the resolved configuration beside the run's results."""
-    ensure_out_dir(out_dir)
-    return atomic_write_yaml(out_dir / name, config_to_dict(config))
 
 
 def _typed(kind: type, check: Any, allowed: str) -> Any:

@@ -11,9 +11,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ior_ros.commands.common import (
     add_config_options,
@@ -21,6 +20,11 @@ from ior_ros.commands.common import (
     non_negative_int,
     positive_int,
 )
+
+if TYPE_CHECKING:
+    from ior_ros.core.control.control_config import ControlConfig
+    from ior_ros.core.control.gain_schedule import GainSchedule
+    from ior_ros.core.control.robot_models import DelayedPlant
 
 __all__ = ['register', 'render_spectral_radius_plot']
 
@@ -76,17 +80,19 @@ def register(subparsers: Any) -> None:
     cert.set_defaults(handler=_certify)
 
 
-def _load_config(args: argparse.Namespace) -> Any:
+def _load_config(args: argparse.Namespace) -> ControlConfig:
     from ior_ros.commands.common import resolve_config
     from ior_ros.core.control.control_config import ControlConfig
     from ior_ros.core.errors import ConfigError
     if args.config is not None and not Path(args.config).is_file():
         raise ConfigError(f'--config {str(args.config)!r}: no such file')
-    return resolve_config(ControlConfig, args)
+    config: ControlConfig = resolve_config(ControlConfig, args)
+    return config
 
 
 def _schedule(args: argparse.Namespace) -> int:
     from ior_ros.commands.common import save_resolved_config
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_bytes, ensure_out_dir
     from ior_ros.core.control.gain_schedule import schedule_from_config
 
@@ -95,8 +101,10 @@ def _schedule(args: argparse.Namespace) -> int:
         update={'max_delay_steps': args.max_delay})})
     out = ensure_out_dir(args.out)
     save_resolved_config(out, config)
-    schedule = schedule_from_config(config, args.max_delay, workers=args.workers,
-                                    progress=not args.no_progress)
+    progress = terminal_progress(not args.no_progress)
+    with progress('gain schedule', args.max_delay + 1, unit='h') as bar:
+        schedule = schedule_from_config(config, args.max_delay, workers=args.workers,
+                                        progress=bar.update)
     path = schedule.save(out / 'schedule.json')
     plot = atomic_write_bytes(out / 'spectral_radius.png', render_spectral_radius_plot(schedule))
     print(_schedule_summary(schedule))
@@ -104,7 +112,7 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schedule_summary(schedule: Any) -> str:
+def _schedule_summary(schedule: GainSchedule) -> str:
     import numpy as np
     doc = schedule.to_dict()['nominal_delay_margin']
     lines = [f"nominal gain: certified on [0, {doc['certified_steps']}], exact constant-delay "
@@ -122,24 +130,20 @@ def _schedule_summary(schedule: Any) -> str:
     return '\n'.join(lines)
 
 
-def render_spectral_radius_plot(schedule: Any) -> bytes:
+def render_spectral_radius_plot(schedule: GainSchedule) -> bytes:
     """
     PNG: exact lifted spectral radius ρ(𝒜(d)) vs constant delay d for the nominal gain, the
     scheduled gain K̂(d) (at its own bound) and the most conservative gain.
     """
-    import io
-
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from ior_ros.core.control.lifted_stability import spectral_radius_profile
+    from ior_ros.experiments.plotting import figure_png, new_figure
 
     plant = schedule.plant
     nominal = schedule.nominal_spectral_radius
     delays = np.arange(len(nominal))
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = new_figure(figsize=(7.5, 4.5))
     ax.plot(delays, nominal, marker='o', ms=3, label='nominal LQR gain')
     sched_d, sched_rho = [], []
     for entry in schedule.entries:
@@ -167,23 +171,29 @@ def render_spectral_radius_plot(schedule: Any) -> bytes:
     ax.set_title(f'Exact lifted test, T_s = {plant.sample_period_s * 1e3:g} ms')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
-def _read_gain_file(path: Path, args: argparse.Namespace, config: Any) -> tuple[Any, Any, str]:
-    """(plant, gain, description) from a gain file."""
+def _read_gain_file(path: Path, args: argparse.Namespace,
+                    config: ControlConfig) -> tuple[DelayedPlant, object, str]:
+    """
+    (plant, gain, description) from a gain file: a schedule (the file or its folder), a
+    ``{"gain": [[..]]}`` document or a plain matrix.
+    """
+    import dataclasses
+
+    from ior_ros.core.artifacts import artifact_file, check_format, read_json_file
+    from ior_ros.core.control.gain_schedule import SCHEDULE_ARTIFACT
     from ior_ros.core.control.robot_models import DelayedPlant, planar_double_integrator
-    from ior_ros.core.errors import ConfigError
+    from ior_ros.core.errors import ArtifactError, ConfigError
+    gain_file = dataclasses.replace(SCHEDULE_ARTIFACT, what='gain file')
     try:
-        doc = json.loads(path.read_text(encoding='utf-8'))
-    except OSError as exc:
-        raise ConfigError(f'--gain-file {str(path)!r}: {exc.strerror}') from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f'--gain-file {str(path)!r} is not JSON: {exc}') from None
+        file = artifact_file(path, gain_file)
+        doc = read_json_file(file, gain_file)
+        if isinstance(doc, dict) and 'entries' in doc:
+            doc = check_format(doc, gain_file, file)
+    except ArtifactError as exc:
+        raise ArtifactError(f'--gain-file: {exc}') from None
     default_plant = planar_double_integrator(config.plant.sample_period_s, config.plant.axes)
     if isinstance(doc, dict) and 'entries' in doc:
         plant = DelayedPlant.from_dict(doc['plant'])

@@ -72,10 +72,11 @@ def _run_slicing(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ior_ros.commands.common import resolve_config
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_csv, atomic_write_json, atomic_write_yaml
     from ior_ros.core.config import config_to_dict
     from ior_ros.core.errors import ConfigError
-    from ior_ros.core.rl.slicing_config import SlicingRunConfig
+    from ior_ros.core.slicing.config import SlicingRunConfig
     from ior_ros.experiments.slicing_runs import (
         POLICY_NAMES,
         compare_table,
@@ -98,7 +99,7 @@ def _run_slicing(args: argparse.Namespace) -> int:
     episodes = args.episodes or config.eval.episodes
     slots = args.slots or config.eval.episode_slots
     outcome = evaluate_slicing(policy, env_config, episodes, slots, config.eval.first_seed,
-                               progress=not args.no_progress)
+                               progress=terminal_progress(not args.no_progress))
     out = args.out
     atomic_write_yaml(out / 'config.resolved.yaml',
                       {**config_to_dict(config), 'env': config_to_dict(env_config)})

@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.errors import ConfigError
     from ior_ros.experiments.contract import (
         ReproContext,
@@ -59,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else Path('results') / entry.id
     context = ReproContext(out_dir=out_dir, quick=args.quick, seed=args.seed,
                            config_path=args.config, overrides=tuple(args.overrides),
-                           progress=not args.no_progress,
+                           progress=terminal_progress(not args.no_progress),
                            options={'from_dir': args.from_dir, 'retrain': args.retrain})
     func = entry.load()
     watch = Stopwatch()

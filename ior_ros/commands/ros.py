@@ -60,7 +60,8 @@ def _spin_time(parser: argparse.ArgumentParser, default: float) -> None:
 
 # ---------------------------------------------------------------------------- handlers
 def _launch(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.launch import parse_launch_arguments, resolve_launch_file, run_launch
+    from ior_ros.runtime.launch_runner import run_launch
+    from ior_ros.runtime.launch_yaml import parse_launch_arguments, resolve_launch_file
 
     items = list(args.arguments)
     second = None
@@ -117,7 +118,7 @@ def _node_list(args: argparse.Namespace) -> int:
 
 
 def _param_list(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.services import param_list
+    from ior_ros.runtime.param_tools import param_list
 
     for name in param_list(args.node, args.timeout):
         print(f'  {name}')
@@ -125,14 +126,14 @@ def _param_list(args: argparse.Namespace) -> int:
 
 
 def _param_get(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.services import param_get
+    from ior_ros.runtime.param_tools import param_get
 
     print(param_get(args.node, args.name, args.timeout))
     return 0
 
 
 def _param_set(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.services import param_set
+    from ior_ros.runtime.param_tools import param_set
 
     ok, reason = param_set(args.node, args.name, args.value, args.timeout)
     if ok:
@@ -173,7 +174,7 @@ def _service_call(args: argparse.Namespace) -> int:
 def _bag_record(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from ior_ros.runtime.bag import record
+    from ior_ros.runtime.bag_record import record
 
     output = args.output or datetime.now().strftime('rosbag2_%Y_%m_%d-%H_%M_%S')
     record(output, args.topics, all_topics=args.all, include_hidden=args.include_hidden_topics,
@@ -183,18 +184,19 @@ def _bag_record(args: argparse.Namespace) -> int:
 
 
 def _bag_play(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.bag import play
+    from ior_ros.commands.progress import progress_enabled
+    from ior_ros.runtime.bag_play import play
 
     clock = args.clock
     play(args.bag, rate=args.rate, topics=args.topics, loop=args.loop,
          clock_hz=clock if clock else None, delay_s=args.delay,
          start_offset_s=args.start_offset, wait_for_subscribers_s=args.wait_for_subscribers,
-         progress=not args.no_progress and sys.stderr.isatty())
+         progress=progress_enabled(not args.no_progress))
     return 0
 
 
 def _bag_info(args: argparse.Namespace) -> int:
-    from ior_ros.runtime.bag import info
+    from ior_ros.runtime.bag_info import info
 
     info(args.bag)
     return 0

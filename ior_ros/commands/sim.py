@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +171,8 @@ def _finite(value: Any) -> Any:
 
 
 def _run_coexistence(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ior_ros.commands.common import resolve_config, save_resolved_config
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
     from ior_ros.core.ran.coexistence import CoexistenceConfig, check_config, run_coexistence
 
@@ -183,8 +181,7 @@ def _run_coexistence(args: argparse.Namespace) -> int:
         raise ConfigError(f'--config {str(args.config)!r}: no such file')
     config = resolve_config(CoexistenceConfig, args)
     check_config(config)  # every problem is reported before anything is written
-    with tqdm(total=None, unit=' cell-slots', unit_scale=True, file=sys.stderr,
-              disable=args.no_progress, desc='coexistence') as bar:
+    with terminal_progress(not args.no_progress)('coexistence', unit='cell-slots') as bar:
         doc = run_coexistence(config, progress=bar.update)
     out: Path = args.out
     ensure_out_dir(out)

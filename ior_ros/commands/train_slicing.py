@@ -48,14 +48,16 @@ def _run(args: argparse.Namespace) -> int:
     import torch
 
     from ior_ros.commands.common import resolve_config
-    from ior_ros.core.rl.slicing_config import SlicingRunConfig
+    from ior_ros.commands.progress import terminal_progress
+    from ior_ros.core.slicing.config import SlicingRunConfig
     from ior_ros.experiments.slicing_runs import train_slicing
 
     torch.set_num_threads(1)
     config = resolve_config(SlicingRunConfig, args)
     command = 'ior ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ''
     outcome = train_slicing(config, args.out, steps=args.steps, seed=args.seed,
-                            resume=args.resume, progress=not args.no_progress, command=command)
+                            resume=args.resume, progress=terminal_progress(not args.no_progress),
+                            command=command)
     last = outcome.episodes[-1] if outcome.episodes else {}
     print(f'trained {outcome.total_steps} slots in {outcome.wall_s:.1f} s '
           f'({len(outcome.episodes)} episodes'

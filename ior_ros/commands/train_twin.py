@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ior_ros.commands.common import add_config_options, non_negative_int, positive_int
+
+if TYPE_CHECKING:
+    from ior_ros.core.rl.twin_sac import TwinTrainConfig
 
 __all__ = ['register_train', 'resolve_train_config']
 
@@ -51,7 +54,7 @@ def register_train(subparsers: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
-def resolve_train_config(args: argparse.Namespace) -> Any:
+def resolve_train_config(args: argparse.Namespace) -> TwinTrainConfig:
     """Defaults ← ``--config`` ← ``--set`` ← the explicit flags (``--env``, ``--variant``, …)."""
     from ior_ros.core.config import config_to_dict, load_config
     from ior_ros.core.errors import ConfigError
@@ -64,7 +67,8 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
              'eval_episodes': getattr(args, 'eval_episodes', None)}
     data = config_to_dict(base)
     data.update({k: v for k, v in flags.items() if v is not None})
-    return _validate(TwinTrainConfig, data)
+    config: TwinTrainConfig = _validate(TwinTrainConfig, data)
+    return config
 
 
 def _validate(model: Any, data: dict[str, Any]) -> Any:
@@ -81,14 +85,12 @@ def _validate(model: Any, data: dict[str, Any]) -> Any:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.experiments.twin_training import run_twin_training
     torch.set_num_threads(1)
     config = resolve_train_config(args)
-    if config.env_id.startswith('ior/'):  # our own environments (ior_ros.core.twin.envs)
-        from ior_ros.core.twin.envs import register_envs
-        register_envs()
-    rows = run_twin_training(config, args.out, progress=not args.no_progress, resume=args.resume,
-                             checkpoint_every=args.checkpoint_every,
+    rows = run_twin_training(config, args.out, progress=terminal_progress(not args.no_progress),
+                             resume=args.resume, checkpoint_every=args.checkpoint_every,
                              command=['ior', *sys.argv[1:]])
     if rows:
         last = rows[-1]

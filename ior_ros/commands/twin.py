@@ -12,7 +12,6 @@ itself in ``DIR/twin/twin.pt``). ``--load DIR`` evaluates a saved twin instead o
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,13 +58,13 @@ def register(subparsers: Any) -> None:
 def _eval_model(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from ior_ros.commands.common import save_resolved_config
+    from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
     from ior_ros.core.config import load_config
     from ior_ros.core.errors import ConfigError
-    from ior_ros.core.rl.hopper import make_env, termination_fn_for
+    from ior_ros.core.rl.envs import make_env, termination_fn_for
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
     from ior_ros.core.twin.data import collect_transitions, uniform_policy
     from ior_ros.core.twin.twin import DigitalTwin, TwinSpec
@@ -74,9 +73,6 @@ def _eval_model(args: argparse.Namespace) -> int:
     from ior_ros.experiments.twin_training import load_policy
 
     torch.set_num_threads(1)
-    if args.env.startswith('ior/'):
-        from ior_ros.core.twin.envs import register_envs
-        register_envs()
     if args.config is not None and not args.config.is_file():
         raise ConfigError(f'--config {str(args.config)!r}: no such file')
     config = load_config(TwinTrainConfig, args.config, args.overrides)
@@ -95,11 +91,10 @@ def _eval_model(args: argparse.Namespace) -> int:
         twin = DigitalTwin.load(args.load, expect=spec, termination_fn=termination_fn_for(env))
     out = ensure_out_dir(args.out)
     save_resolved_config(out, config)
-    progress = not args.no_progress
+    progress = terminal_progress(not args.no_progress)
     tick = time.perf_counter()
     n_train = 0 if twin is not None else args.train_samples
-    with tqdm(total=n_train + args.test_samples, desc='collect', unit='step', file=sys.stderr,
-              disable=not progress, mininterval=0.5) as bar:
+    with progress('collect', n_train + args.test_samples, unit='step') as bar:
         train = collect_transitions(env, n_train, behaviour, seed=args.seed,
                                     on_step=bar.update) if n_train else None
         test = collect_transitions(env, args.test_samples, behaviour,
@@ -115,8 +110,7 @@ def _eval_model(args: argparse.Namespace) -> int:
         chunk = max(1, steps // 50)
         tick = time.perf_counter()
         twin.trainer.model.fit_normalization(train)
-        with tqdm(total=steps, desc='fit', unit='step', file=sys.stderr, disable=not progress,
-                  mininterval=0.5) as bar:
+        with progress('fit', steps, unit='step') as bar:
             done = 0
             while done < steps:
                 n = min(chunk, steps - done)

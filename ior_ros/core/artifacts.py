@@ -1,8 +1,16 @@
 """
-Writing run outputs: never a half-written file.
+Run outputs and saved models: never a half-written file, one way to save and load.
 
 Every writer puts the bytes into a temporary file in the destination folder and renames it over the
 target (``os.replace`` is atomic on POSIX), so a crash leaves either the old file or the new one.
+
+Every saved model, policy and schedule is an *artifact* of an :class:`ArtifactFormat`: a format id
+``name/version`` written into the file (``ior_ros.twin/1``), a file name inside a run folder
+(``twin.pt``) and an encoding (a JSON document; a numpy ``.npz`` whose ``metadata`` array holds
+the JSON document; a ``torch.save`` dict). :func:`write_artifact` stamps the id and writes
+atomically; :func:`read_artifact` takes a file or the folder holding it, checks that it exists,
+reads it and checks the format id and version. Each failure is one :class:`ArtifactError` line
+that names the path, what was found and what was expected.
 """
 
 from __future__ import annotations
@@ -13,13 +21,20 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import yaml
 
+from ior_ros.core.errors import ArtifactError
+
 __all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_write_yaml',
-           'atomic_write_csv', 'ensure_out_dir', 'to_jsonable']
+           'atomic_write_csv', 'ensure_out_dir', 'to_jsonable', 'ArtifactEncoding',
+           'ArtifactFormat', 'Artifact', 'artifact_file', 'read_json_file', 'check_format',
+           'read_artifact', 'write_artifact', 'NPZ_METADATA']
 
 
 def ensure_out_dir(path: str | Path) -> Path:
@@ -89,3 +104,201 @@ def atomic_write_csv(path: str | Path, header: Sequence[str],
     for row in rows:
         writer.writerow(['' if v is None else v for v in to_jsonable(list(row))])
     return atomic_write_text(path, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# Saved models, policies and schedules
+
+ArtifactEncoding = Literal['json', 'npz', 'torch']
+"""How an artifact is stored: see the module docstring."""
+
+NPZ_METADATA = 'metadata'
+"""The array of an ``npz`` artifact that holds its JSON document (a 0-d string array)."""
+
+_ENCODING_WORDS: dict[str, str] = {'json': 'a JSON document', 'npz': 'a numpy .npz archive',
+                                   'torch': 'a torch.save file'}
+_REASON_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ArtifactFormat:
+    """
+    A kind of saved artifact.
+
+    Attributes:
+        name: the format's name (``'ior_ros.twin'``); files carry ``name/version``.
+        version: the version this code writes; the loader reads ``min_version..version``.
+        file_name: the artifact's file inside a run folder (``'twin.pt'``); a folder given to
+            :func:`read_artifact` or :func:`write_artifact` means ``folder/file_name``.
+        encoding: 'json', 'npz' or 'torch' (module docstring).
+        what: what it is, in words, for messages (``'twin'``).
+        made_by: what writes one (``'`ior train twin`'``), named when the file is missing.
+        min_version: the oldest version still read (None: only ``version``).
+    """
+
+    name: str
+    version: int
+    file_name: str
+    encoding: ArtifactEncoding
+    what: str
+    made_by: str = ''
+    min_version: int | None = None
+
+    @property
+    def id(self) -> str:
+        """The format id written into the file: ``name/version``."""
+        return f'{self.name}/{self.version}'
+
+
+class Artifact(NamedTuple):
+    """What :func:`read_artifact` returns."""
+
+    path: Path
+    """The file that was read."""
+    document: dict[str, Any]
+    """The JSON document, the torch dict, or the ``metadata`` JSON of an npz (with 'format')."""
+    arrays: dict[str, npt.NDArray[Any]]
+    """The arrays of an npz artifact other than ``metadata`` (empty for the other encodings)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line; a long one cut to its first sentence."""
+    text = ' '.join(str(exc).split()) or type(exc).__name__
+    if len(text) <= _REASON_CHARS:
+        return text
+    first = text.split('. ', 1)[0] + '.'
+    return first if len(first) <= _REASON_CHARS else text[:_REASON_CHARS - 3] + '...'
+
+
+def _target(path: str | Path, fmt: ArtifactFormat) -> Path:
+    given = Path(path)
+    if given.is_dir() or given.suffix != Path(fmt.file_name).suffix:
+        return given / fmt.file_name
+    return given
+
+
+def artifact_file(path: str | Path, fmt: ArtifactFormat) -> Path:
+    """
+    The existing file an artifact path names: the path, or ``path/fmt.file_name`` for a folder.
+
+    Raises:
+        ArtifactError: no such file.
+    """
+    given = Path(path)
+    file = given / fmt.file_name if given.is_dir() else given
+    if not file.is_file():
+        made = f' written by {fmt.made_by}' if fmt.made_by else ''
+        raise ArtifactError(f'no {fmt.what} at {str(file)!r}: the file does not exist (expected '
+                            f'{fmt.file_name}{made}, or a folder holding one)')
+    return file
+
+
+def _cannot_read(file: Path, fmt: ArtifactFormat, reason: str) -> ArtifactError:
+    return ArtifactError(f'{fmt.what} file {str(file)!r} cannot be read: {reason} (expected '
+                         f'{_ENCODING_WORDS[fmt.encoding]} of format {fmt.id!r})')
+
+
+def read_json_file(file: Path, fmt: ArtifactFormat) -> Any:
+    """
+    The decoded JSON of an artifact file, format not checked (for files that may also hold
+    something else, such as a plain gain matrix).
+
+    Raises:
+        ArtifactError: unreadable file or not JSON.
+    """
+    try:
+        return json.loads(file.read_text(encoding='utf-8'))
+    except OSError as exc:
+        raise _cannot_read(file, fmt, exc.strerror or _one_line(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _cannot_read(file, fmt, f'not JSON ({_one_line(exc)})') from None
+
+
+def _decode(file: Path, fmt: ArtifactFormat) -> tuple[Any, dict[str, npt.NDArray[Any]]]:
+    if fmt.encoding == 'json':
+        return read_json_file(file, fmt), {}
+    if fmt.encoding == 'npz':
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except Exception as exc:  # zipfile, numpy and OS errors for a damaged file
+            raise _cannot_read(file, fmt, _one_line(exc)) from None
+        if NPZ_METADATA not in arrays:
+            raise _cannot_read(file, fmt, f'no {NPZ_METADATA!r} array')
+        try:
+            document = json.loads(str(arrays.pop(NPZ_METADATA)))
+        except json.JSONDecodeError as exc:
+            raise _cannot_read(file, fmt, f'{NPZ_METADATA!r} is not JSON ({_one_line(exc)})') \
+                from None
+        return document, arrays
+    import torch
+    try:
+        return torch.load(file, map_location='cpu', weights_only=True), {}
+    except Exception as exc:  # torch raises several kinds for a damaged file
+        raise _cannot_read(file, fmt, _one_line(exc)) from None
+
+
+def check_format(document: Any, fmt: ArtifactFormat, file: Path) -> dict[str, Any]:
+    """
+    The document, once its ``format`` is ``fmt.name/v`` with ``min_version <= v <= version``.
+
+    Raises:
+        ArtifactError: not a mapping, no format, another format, or a version outside the range.
+    """
+    expected = repr(fmt.id) if fmt.min_version in (None, fmt.version) else \
+        f'{fmt.name!r} version {fmt.min_version}..{fmt.version}'
+    found = document.get('format') if isinstance(document, Mapping) else None
+    if not isinstance(document, Mapping) or found is None:
+        what = 'has no format id' if isinstance(document, Mapping) else \
+            f'holds a {type(document).__name__}, not a document with a format id'
+        raise ArtifactError(f'{fmt.what} file {str(file)!r} {what}; expected {expected}')
+    name, _, version = str(found).rpartition('/')
+    if name != fmt.name or not version.isdigit():
+        raise ArtifactError(f'{str(file)!r} is not a {fmt.what} file: it has format {found!r}; '
+                            f'expected {expected}')
+    lowest = fmt.version if fmt.min_version is None else fmt.min_version
+    if int(version) > fmt.version:
+        raise ArtifactError(f'{fmt.what} file {str(file)!r} has format {found!r}, newer than '
+                            f'this ior_ros reads; expected {expected} (update ior_ros)')
+    if int(version) < lowest:
+        raise ArtifactError(f'{fmt.what} file {str(file)!r} has format {found!r}, older than '
+                            f'this ior_ros reads; expected {expected} (write it again)')
+    return {str(k): v for k, v in document.items()}
+
+
+def read_artifact(path: str | Path, fmt: ArtifactFormat) -> Artifact:
+    """
+    Read an artifact from its file or the folder holding it, and check its format.
+
+    Raises:
+        ArtifactError: missing, unreadable, or of another format or version (one line naming
+            the path, what was found and what was expected).
+    """
+    file = artifact_file(path, fmt)
+    document, arrays = _decode(file, fmt)
+    return Artifact(file, check_format(document, fmt, file), arrays)
+
+
+def write_artifact(path: str | Path, fmt: ArtifactFormat, document: Mapping[str, Any],
+                   arrays: Mapping[str, npt.NDArray[Any]] | None = None) -> Path:
+    """
+    Write an artifact atomically, its format id first in the document; returns the file.
+
+    Args:
+        path: the file, or a folder (an existing one, or a path without the file's suffix) to
+            hold ``fmt.file_name``.
+        document: the JSON document / torch dict / npz metadata (any 'format' is replaced).
+        arrays: the npz arrays (npz only).
+    """
+    target = _target(path, fmt)
+    doc = {'format': fmt.id, **{k: v for k, v in document.items() if k != 'format'}}
+    if fmt.encoding == 'json':
+        return atomic_write_json(target, doc)
+    buffer = io.BytesIO()
+    if fmt.encoding == 'npz':
+        payload = {**(arrays or {}), NPZ_METADATA: np.array(json.dumps(doc, sort_keys=True))}
+        np.savez_compressed(buffer, **payload)  # type: ignore[arg-type]
+    else:
+        import torch
+        torch.save(doc, buffer)
+    return atomic_write_bytes(target, buffer.getvalue())

@@ -18,10 +18,11 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ior_ros.core.artifacts import atomic_write_yaml, ensure_out_dir
 from ior_ros.core.errors import ConfigError
 
 __all__ = ['FrozenModel', 'load_config', 'parse_override', 'apply_overrides', 'read_yaml',
-           'config_to_dict', 'format_validation_error']
+           'config_to_dict', 'save_resolved_config', 'format_validation_error']
 
 ModelT = TypeVar('ModelT', bound='FrozenModel')
 
@@ -171,3 +172,10 @@ def load_config(model: type[ModelT], path: str | Path | None = None,
 def config_to_dict(config: BaseModel) -> dict[str, Any]:
     """A JSON-ready dict of a configuration (what is saved beside every run)."""
     return config.model_dump(mode='json')
+
+
+def save_resolved_config(out_dir: str | Path, config: BaseModel,
+                         name: str = 'config.resolved.yaml') -> Path:
+    """Save the resolved configuration beside the run's results (``out_dir`` is created)."""
+    out = ensure_out_dir(out_dir)
+    return atomic_write_yaml(out / name, config_to_dict(config))

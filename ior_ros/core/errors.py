@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     'IorError',
     'ConfigError',
+    'ArtifactError',
     'ModelError',
     'ControlError',
     'DimensionError',
@@ -24,6 +25,13 @@ class IorError(Exception):
 
 class ConfigError(IorError, ValueError):
     """A configuration value is missing, unknown or outside what is allowed."""
+
+
+class ArtifactError(ConfigError):
+    """
+    A saved model, policy or schedule cannot be used: missing, unreadable, or of another format
+    or version; the message names the path, what was found and what was expected.
+    """
 
 
 class ModelError(IorError, ValueError):

@@ -31,6 +31,7 @@ from ior_ros.core.artifacts import (
     ensure_out_dir,
     to_jsonable,
 )
+from ior_ros.core.progress import Progress, no_progress
 
 __all__ = ['Claim', 'FigureResult', 'ReproContext', 'write_result', 'format_claims_table',
            'machine_info']
@@ -103,14 +104,17 @@ class FigureResult:
 
 @dataclass(frozen=True)
 class ReproContext:
-    """What a reproduction function receives: the user's options."""
+    """
+    What a reproduction function receives: the user's options, and ``progress``, which opens a
+    progress bar per phase (the command's; the default shows nothing).
+    """
 
     out_dir: Path
     quick: bool
     seed: int
     config_path: Path | None = None
     overrides: tuple[str, ...] = ()
-    progress: bool = True
+    progress: Progress = no_progress
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -168,12 +172,9 @@ def write_result(result: FigureResult, out_dir: Path,
 
 def default_plot(result: FigureResult) -> bytes:
     """One panel per nested metric (or a single panel), every series against x; PNG bytes."""
-    import io
     import textwrap
 
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from ior_ros.experiments.plotting import figure_png, new_figure
 
     nested = any(isinstance(v, Mapping) for v in result.series.values())
     metrics: list[str | None]
@@ -185,7 +186,7 @@ def default_plot(result: FigureResult) -> bytes:
                     metrics.append(metric)
     else:
         metrics = [None]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)
+    fig, axes = new_figure(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)
     xs = list(result.x_values)
     # identifiers (seeds, rows) are categories: evenly spaced, labelled as they are
     categorical = bool(xs) and (not all(isinstance(x, int | float) for x in xs)
@@ -213,11 +214,7 @@ def default_plot(result: FigureResult) -> bytes:
         ax.legend()
     title = f'{result.id}: {result.title}' + (' (quick)' if result.quick else '')
     fig.suptitle('\n'.join(textwrap.wrap(title, width=int(60 * len(metrics)))), fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def _cell(value: Any) -> str:

@@ -21,17 +21,20 @@ Three ways to run it (``ior reproduce seed000-fig4 ...``):
 
 from __future__ import annotations
 
-import io
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ior_ros.core.config import config_to_dict, load_config
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.progress import Progress
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
+
+if TYPE_CHECKING:
+    from ior_ros.core.rl.twin_sac import TwinTrainConfig
 
 __all__ = ['run', 'VARIANTS', 'quick_config', 'aggregate_runs', 'build_claims', 'plot_fig4']
 
@@ -42,7 +45,7 @@ FALL_EPOCHS = 50
 TITLE = 'Hopper reward and falls per epoch: SAC vs twin vs twin+GAN (seed 000 Fig. 4)'
 
 
-def quick_config(config: Any) -> Any:
+def quick_config(config: TwinTrainConfig) -> TwinTrainConfig:
     """A smoke-run version of a TwinTrainConfig: short epochs, small networks, short twin fits."""
     data = config_to_dict(config)
     data.update(epochs=3, epoch_steps=300, learning_starts=300, eval_episodes=1,
@@ -183,13 +186,12 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
 
 def plot_fig4(result: FigureResult) -> bytes:
     """Two panels: reward per epoch and falls per epoch (mean over seeds; min–max band)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from ior_ros.experiments.plotting import figure_png, new_figure
+
     spread = result.extra.get('spread', {})
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0))
+    fig, axes = new_figure(1, 2, figsize=(11.0, 4.0))
     for ax, metric, label in ((axes[0], 'reward', 'reward (evaluation return)'),
                               (axes[1], 'falls', 'falls per epoch (1000 steps)')):
         for variant in VARIANTS:
@@ -213,14 +215,11 @@ def plot_fig4(result: FigureResult) -> bytes:
     n_seeds = sorted({len(v) for v in seeds.values()})
     fig.suptitle(f'seed000-fig4: Hopper-v5, mean over {"/".join(map(str, n_seeds))} seed(s)'
                  + (' (quick smoke run)' if result.quick else ''))
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
-def _train_all(config: Any, root: Path, seeds: list[int], progress: bool) -> None:
+def _train_all(config: TwinTrainConfig, root: Path, seeds: list[int],
+               progress: Progress) -> None:
     from ior_ros.experiments.twin_training import run_twin_training
     for variant in VARIANTS:
         for seed in seeds:

@@ -16,11 +16,13 @@ Model choices: docs/models/ran-coexistence.md.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
+
+if TYPE_CHECKING:
+    from ior_ros.core.ran.coexistence import CoexistenceConfig
 
 __all__ = ['run_fig6a', 'run_fig6b', 'FIG6A_REQUIREMENTS_MBPS', 'FIG6B_BATCH_SIZES',
            'rises', 'QUICK_HORIZON_S', 'FULL_HORIZON_S']
@@ -54,7 +56,7 @@ def rises(values: Sequence[float | None], total: float = RISE_TOTAL,
     return all(b >= a - max(step_tolerance * a, absolute_floor) for a, b in zip(ys, ys[1:]))
 
 
-def _load_base(ctx: ReproContext, figure_overrides: Sequence[str]) -> Any:
+def _load_base(ctx: ReproContext, figure_overrides: Sequence[str]) -> CoexistenceConfig:
     from ior_ros.core.config import load_config
     from ior_ros.core.ran.coexistence import CoexistenceConfig
     horizon = QUICK_HORIZON_S if ctx.quick else FULL_HORIZON_S
@@ -63,13 +65,7 @@ def _load_base(ctx: ReproContext, figure_overrides: Sequence[str]) -> Any:
     return load_config(CoexistenceConfig, ctx.config_path, overrides)
 
 
-def _progress_bar(ctx: ReproContext, desc: str) -> Any:
-    from tqdm import tqdm
-    return tqdm(total=None, unit=' cell-slots', unit_scale=True, file=sys.stderr,
-                disable=not ctx.progress, desc=desc)
-
-
-def _with_traffic(config: Any, **update: Any) -> Any:
+def _with_traffic(config: CoexistenceConfig, **update: Any) -> CoexistenceConfig:
     return config.model_copy(update={'traffic': config.traffic.model_copy(update=update)})
 
 
@@ -112,12 +108,8 @@ def _at(series: dict[str, list[Any]], xs: Sequence[float], x: float, name: str) 
 
 def _plot(marker_x: float, y_scale: float = 1.0) -> Callable[[FigureResult], bytes]:
     def render(result: FigureResult) -> bytes:
-        import io
-
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        from ior_ros.experiments.plotting import figure_png, new_figure
+        fig, ax = new_figure(figsize=(6.0, 4.2))
         styles = {'proposed': ('o', '-'), 'putd': ('s', '--'), 'euad': ('^', '-.')}
         for name, values in result.series.items():
             marker, line = styles.get(name, ('o', '-'))
@@ -129,11 +121,7 @@ def _plot(marker_x: float, y_scale: float = 1.0) -> Callable[[FigureResult], byt
         ax.grid(True, alpha=0.3)
         ax.legend()
         ax.set_title(result.title + (' (quick)' if result.quick else ''), fontsize=9)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format='png', dpi=110)
-        plt.close(fig)
-        return buffer.getvalue()
+        return figure_png(fig)
     return render
 
 
@@ -166,7 +154,7 @@ def run_fig6a(ctx: ReproContext) -> FigureResult:
     channel = channel_arrays(base, sample)
     cap = embb_full_buffer_throughput_bps(base, sample, channel)
     problems = [(Scheme(s), c) for c in configs for s in SCHEMES]
-    with _progress_bar(ctx, 'seed000-fig6a') as bar:
+    with ctx.progress('seed000-fig6a', unit='cell-slots') as bar:
         results = optimize_many(problems, sample, channel, cap, progress=bar.update)
     xs = FIG6A_REQUIREMENTS_MBPS
     series = _series(results, lambda m: m.urllc_mean_delay_s * 1e3)
@@ -237,7 +225,8 @@ def run_fig6b(ctx: ReproContext) -> FigureResult:
                          max_urllc_mean_batch=max(FIG6B_BATCH_SIZES))
     channel = channel_arrays(base, sample)
     cap = embb_full_buffer_throughput_bps(base, sample, channel)
-    m_set = base.scheme.max_urllc_per_minislot
+    m_set = base.scheme.max_urllc_per_minislot  # None (--set ...=null): M searched; use 8 here
+    m_set = fixed_m if m_set is None else m_set
     user_set = any(o.strip().startswith('traffic.embb_requirement_bps') for o in ctx.overrides)
     # the eMBB load that M = 8 still protects: C_e (1 - M / n_ru) (docs/models/ran-coexistence.md)
     requirement = (base.traffic.embb_requirement_bps if user_set
@@ -247,7 +236,7 @@ def run_fig6b(ctx: ReproContext) -> FigureResult:
     for config in configs:
         check_config(config)
     problems = [(Scheme(s), c) for c in configs for s in SCHEMES]
-    with _progress_bar(ctx, 'seed000-fig6b') as bar:
+    with ctx.progress('seed000-fig6b', unit='cell-slots') as bar:
         results = optimize_many(problems, sample, channel, cap, progress=bar.update)
     xs = FIG6B_BATCH_SIZES
     series = _series(results, lambda m: m.urllc_outage)

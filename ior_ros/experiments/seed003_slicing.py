@@ -15,7 +15,6 @@ shipped policy is still the one evaluated.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ior_ros.core.artifacts import read_artifact
 from ior_ros.core.config import config_to_dict, load_config
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.rl.slicing_config import (
+from ior_ros.core.slicing.config import (
     DexterityMode,
     SlicingEnvConfig,
     SlicingRunConfig,
@@ -33,6 +33,7 @@ from ior_ros.core.rl.slicing_config import (
 )
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 from ior_ros.experiments.slicing_runs import (
+    POLICY_INFO_ARTIFACT,
     EvalOutcome,
     evaluate_slicing,
     shipped_policy_dir,
@@ -74,7 +75,7 @@ def _policy_dir(ctx: ReproContext) -> Path:
 
 
 def _policy_meta(policy_dir: Path) -> dict[str, Any]:
-    return dict(json.loads((policy_dir / 'policy.json').read_text(encoding='utf-8')))
+    return read_artifact(policy_dir, POLICY_INFO_ARTIFACT).document
 
 
 def _base_env(ctx: ReproContext, policy_dir: Path) -> SlicingEnvConfig:
@@ -209,7 +210,8 @@ def run_fig3(ctx: ReproContext) -> FigureResult:
 
 def _cdf(samples: np.ndarray, grid: np.ndarray) -> list[float]:
     s = np.sort(np.asarray(samples, dtype=float).ravel())
-    return (np.searchsorted(s, grid, side='right') / max(len(s), 1)).tolist()
+    fractions: list[float] = (np.searchsorted(s, grid, side='right') / max(len(s), 1)).tolist()
+    return fractions
 
 
 def run_fig4(ctx: ReproContext) -> FigureResult:

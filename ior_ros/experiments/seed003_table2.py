@@ -25,7 +25,6 @@ configuration (rebuilt by ``ior control schedule --max-delay 30``), else a cache
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from ior_ros.core.control.gain_schedule import (
     schedule_from_config,
 )
 from ior_ros.core.control.tracking_sim import ControllerKind, DelayPattern, simulate_tracking
-from ior_ros.core.errors import ConfigError, ControlError
+from ior_ros.core.errors import ConfigError, ControlError, ModelError
+from ior_ros.core.progress import Progress, no_progress
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 
 __all__ = ['run', 'PAPER_NOMINAL', 'PAPER_ADJUSTED', 'SHIPPED_SCHEDULE', 'load_or_build_schedule']
@@ -57,8 +57,11 @@ _CONTEXT_CONTROLLERS = {'scheduled': ControllerKind.SCHEDULED, 'robust': Control
 
 
 def load_or_build_schedule(config: ControlConfig, out_dir: Path, *, retrain: bool = False,
-                           progress: bool = True) -> tuple[GainSchedule, str]:
-    """The schedule for ``config`` and where it came from ('shipped', 'cached' or 'built')."""
+                           progress: Progress = no_progress) -> tuple[GainSchedule, str]:
+    """
+    The schedule for ``config`` and where it came from ('shipped', 'cached' or 'built');
+    ``progress`` shows a build.
+    """
     fingerprint = schedule_fingerprint(config)
     cache = out_dir / f'{ID}.schedule.json'
     if not retrain:
@@ -67,11 +70,12 @@ def load_or_build_schedule(config: ControlConfig, out_dir: Path, *, retrain: boo
                 continue
             try:
                 schedule = GainSchedule.load(path, verify=True)
-            except (ConfigError, ControlError):
+            except (ConfigError, ControlError, ModelError):  # unusable: build it again
                 continue
             if schedule.metadata.get('config_fingerprint') == fingerprint:
                 return schedule.with_fallback(config.schedule.fallback), source
-    schedule = schedule_from_config(config, progress=progress)
+    with progress('gain schedule', config.schedule.max_delay_steps + 1, unit='h') as bar:
+        schedule = schedule_from_config(config, progress=bar.update)
     schedule.save(cache)
     return schedule, 'built'
 
@@ -100,6 +104,33 @@ def _better(adjusted: float | None, nominal: float | None, adj_div: int, nom_div
     return a < n
 
 
+def _run_cells(config: ControlConfig, schedule: GainSchedule, pattern_name: str,
+               controller_name: str, slots: list[int], seeds: int,
+               seed: int) -> dict[str, list[Any]]:
+    """One controller under one violation pattern: the cells of every x (violation slots)."""
+    kind = {**_CONTROLLERS, **_CONTEXT_CONTROLLERS}[controller_name]
+    cells: dict[str, list[Any]] = {'median_cm': [], 'diverged': [], 'runs': [],
+                                   'survivor_median_cm': [], 'median_dexterity_index': [],
+                                   'switched_fraction': [], 'uncertified_slots_mean': [],
+                                   'stop_slots_mean': []}
+    for x in slots:
+        pattern_index = list(_PATTERNS).index(pattern_name)
+        rngs = [np.random.default_rng([seed, pattern_index, x, i]) for i in range(seeds)]
+        result = simulate_tracking(config, schedule, kind, _PATTERNS[pattern_name], x, rngs)
+        errors = result.rms_tracking_error_m
+        cells['median_cm'].append(_median_cm(errors))
+        cells['diverged'].append(int(np.sum(result.diverged)))
+        cells['runs'].append(seeds)
+        cells['survivor_median_cm'].append(_survivor_median_cm(errors))
+        cells['median_dexterity_index'].append(round(float(np.median(
+            result.dexterity_index)), 4))
+        cells['switched_fraction'].append(round(float(np.mean(result.switched_fraction)), 4))
+        cells['uncertified_slots_mean'].append(round(float(np.mean(
+            result.uncertified_slots)), 3))
+        cells['stop_slots_mean'].append(round(float(np.mean(result.stop_slots)), 3))
+    return cells
+
+
 def run(ctx: ReproContext) -> FigureResult:
     """Reproduce seed 003 Table II (see the module docstring)."""
     config = load_config(ControlConfig, ctx.config_path, ctx.overrides)
@@ -113,35 +144,15 @@ def run(ctx: ReproContext) -> FigureResult:
     extra_cells: dict[str, dict[str, list[Any]]] = {}
     # the context controllers (plain schedule, single robust gain) only in a full run
     controllers = (*_CONTROLLERS,) if ctx.quick else (*_CONTROLLERS, *_CONTEXT_CONTROLLERS)
-    iterator: Any = [(p, c) for p in _PATTERNS for c in controllers]
-    if ctx.progress:
-        from tqdm import tqdm
-        iterator = tqdm(iterator, desc=ID, leave=False)
-    for pattern_name, controller_name in iterator:
-        name = f'{controller_name}_{pattern_name}'
-        kind = {**_CONTROLLERS, **_CONTEXT_CONTROLLERS}[controller_name]
-        cells: dict[str, list[Any]] = {'median_cm': [], 'diverged': [], 'runs': [],
-                                       'survivor_median_cm': [], 'median_dexterity_index': [],
-                                       'switched_fraction': [], 'uncertified_slots_mean': [],
-                                       'stop_slots_mean': []}
-        for x in slots:
-            pattern_index = list(_PATTERNS).index(pattern_name)
-            rngs = [np.random.default_rng([ctx.seed, pattern_index, x, i]) for i in range(seeds)]
-            result = simulate_tracking(config, schedule, kind, _PATTERNS[pattern_name], x, rngs)
-            errors = result.rms_tracking_error_m
-            cells['median_cm'].append(_median_cm(errors))
-            cells['diverged'].append(int(np.sum(result.diverged)))
-            cells['runs'].append(seeds)
-            cells['survivor_median_cm'].append(_survivor_median_cm(errors))
-            cells['median_dexterity_index'].append(round(float(np.median(
-                result.dexterity_index)), 4))
-            cells['switched_fraction'].append(round(float(np.mean(result.switched_fraction)), 4))
-            cells['uncertified_slots_mean'].append(round(float(np.mean(
-                result.uncertified_slots)), 3))
-            cells['stop_slots_mean'].append(round(float(np.mean(result.stop_slots)), 3))
-        extra_cells[name] = cells
-        if controller_name in _CONTROLLERS:
-            series[name] = cells['median_cm']
+    cases = [(p, c) for p in _PATTERNS for c in controllers]
+    with ctx.progress(ID, len(cases), unit='case') as bar:
+        for pattern_name, controller_name in cases:
+            cells = _run_cells(config, schedule, pattern_name, controller_name, slots, seeds,
+                               ctx.seed)
+            extra_cells[f'{controller_name}_{pattern_name}'] = cells
+            if controller_name in _CONTROLLERS:
+                series[f'{controller_name}_{pattern_name}'] = cells['median_cm']
+            bar.update(1)
 
     # no-violation baseline (same for every controller of the schedule while no violation occurs)
     base_rngs = [np.random.default_rng([ctx.seed, 9, 0, i]) for i in range(seeds)]
@@ -205,12 +216,10 @@ def run(ctx: ReproContext) -> FigureResult:
 
 def _plot(result: FigureResult) -> bytes:
     """Two panels (persistent, isolated): median error per controller, diverged runs marked."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from ior_ros.experiments.plotting import figure_png, new_figure
 
     cells = result.extra['cells']
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(11.0, 4.2), sharey=True)
     x = list(result.x_values)
     top = 0.0
     for cell in cells.values():
@@ -238,8 +247,4 @@ def _plot(result: FigureResult) -> bytes:
     axes[0].set_ylabel('median RMS tracking error [cm]\n(dashed line: median diverged)')
     fig.suptitle(f'{result.id}: {result.title}' + (' (quick)' if result.quick else ''),
                  fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)

@@ -13,8 +13,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,28 @@ import numpy as np
 import numpy.typing as npt
 
 from ior_ros.core.artifacts import (
+    ArtifactFormat,
     atomic_write_bytes,
     atomic_write_csv,
     atomic_write_json,
     atomic_write_yaml,
     ensure_out_dir,
+    read_artifact,
+    write_artifact,
 )
 from ior_ros.core.config import config_to_dict
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.rl.slicing_config import SlicingEnvConfig, SlicingRunConfig, make_slicing_config
+from ior_ros.core.progress import Progress, no_progress
+from ior_ros.core.slicing.config import SlicingEnvConfig, SlicingRunConfig, make_slicing_config
 
 __all__ = ['EPISODE_FIELDS', 'TrainOutcome', 'train_slicing', 'EvalOutcome', 'evaluate_slicing',
-           'make_decider', 'shipped_policy_dir', 'progress_bar', 'POLICY_NAMES']
+           'make_decider', 'shipped_policy_dir', 'POLICY_NAMES', 'POLICY_INFO_ARTIFACT']
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICY_NAMES = ('pf', 'rr', 'maxweight', 'dpp')
+POLICY_INFO_ARTIFACT = ArtifactFormat('ior_ros.slicing_policy', 1, 'policy.json', 'json',
+                                      'policy description', made_by='`ior train slicing`')
+"""``policy.json`` beside ``policy.npz``: how the policy was made and for which cell."""
 
 EPISODE_FIELDS = ('episode', 'steps', 'return_total', 'return_embb', 'return_urllc',
                   'embb_queue_packets', 'urllc_queue_packets', 'violation_rate', 'embb_rate_mbps',
@@ -57,27 +63,6 @@ def shipped_policy_dir() -> Path:
         if (root / relative).is_dir():
             return root / relative
     return REPO_ROOT / relative
-
-
-@contextmanager
-def progress_bar(total: int, enabled: bool, desc: str, unit: str = 'slot') -> Iterator[Any]:
-    """A tqdm bar on stderr (a no-op object when disabled)."""
-    if not enabled:
-        class _Null:
-            def update(self, n: int = 1) -> None:
-                pass
-
-            def set_postfix_str(self, text: str) -> None:
-                pass
-        yield _Null()
-        return
-    from tqdm import tqdm
-    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-               mininterval=0.5)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -106,8 +91,8 @@ def _read_metrics(path: Path) -> list[dict[str, float]]:
 
 
 def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = None,
-                  seed: int | None = None, resume: bool = False, progress: bool = True,
-                  command: str | None = None) -> TrainOutcome:
+                  seed: int | None = None, resume: bool = False,
+                  progress: Progress = no_progress, command: str | None = None) -> TrainOutcome:
     """
     Train the dual-agent slicer and write the run folder (see the module docstring).
 
@@ -119,7 +104,7 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
         resume: continue from ``out_dir/checkpoint.pt`` when it exists (exact continuation:
             networks, optimisers, replay buffers, λ and every generator are restored; checkpoints
             are taken at episode ends).
-        progress: tqdm bar on stderr.
+        progress: opens the progress bar (steps; the command's, or none).
         command: the command line, stored in ``policy.json``.
 
     Raises:
@@ -127,8 +112,8 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
     """
     import torch
 
-    from ior_ros.core.rl.slicing_agents import DualAgentTD3
-    from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
+    from ior_ros.core.slicing.agents import DualAgentSlicer
+    from ior_ros.core.slicing.env import TeleopSlicingEnv
 
     torch.set_num_threads(1)
     total = int(steps if steps is not None else config.train.steps)
@@ -138,7 +123,7 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
     if config.train.episode_slots is not None:
         env_cfg = make_slicing_config(env_cfg, episode_slots=config.train.episode_slots)
     env = TeleopSlicingEnv(env_cfg)
-    agent = DualAgentTD3(env, config.agent, seed=run_seed)
+    agent = DualAgentSlicer(env, config.agent, seed=run_seed)
     metrics_path = out / 'metrics.csv'
     checkpoint_path = out / 'checkpoint.pt'
     state_path = out / 'train_state.json'
@@ -174,21 +159,21 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
                     'train_wall_s': round(wall, 1), 'torch_threads': 1}
             policy = agent.policy(meta)
             policy.save(out / 'policy.npz')
-            atomic_write_json(out / 'policy.json', {
-                'format': 'ior_ros.slicing_policy/1', 'file': 'policy.npz', **meta,
+            write_artifact(out / 'policy.json', POLICY_INFO_ARTIFACT, {
+                'file': 'policy.npz', **meta,
                 'episodes': agent.episodes,
                 'lagrange_multiplier': agent.multiplier,
                 'env_config': env_cfg.model_dump(mode='json'),
                 'agent_config': config.agent.model_dump(mode='json')})
 
-    with progress_bar(total, progress, 'train slicing') as bar:
-        bar.update(min(agent.total_steps, total))
+    with progress('train slicing', total, unit='step',
+                  initial=min(agent.total_steps, total)) as bar:
         while agent.total_steps < total:
             stats = agent.run_episode(total, on_step=bar.update)
             episodes.append({k: float(v) for k, v in stats._asdict().items()})
-            bar.set_postfix_str(f'viol {stats.violation_rate:.3f} '
-                                f'λ {stats.lagrange_multiplier:.2f}'
-                                f' ret {stats.return_total:.0f}')
+            bar.set_postfix(viol=f'{stats.violation_rate:.3f}',
+                            **{'λ': f'{stats.lagrange_multiplier:.2f}'},
+                            ret=f'{stats.return_total:.0f}')
             if agent.episodes % config.train.checkpoint_every_episodes == 0:
                 save(final=False)
     save(final=True)
@@ -211,7 +196,7 @@ def make_decider(policy: str | Path, env_config: SlicingEnvConfig
 
     ``step(env, obs)`` takes one environment step with the method's decision.
     """
-    from ior_ros.core.rl.slicing_baselines import make_baseline
+    from ior_ros.core.slicing.baselines import make_baseline
     from ior_ros.core.slicing.policy import SlicingPolicy
 
     text = str(policy)
@@ -295,15 +280,16 @@ class EvalOutcome:
 
 
 def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes: int,
-                     episode_slots: int, first_seed: int, progress: bool = False,
+                     episode_slots: int, first_seed: int, progress: Progress = no_progress,
                      keep_trace: bool = False, desc: str | None = None) -> EvalOutcome:
     """
     Run a method on held-out seeds ``first_seed, first_seed + 1, ...`` and average.
 
     Every method sees the same channels on the same seed (the channel generator is independent of
-    the decisions), so differences are the methods'.
+    the decisions), so differences are the methods'. ``progress`` opens the bar (slots;
+    ``desc``, default ``eval NAME``).
     """
-    from ior_ros.core.rl.slicing_env import TeleopSlicingEnv
+    from ior_ros.core.slicing.env import TeleopSlicingEnv
 
     cfg = make_slicing_config(env_config, episode_slots=episode_slots)
     name, reset, step = make_decider(policy, cfg)
@@ -325,7 +311,7 @@ def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes:
     trace: list[npt.NDArray[np.float64]] = []
     slots = 0
     seeds = [first_seed + k for k in range(episodes)]
-    with progress_bar(episodes * episode_slots, progress, desc or f'eval {name}') as bar:
+    with progress(desc or f'eval {name}', episodes * episode_slots, unit='slot') as bar:
         for index, seed in enumerate(seeds):
             env = TeleopSlicingEnv(cfg)
             obs, _ = env.reset(seed=seed)
@@ -395,10 +381,7 @@ def evaluate_slicing(policy: str | Path, env_config: SlicingEnvConfig, episodes:
 
 def policy_env_config(policy_dir: Path) -> SlicingEnvConfig:
     """The environment configuration a shipped/trained policy was made for."""
-    meta_path = policy_dir / 'policy.json'
-    if not meta_path.is_file():
-        raise ConfigError(f'{meta_path} does not exist')
-    meta = json.loads(meta_path.read_text(encoding='utf-8'))
+    meta = read_artifact(policy_dir, POLICY_INFO_ARTIFACT).document
     return make_slicing_config(meta['env_config'])
 
 

@@ -15,37 +15,46 @@ Used by ``ior train twin`` and by ``ior reproduce seed000-fig4``. A run folder h
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ior_ros.core.artifacts import (
+    ArtifactFormat,
     atomic_write_bytes,
     atomic_write_csv,
     atomic_write_json,
     ensure_out_dir,
+    read_artifact,
+    write_artifact,
 )
-from ior_ros.core.config import config_to_dict
+from ior_ros.core.config import config_to_dict, save_resolved_config
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.progress import Progress, no_progress
 from ior_ros.core.rl.twin_sac import EPOCH_COLUMNS, TwinSacTrainer, TwinTrainConfig
 
-__all__ = ['RUN_CSV', 'CSV_COLUMNS', 'CHECKPOINT', 'AGENT_FILE', 'build_trainer',
+if TYPE_CHECKING:
+    from ior_ros.core.rl.soft_actor_critic import SacAgent
+    from ior_ros.core.twin.twin import TwinSpec
+
+__all__ = ['RUN_CSV', 'CSV_COLUMNS', 'CHECKPOINT', 'AGENT_FILE', 'AGENT_ARTIFACT', 'build_trainer',
            'run_twin_training', 'load_policy', 'read_epochs_csv']
 
 RUN_CSV = 'epochs.csv'
 CHECKPOINT = 'checkpoint.pt'
 AGENT_FILE = 'agent.pt'
+AGENT_ARTIFACT = ArtifactFormat('ior_ros.sac_actor', 1, AGENT_FILE, 'torch', 'trained policy',
+                                made_by='`ior train twin`')
 RUN_JSON = 'run.json'
 CSV_COLUMNS: tuple[str, ...] = (*EPOCH_COLUMNS, 'wall_s', 'steps_per_s')
 
 
 def build_trainer(config: TwinTrainConfig) -> TwinSacTrainer:
     """The environments (training with fall counting, evaluation) and the trainer of a config."""
-    from ior_ros.core.rl.hopper import make_env, termination_fn_for
+    from ior_ros.core.rl.envs import make_env, termination_fn_for
     env = make_env(config.env_id)
     eval_env = make_env(config.env_id) if config.eval_episodes > 0 else None
     return TwinSacTrainer(config, env, eval_env, termination_fn_for(env))
@@ -72,31 +81,24 @@ def _save_torch(path: Path, payload: Any) -> None:
 
 def _save_outputs(out: Path, trainer: TwinSacTrainer, timing: list[float]) -> None:
     _save_torch(out / CHECKPOINT, {'trainer': trainer.state_dict(), 'timing': list(timing)})
-    _save_torch(out / AGENT_FILE, {
-        'format': 'ior_ros.sac_actor/1', 'spec': trainer.spec.as_dict(),
-        'sac': config_to_dict(trainer.config.agent), 'actor': trainer.agent.actor.state_dict()})
+    write_artifact(out / AGENT_FILE, AGENT_ARTIFACT, {
+        'spec': trainer.spec.as_dict(), 'sac': config_to_dict(trainer.config.agent),
+        'actor': trainer.agent.actor.state_dict()})
     if trainer.twin is not None:
         trainer.twin.save(out / 'twin')
 
 
-def load_policy(path: str | Path, expect: Any | None = None) -> Any:
+def load_policy(path: str | Path, expect: TwinSpec | None = None) -> SacAgent:
     """
-    The trained SAC agent of a run folder (or its ``agent.pt``); ``expect`` (a TwinSpec) is
-    checked.
-    """
-    import torch
+    The trained SAC agent of a run folder (or its ``agent.pt``); ``expect`` is checked.
 
+    Raises:
+        ArtifactError: missing or unreadable file, another format or version.
+        DimensionError: the policy was trained for other spaces than ``expect``.
+    """
     from ior_ros.core.rl.soft_actor_critic import SacAgent, SacConfig
     from ior_ros.core.twin.twin import TwinSpec
-    file = Path(path)
-    if file.is_dir():
-        file = file / AGENT_FILE
-    if not file.is_file():
-        raise ConfigError(f'no trained policy at {str(file)!r} (expected {AGENT_FILE} from '
-                          f'`ior train twin`)')
-    payload = torch.load(file, map_location='cpu', weights_only=True)
-    if not isinstance(payload, dict) or payload.get('format') != 'ior_ros.sac_actor/1':
-        raise ConfigError(f'{str(file)!r} is not a policy file (format ior_ros.sac_actor/1)')
+    payload = read_artifact(path, AGENT_ARTIFACT).document
     spec = TwinSpec.from_dict(payload['spec'])
     if expect is not None:
         spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())
@@ -106,14 +108,9 @@ def load_policy(path: str | Path, expect: Any | None = None) -> Any:
     return agent
 
 
-def _bar(total: int, initial: int, desc: str, progress: bool) -> Any:
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, unit='step', disable=not progress,
-                file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
-
-
-def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress: bool = True,
-                      resume: bool = False, checkpoint_every: int = 1,
+def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *,
+                      progress: Progress = no_progress, resume: bool = False,
+                      checkpoint_every: int = 1,
                       command: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """
     Train one variant for ``config.epochs`` epochs, writing the run folder described above.
@@ -121,7 +118,7 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress:
     Args:
         config: the run.
         out_dir: run folder (created).
-        progress: tqdm bar on stderr.
+        progress: opens the progress bar (environment steps; the command's, or none).
         resume: continue from ``checkpoint.pt`` (otherwise a folder holding one is refused).
         checkpoint_every: epochs between checkpoints.
         command: the command line recorded in ``run.json``.
@@ -131,7 +128,6 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress:
     """
     import torch
 
-    from ior_ros.commands.common import save_resolved_config
     from ior_ros.experiments.contract import machine_info
     torch.set_num_threads(1)
     if checkpoint_every < 1:
@@ -163,9 +159,9 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress:
                               else None}
     atomic_write_json(out / RUN_JSON, record)
     rows: list[dict[str, Any]] = []
-    bar = _bar(config.epochs * config.epoch_steps, min(trainer.epoch, config.epochs)
-               * config.epoch_steps, f'{config.variant} seed{config.seed}', progress)
-    try:
+    with progress(f'{config.variant} seed{config.seed}', config.epochs * config.epoch_steps,
+                  unit='step', initial=min(trainer.epoch, config.epochs) * config.epoch_steps
+                  ) as bar:
         while trainer.epoch < config.epochs:
             tick = time.perf_counter()
             stats = trainer.run_epoch(bar.update)
@@ -175,11 +171,9 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *, progress:
             atomic_write_csv(out / RUN_CSV, CSV_COLUMNS, table)
             rows = [dict(zip(CSV_COLUMNS, row)) for row in table]
             bar.set_postfix(reward=f'{stats.reward:.0f}', falls=stats.falls,
-                            vetoes=stats.vetoes, refresh=False)
+                            vetoes=stats.vetoes)
             if trainer.epoch % checkpoint_every == 0 or trainer.epoch >= config.epochs:
                 _save_outputs(out, trainer, timing)
-    finally:
-        bar.close()
     falls = [int(r['falls']) for r in rows] if rows else [s.falls for s in trainer.history]
     record.update(status='finished', epochs_done=trainer.epoch, env_steps=trainer.total_steps,
                   total_falls=int(np.sum(falls)), wall_s_this_session=round(time.time() - started,

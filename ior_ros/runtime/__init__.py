@@ -35,7 +35,7 @@ _CACHE: dict[str, Any] = {}
 
 
 def _dds_exports() -> dict[str, Any]:
-    from ior_ros.runtime import clock, context, executor, messages, node, parameters, qos
+    from ior_ros.runtime import clock, context, executor, node, parameters, qos, registry
     from ior_ros.runtime.ros_logging import get_logger
 
     out: dict[str, Any] = {
@@ -43,7 +43,7 @@ def _dds_exports() -> dict[str, Any]:
         'try_shutdown': context.try_shutdown, 'ok': context.ok, 'spin': executor.spin,
         'spin_once': executor.spin_once,
         'spin_until_future_complete': executor.spin_until_future_complete,
-        'get_message': messages.get_message, 'get_service': messages.get_service,
+        'get_message': registry.get_message, 'get_service': registry.get_service,
         'Parameter': parameters.Parameter,
         'Time': clock.Time, 'Duration': clock.Duration, 'Clock': clock.Clock,
         'ROSClock': clock.ROSClock, 'ClockType': clock.ClockType,

@@ -43,7 +43,7 @@ class Duration:
 
     def to_msg(self) -> Any:
         """builtin_interfaces/Duration."""
-        from ior_ros.runtime.messages import get_message
+        from ior_ros.runtime.registry import get_message
 
         sec, nsec = divmod(self._ns, S_TO_NS)
         return get_message('builtin_interfaces/msg/Duration')(sec=sec, nanosec=nsec)
@@ -105,7 +105,7 @@ class Time:
 
     def to_msg(self) -> Any:
         """builtin_interfaces/Time."""
-        from ior_ros.runtime.messages import get_message
+        from ior_ros.runtime.registry import get_message
 
         sec, nsec = divmod(self._ns, S_TO_NS)
         return get_message('builtin_interfaces/msg/Time')(sec=sec, nanosec=nsec)

@@ -1,11 +1,11 @@
 """
 ``python -m ior_ros.runtime.exec PKG EXECUTABLE [args...]``: run a node executable of ior_ros.
 
-What ``ros2 run`` does for the console scripts of an installed package: EXECUTABLE is looked up in
-:data:`ior_ros.runtime.packages.NODE_EXECUTABLES` (demo nodes), then as the module
-``ior_ros.nodes.<EXECUTABLE>`` with a ``main`` function. ``sys.argv`` becomes
-``[EXECUTABLE, *args]`` and ``main()`` is called without arguments, so both ``main(args=None)``
-(rclpy style) and ``main()`` work. Unknown executables exit with code 2 and one line on stderr.
+What ``ros2 run`` does for the console scripts of an installed package: EXECUTABLE is the module
+``ior_ros.nodes.<EXECUTABLE>`` (``<name>_node`` also finds ``ior_ros.nodes.<name>``) and its
+``main`` function is called. ``sys.argv`` becomes ``[EXECUTABLE, *args]`` and ``main()`` is
+called without arguments, so both ``main(args=None)`` (rclpy style) and ``main()`` work. Unknown
+executables exit with code 2 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -15,27 +15,33 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ior_ros.runtime.packages import NODE_EXECUTABLES, PROJECT_PACKAGE
+from ior_ros.runtime.packages import PROJECT_PACKAGE
 
-__all__ = ['find_entry_point', 'main']
+__all__ = ['find_entry_point', 'node_executables', 'main']
+
+NODES_PACKAGE = 'ior_ros.nodes'
+
+
+def node_executables() -> list[str]:
+    """The executables of ior_ros: one per module of :mod:`ior_ros.nodes` (what CMake installs)."""
+    import pkgutil
+
+    nodes = importlib.import_module(NODES_PACKAGE)
+    return sorted(info.name for info in pkgutil.iter_modules(nodes.__path__)
+                  if not info.name.startswith('_'))
 
 
 def find_entry_point(package: str, executable: str) -> Callable[..., Any]:
     """The ``main`` function of an ior_ros executable (LookupError when unknown)."""
     if package != PROJECT_PACKAGE:
         raise LookupError(f"package '{package}' has no Python executables here")
-    target = NODE_EXECUTABLES.get(executable)
-    if target is None:
-        if not executable.isidentifier():
-            raise LookupError(f"no executable '{executable}' in package '{package}'")
-        candidates = [f'ior_ros.nodes.{executable}:main']
-        if executable.endswith('_node'):  # robot_controller_node → ior_ros.nodes.robot_controller
-            candidates.append(f'ior_ros.nodes.{executable[:-5]}:main')
-    else:
-        candidates = [target]
+    if not executable.isidentifier():
+        raise LookupError(f"no executable '{executable}' in package '{package}'")
+    candidates = [f'{NODES_PACKAGE}.{executable}']
+    if executable.endswith('_node'):  # robot_controller_node → ior_ros.nodes.robot_controller
+        candidates.append(f'{NODES_PACKAGE}.{executable[:-5]}')
     module = None
-    for target in candidates:
-        module_name, _, function = target.partition(':')
+    for module_name in candidates:
         try:
             module = importlib.import_module(module_name)
             break
@@ -43,12 +49,12 @@ def find_entry_point(package: str, executable: str) -> Callable[..., Any]:
             if exc.name != module_name:
                 raise
     if module is None:
-        known = ', '.join(sorted(NODE_EXECUTABLES))
+        known = ', '.join(node_executables())
         raise LookupError(f"no executable '{executable}' in package '{package}' (known: "
-                          f'{known}, or a module ior_ros.nodes.<name> with main())')
-    entry = getattr(module, function, None)
+                          f'{known}, or a module {NODES_PACKAGE}.<name> with main())')
+    entry = getattr(module, 'main', None)
     if entry is None:
-        raise LookupError(f'{module_name} has no function {function}()')
+        raise LookupError(f'{module.__name__} has no function main()')
     return entry  # type: ignore[no-any-return]
 
 

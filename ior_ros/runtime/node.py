@@ -12,9 +12,9 @@ follow ``/clock`` when ``use_sim_time`` is true), parameters (``declare_paramete
 ``get_name``/``get_namespace``/``get_fully_qualified_name``, graph queries
 (``get_node_names``, ``get_node_names_and_namespaces``, ``get_topic_names_and_types``,
 ``count_publishers``, ``count_subscribers``, ``get_service_names_and_types`` and the ``_by_node``
-variants, ``count_services``, ``count_clients``), services (``create_service``/``create_client``,
-:mod:`ior_ros.runtime.services`), ``destroy_publisher``/``destroy_subscription``/
-``destroy_timer``/``destroy_service``/``destroy_client`` and ``destroy_node``.
+variants, ``count_services``, ``count_clients``), services (``create_service``/``create_client``),
+``destroy_publisher``/``destroy_subscription``/``destroy_timer``/``destroy_service``/
+``destroy_client`` and ``destroy_node``.
 
 Every node publishes ``/rosout`` (its log records) and ``/parameter_events``, serves rclpy's six
 parameter services (``start_parameter_services=False`` turns them off) and
@@ -23,6 +23,12 @@ true), and is listed in ``ros_discovery_info`` so ``ros2 node list`` and ``ros2 
 it. Like rcl, a node keeps a count of the types its publishers, subscriptions, services and
 clients use: ``~/get_type_description`` answers for those. Not provided: actions, callback groups
 (accepted, ignored: everything runs in the executor's thread), lifecycle nodes, guard conditions.
+
+The node's parts have a file each, as in rclpy: :mod:`~ior_ros.runtime.publisher`,
+:mod:`~ior_ros.runtime.subscription`, :mod:`~ior_ros.runtime.timer`, the parameter methods
+:mod:`~ior_ros.runtime.node_parameters`, services :mod:`~ior_ros.runtime.service`,
+:mod:`~ior_ros.runtime.client`, :mod:`~ior_ros.runtime.parameter_service` and
+:mod:`~ior_ros.runtime.type_description_service`.
 """
 
 from __future__ import annotations
@@ -33,24 +39,21 @@ from typing import Any
 from ior_ros.runtime.clock import Clock, ClockType, Duration, ROSClock, Time
 from ior_ros.runtime.context import Context, get_default_context
 from ior_ros.runtime.errors import RosInputError
-from ior_ros.runtime.messages import RosMessage, get_message, registry, typename_of
+from ior_ros.runtime.message_classes import RosMessage
 from ior_ros.runtime.names import (
     fully_qualified_node_name,
     normalize_namespace,
     remap_topic_name,
     validate_node_name,
 )
+from ior_ros.runtime.node_parameters import NodeParameters
 from ior_ros.runtime.parameters import (
-    InvalidParameterTypeException,
     Parameter,
-    ParameterAlreadyDeclaredException,
     ParameterDescriptor,
-    ParameterImmutableException,
-    ParameterNotDeclaredException,
     ParameterType,
-    ParameterUninitializedException,
     SetParametersResult,
 )
+from ior_ros.runtime.publisher import Publisher
 from ior_ros.runtime.qos import (
     QoSProfile,
     as_profile,
@@ -59,278 +62,19 @@ from ior_ros.runtime.qos import (
     qos_profile_rosout_default,
     qos_profile_services_default,
 )
+from ior_ros.runtime.registry import get_message, registry
 from ior_ros.runtime.ros_args import parse_ros_args
 from ior_ros.runtime.ros_logging import LoggingSeverity, RcutilsLogger
+from ior_ros.runtime.subscription import MessageInfo, Subscription
+from ior_ros.runtime.timer import Timer
+from ior_ros.runtime.type_names import typename_of
 
-__all__ = ['Node', 'Publisher', 'Subscription', 'Timer', 'MessageInfo',
-           'NodeNameNonExistentError']
-
-
-def _msg_typename(msg_type: Any) -> str:
-    name = getattr(msg_type, '__msgtype__', None)
-    if isinstance(name, str) and name:
-        return name
-    if isinstance(msg_type, str):
-        return registry().entry(msg_type).typename
-    raise TypeError(f'{msg_type!r} is not a message class (use ior_ros.runtime.get_message)')
+__all__ = ['Node', 'NodeNameNonExistentError']
 
 
 class NodeNameNonExistentError(RosInputError):
     """A graph query named a node that discovery does not know (rclpy's exception of the same
     name)."""
-
-
-class MessageInfo(dict):  # type: ignore[type-arg]
-    """Reception info (``source_timestamp``, ``received_timestamp``, ``publication_handle``)."""
-
-
-class Publisher:
-    """A topic publisher (rclpy.publisher.Publisher)."""
-
-    def __init__(self, node: Node, msg_type: Any, topic: str, qos: QoSProfile) -> None:
-        self.msg_type = msg_type
-        self.typename = _msg_typename(msg_type)
-        self.topic_name = topic
-        self.event_topic = topic  # the name as the node gave it: rclpy's QoS event messages use it
-        self.qos_profile = qos
-        self._node = node
-        self._registry = registry()
-        dds = node.context.dds
-        self._writer = dds.create_writer(
-            topic, self.typename, qos,
-            on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
-        self._entry = self._registry.entry(self.typename)
-        self._registry.prepare(self.typename)  # the first publish does not pay for codegen
-
-    def _incompatible(self, policy: str) -> None:
-        # rclpy's default event callback (rclpy/event_handler.py), same words
-        self._node.get_logger().warn(
-            f"New subscription discovered on topic '{self.event_topic}', requesting incompatible "
-            f'QoS. No messages will be sent to it. Last incompatible policy: {policy}')
-
-    @property
-    def topic(self) -> str:
-        """The resolved topic name."""
-        return self.topic_name
-
-    @property
-    def gid(self) -> bytes:
-        """The 16-byte DDS GUID of the writer."""
-        return bytes(self._writer.gid)
-
-    def publish(self, msg: Any) -> None:
-        """Publish a message, or already-serialized CDR bytes (the zero-copy fast path)."""
-        if isinstance(msg, (bytes, bytearray, memoryview)):
-            data = msg if len(msg) % 4 == 0 else bytes(msg) + b'\0' * (-len(msg) % 4)
-            self._writer.write(data)
-            return
-        if type(msg) is not self._entry.cls:
-            raise TypeError(f'publisher on {self.topic_name} expects {self.typename}, got '
-                            f'{getattr(msg, "__msgtype__", type(msg).__name__)}')
-        self._writer.write(self._registry.serialize(msg, self.typename))
-
-    def get_subscription_count(self) -> int:
-        """Number of matched subscriptions (DDS readers)."""
-        return int(self._writer.matched_count())
-
-    def wait_for_all_acked(self, timeout: Duration | None = None) -> bool:
-        """Block until all reliable subscribers acknowledged every sample."""
-        seconds = 1e9 if timeout is None or timeout.nanoseconds < 0 else timeout.nanoseconds / 1e9
-        return bool(self._writer.wait_for_acks(seconds))
-
-    def destroy(self) -> bool:
-        """Delete the writer."""
-        return self._node.destroy_publisher(self)
-
-    def _close(self) -> None:
-        self._writer.close()
-
-
-class Subscription:
-    """A topic subscription (rclpy.subscription.Subscription)."""
-
-    def __init__(self, node: Node, msg_type: Any, topic: str, callback: Callable[..., Any],
-                 qos: QoSProfile, raw: bool) -> None:
-        self.msg_type = msg_type
-        self.typename = _msg_typename(msg_type)
-        self.topic_name = topic
-        self.event_topic = topic  # the name as the node gave it: rclpy's QoS event messages use it
-        self.callback = callback
-        self.qos_profile = qos
-        self.raw = raw
-        self._node = node
-        self._registry = registry()
-        dds = node.context.dds
-        self._reader = dds.create_reader(
-            topic, self.typename, qos,
-            on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
-        self._wants_info = _accepts_two_args(callback)
-        if not raw:
-            self._registry.prepare(self.typename)  # the first sample does not pay for codegen
-
-    def _incompatible(self, policy: str) -> None:
-        # rclpy's default event callback (rclpy/event_handler.py), same words
-        self._node.get_logger().warn(
-            f"New publisher discovered on topic '{self.event_topic}', offering incompatible QoS. "
-            f'No messages will be received from it. Last incompatible policy: {policy}')
-
-    @property
-    def topic(self) -> str:
-        """The resolved topic name."""
-        return self.topic_name
-
-    @property
-    def gid(self) -> bytes:
-        """The 16-byte DDS GUID of the reader."""
-        return bytes(self._reader.gid)
-
-    def get_publisher_count(self) -> int:
-        """Number of matched publishers (DDS writers)."""
-        return int(self._reader.matched_count())
-
-    def _collect(self, out: list[Callable[[], None]]) -> None:
-        """Take every waiting sample and queue its callback."""
-        while True:
-            samples = self._reader.take()
-            if not samples:
-                return
-            for data, info in samples:
-                out.append(self._make_call(data, info))
-
-    def _make_call(self, data: bytes, info: Any) -> Callable[[], None]:
-        def call() -> None:
-            msg = data if self.raw else self._registry.deserialize(data, self.typename)
-            if self._wants_info:
-                self.callback(msg, MessageInfo(source_timestamp=info.source_timestamp,
-                                               publication_handle=info.publication_handle))
-            else:
-                self.callback(msg)
-        return call
-
-    def destroy(self) -> bool:
-        """Delete the reader."""
-        return self._node.destroy_subscription(self)
-
-    def _close(self) -> None:
-        self._reader.close()
-
-
-def _accepts_two_args(callback: Callable[..., Any]) -> bool:
-    import inspect
-
-    try:
-        params = [p for p in inspect.signature(callback).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty]
-    except (TypeError, ValueError):
-        return False
-    return len(params) >= 2
-
-
-class Timer:
-    """
-    A periodic timer on a clock (rclpy.timer.Timer, rcl_timer semantics).
-
-    The first call is one period after creation; after a call the next call time advances by one
-    period, and when calls were missed it jumps to the next future multiple of the period (one
-    callback, not a burst). When the clock switches between system and simulated time, or
-    simulated time goes backwards, the timer restarts from the current time.
-    """
-
-    def __init__(self, callback: Callable[[], Any] | None, period_ns: int, clock: Clock,
-                 autostart: bool = True) -> None:
-        if period_ns <= 0:
-            raise ValueError(f'timer period must be > 0 s, got {period_ns / 1e9} s')
-        self.callback = callback
-        self._period_ns = int(period_ns)
-        self._clock = clock
-        self._canceled = not autostart
-        self._sim = self._is_sim()
-        now = clock.now_ns()
-        self._last_call_ns = now
-        self._next_call_ns = now + self._period_ns
-        self._destroyed = False
-
-    def _is_sim(self) -> bool:
-        return isinstance(self._clock, ROSClock) and self._clock.ros_time_is_active
-
-    @property
-    def clock(self) -> Clock:
-        """The timer's clock."""
-        return self._clock
-
-    @property
-    def timer_period_ns(self) -> int:
-        """Period in ns."""
-        return self._period_ns
-
-    @timer_period_ns.setter
-    def timer_period_ns(self, value: int) -> None:
-        self._period_ns = int(value)
-        self.reset()
-
-    def is_canceled(self) -> bool:
-        """True after cancel()."""
-        return self._canceled
-
-    def cancel(self) -> None:
-        """Stop calling back until reset()."""
-        self._canceled = True
-
-    def reset(self) -> None:
-        """Restart: next call one period from now."""
-        now = self._clock.now_ns()
-        self._sim = self._is_sim()
-        self._last_call_ns = now
-        self._next_call_ns = now + self._period_ns
-        self._canceled = False
-
-    def _sync(self, now: int) -> None:
-        sim = self._is_sim()
-        if sim != self._sim or now < self._last_call_ns:
-            self._sim = sim
-            self._last_call_ns = now
-            self._next_call_ns = now + self._period_ns
-
-    def is_ready(self) -> bool:
-        """True when the next call time has passed."""
-        if self._canceled or self._destroyed:
-            return False
-        now = self._clock.now_ns()
-        self._sync(now)
-        return now >= self._next_call_ns
-
-    def time_until_next_call(self) -> int | None:
-        """Nanoseconds until the next call (None when canceled)."""
-        if self._canceled:
-            return None
-        now = self._clock.now_ns()
-        self._sync(now)
-        return self._next_call_ns - now
-
-    def time_since_last_call(self) -> int:
-        """Nanoseconds since the last call."""
-        return self._clock.now_ns() - self._last_call_ns
-
-    def waits_on_wall_clock(self) -> bool:
-        """False when the timer follows simulated time (the executor cannot predict it)."""
-        return not self._is_sim()
-
-    def _take_call(self) -> bool:
-        """Advance the schedule if ready; True when the callback must run now."""
-        if not self.is_ready():
-            return False
-        now = self._clock.now_ns()
-        self._last_call_ns = now
-        nxt = self._next_call_ns + self._period_ns
-        if nxt <= now:
-            nxt += ((now - nxt) // self._period_ns + 1) * self._period_ns
-        self._next_call_ns = nxt
-        return True
-
-    def destroy(self) -> None:
-        """Stop for good."""
-        self._destroyed = True
 
 
 class _Rosout:
@@ -352,7 +96,7 @@ class _Rosout:
             msg=message, file=file, function=function, line=int(line)))
 
 
-class Node:
+class Node(NodeParameters):
     """A ROS 2 node on the DDS runtime (see the module docstring for what is supported)."""
 
     def __init__(self, node_name: str, *, context: Context | None = None,
@@ -393,8 +137,8 @@ class Node:
         self._publishers: list[Publisher] = []
         self._subscriptions: list[Subscription] = []
         self._timers: list[Timer] = []
-        self._services: list[Any] = []  # services.ServiceServer (parameter services, user ones)
-        self._clients: list[Any] = []  # services.Client
+        self._services: list[Any] = []  # service.ServiceServer (parameter services, user ones)
+        self._clients: list[Any] = []  # client.Client
         self._type_uses: dict[str, int] = {}  # rcl's node type cache: type → users
         self._clock = ROSClock()
         self._clock_sub: Subscription | None = None
@@ -413,7 +157,9 @@ class Node:
             get_message('rcl_interfaces/msg/ParameterEvent'), '/parameter_events',
             qos_profile_parameter_events)
         if start_parameter_services:  # as rclpy: ros2 param list/get/set reach the node
-            from ior_ros.runtime.services import start_parameter_services as _start_services
+            from ior_ros.runtime.parameter_service import (
+                start_parameter_services as _start_services,
+            )
 
             self._services = _start_services(self)
         dds.add_node(self)
@@ -426,9 +172,9 @@ class Node:
 
     def _start_type_description_service(self) -> None:
         """rclpy's TypeDescriptionService: the read-only parameter decides (default true)."""
-        from ior_ros.runtime import services
+        from ior_ros.runtime import type_description_service as tds
 
-        param_name = services.START_TYPE_DESCRIPTION_SERVICE_PARAM
+        param_name = tds.START_TYPE_DESCRIPTION_SERVICE_PARAM
         if param_name not in self._parameters:
             self.declare_parameter(param_name, True, ParameterDescriptor(
                 name=param_name, type=int(ParameterType.BOOL),
@@ -443,7 +189,7 @@ class Node:
                 self._logger.error(f"Invalid type for parameter '{param_name}' "
                                    f'{param.type_!r} should be bool')
         if enabled:
-            self._services.append(services.start_type_description_service(self))
+            self._services.append(tds.start_type_description_service(self))
             self.context.dds.publish_graph()
 
     # ------------------------------------------------------------------ type cache
@@ -544,7 +290,7 @@ class Node:
                        qos_profile: QoSProfile = qos_profile_services_default,
                        callback_group: Any = None) -> Any:
         """A service server: ``callback(request, response)`` returns the response (rclpy)."""
-        from ior_ros.runtime.services import Service
+        from ior_ros.runtime.service import Service
 
         self._check_alive()
         service = Service(self, srv_type, self.resolve_topic_name(srv_name), callback,
@@ -558,7 +304,7 @@ class Node:
                       qos_profile: QoSProfile = qos_profile_services_default,
                       callback_group: Any = None) -> Any:
         """A service client (``call_async``, ``call``, ``wait_for_service``; rclpy)."""
-        from ior_ros.runtime.services import Client
+        from ior_ros.runtime.client import Client
 
         self._check_alive()
         client = Client(self, srv_type, self.resolve_topic_name(srv_name),
@@ -650,194 +396,8 @@ class Node:
         """The node's service clients."""
         return list(self._clients)
 
-    # ------------------------------------------------------------------ parameters
-    def declare_parameter(self, name: str, value: Any = None,
-                          descriptor: ParameterDescriptor | None = None,
-                          ignore_override: bool = False) -> Parameter:
-        """Declare a parameter; a command-line/file override replaces ``value``."""
-        self._check_alive()
-        if name in self._parameters:
-            raise ParameterAlreadyDeclaredException(f"parameter '{name}' is already declared "
-                                                    f'on node {self.get_fully_qualified_name()}')
-        descriptor = descriptor or ParameterDescriptor()
-        declared_type: ParameterType | None = None
-        if isinstance(value, ParameterType):
-            declared_type, value = value, None
-        if isinstance(value, Parameter.Type):  # pragma: no cover - same enum
-            declared_type, value = value, None
-        if declared_type is None and value is not None:
-            declared_type = ParameterType.from_parameter_value(value)
-        if not ignore_override and name in self._overrides:
-            override = self._overrides[name]
-            found = ParameterType.from_parameter_value(override)
-            if (declared_type is not None and declared_type != ParameterType.NOT_SET
-                    and not descriptor.dynamic_typing and not declared_type.check(override)):
-                raise InvalidParameterTypeException(
-                    f"parameter '{name}' of node {self.get_fully_qualified_name()}: override "
-                    f'{override!r} has type {found.name}, the parameter is '
-                    f'{declared_type.name} (write it as the declared type, e.g. 1.0 for a '
-                    'double)')
-            value = override
-            if declared_type in (None, ParameterType.NOT_SET):
-                declared_type = found
-        if value is None:
-            param = Parameter(name, declared_type or ParameterType.NOT_SET, None)
-        elif declared_type is not None and declared_type.check(value):
-            param = Parameter(name, declared_type, value)
-        else:
-            param = Parameter(name, None, value)
-        descriptor.name = name
-        descriptor.type = int(param.type_)
-        self._descriptors[name] = descriptor
-        result = self._run_set_callbacks([param])
-        if not result.successful:
-            raise InvalidParameterTypeException(f"parameter '{name}': {result.reason}")
-        self._parameters[name] = param
-        self._after_set(param, new=True)
-        return param
-
-    def declare_parameters(self, namespace: str, parameters: list[tuple[Any, ...]],
-                           ignore_override: bool = False) -> list[Parameter]:
-        """Declare ``[(name, value[, descriptor]), ...]`` under ``namespace.``."""
-        out = []
-        for item in parameters:
-            pname = f'{namespace}.{item[0]}' if namespace else item[0]
-            value = item[1] if len(item) > 1 else None
-            descriptor = item[2] if len(item) > 2 else None
-            out.append(self.declare_parameter(pname, value, descriptor, ignore_override))
-        return out
-
-    def undeclare_parameter(self, name: str) -> None:
-        """Remove a declared parameter."""
-        if name not in self._parameters:
-            raise ParameterNotDeclaredException(f"parameter '{name}' is not declared")
-        if self._descriptors.get(name, ParameterDescriptor()).read_only:
-            raise ParameterImmutableException(f"parameter '{name}' is read-only")
-        param = self._parameters.pop(name)
-        self._descriptors.pop(name, None)
-        self._publish_event(deleted=[param])
-
-    def has_parameter(self, name: str) -> bool:
-        """True when declared."""
-        return name in self._parameters
-
-    def get_parameter(self, name: str) -> Parameter:
-        """A declared parameter (raises ParameterNotDeclaredException otherwise)."""
-        if name in self._parameters:
-            param = self._parameters[name]
-            if param.value is None and param.type_ != ParameterType.NOT_SET:
-                raise ParameterUninitializedException(
-                    f"parameter '{name}' was declared with type {param.type_.name} but has no "
-                    'value (give one with -p or a params file)')
-            return param
-        if self._allow_undeclared:
-            return Parameter(name, ParameterType.NOT_SET, None)
-        raise ParameterNotDeclaredException(f"parameter '{name}' is not declared on node "
-                                            f'{self.get_fully_qualified_name()}')
-
-    def get_parameter_or(self, name: str, alternative_value: Parameter | None = None
-                         ) -> Parameter:
-        """The parameter, or ``alternative_value`` when it is not declared."""
-        if name not in self._parameters:
-            return alternative_value if alternative_value is not None else Parameter(
-                name, ParameterType.NOT_SET, None)
-        return self._parameters[name]
-
-    def get_parameters(self, names: list[str]) -> list[Parameter]:
-        """Several parameters."""
-        return [self.get_parameter(n) for n in names]
-
-    def get_parameters_by_prefix(self, prefix: str) -> dict[str, Parameter]:
-        """Parameters under ``prefix.`` keyed by the rest of the name."""
-        start = f'{prefix}.' if prefix else ''
-        return {k[len(start):]: v for k, v in self._parameters.items() if k.startswith(start)}
-
-    def add_on_set_parameters_callback(
-            self, callback: Callable[[list[Parameter]], SetParametersResult]) -> Any:
-        """Call ``callback(params)`` before parameters change; it may refuse them."""
-        self._set_callbacks.insert(0, callback)
-        return callback
-
-    def remove_on_set_parameters_callback(self, callback: Any) -> None:
-        """Undo add_on_set_parameters_callback."""
-        self._set_callbacks.remove(callback)
-
-    def set_parameters(self, parameter_list: list[Parameter]) -> list[SetParametersResult]:
-        """Set parameters one by one; each result says whether it was applied."""
-        return [self._set_one(p) for p in parameter_list]
-
-    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
-        """All or nothing."""
-        for param in parameter_list:
-            check = self._check_set(param)
-            if not check.successful:
-                return check
-        result = self._run_set_callbacks(parameter_list)
-        if result.successful:
-            for param in parameter_list:
-                self._store(param)
-        return result
-
-    def _check_set(self, param: Parameter) -> SetParametersResult:
-        if param.name not in self._parameters:
-            if self._allow_undeclared:
-                return SetParametersResult(True)
-            raise ParameterNotDeclaredException(f"parameter '{param.name}' is not declared")
-        descriptor = self._descriptors.get(param.name, ParameterDescriptor())
-        # the reasons are rclpy's words (Node._check_parameter_descriptor): tools show them
-        if descriptor.read_only:
-            return SetParametersResult(False,
-                                       f'Trying to set a read-only parameter: {param.name}.')
-        current = self._parameters[param.name].type_
-        if (not descriptor.dynamic_typing and current != ParameterType.NOT_SET
-                and param.type_ != current and param.type_ != ParameterType.NOT_SET):
-            expected, got = f'Type.{current.name}', f'Type.{param.type_.name}'
-            return SetParametersResult(False, f"Wrong parameter type, expected '{expected}' got "
-                                              f"'{got}'")
-        return SetParametersResult(True)
-
-    def _set_one(self, param: Parameter) -> SetParametersResult:
-        check = self._check_set(param)
-        if not check.successful:
-            return check
-        result = self._run_set_callbacks([param])
-        if result.successful:
-            self._store(param)
-        return result
-
-    def _store(self, param: Parameter) -> None:
-        new = param.name not in self._parameters
-        self._parameters[param.name] = param
-        self._after_set(param, new=new)
-
-    def _run_set_callbacks(self, params: list[Parameter]) -> SetParametersResult:
-        for callback in self._set_callbacks:
-            result = callback(params)
-            if not getattr(result, 'successful', False):
-                return SetParametersResult(False, getattr(result, 'reason', ''))
-        return SetParametersResult(True)
-
-    def _after_set(self, param: Parameter, new: bool) -> None:
-        if param.name == 'use_sim_time':
-            self._set_sim_time(bool(param.value))
-        if new:
-            self._publish_event(new=[param])
-        else:
-            self._publish_event(changed=[param])
-
-    def _publish_event(self, new: list[Parameter] | None = None,
-                       changed: list[Parameter] | None = None,
-                       deleted: list[Parameter] | None = None) -> None:
-        if self._param_events is None or self._destroyed:
-            return
-        cls = get_message('rcl_interfaces/msg/ParameterEvent')
-        self._param_events.publish(cls(
-            stamp=self._clock.now().to_msg(), node=self.get_fully_qualified_name(),
-            new_parameters=[p.to_parameter_msg() for p in new or []],
-            changed_parameters=[p.to_parameter_msg() for p in changed or []],
-            deleted_parameters=[p.to_parameter_msg() for p in deleted or []]))
-
     # ------------------------------------------------------------------ sim time
+    # (the parameters: node_parameters.NodeParameters)
     def _set_sim_time(self, enabled: bool) -> None:
         if enabled and self._clock_sub is None:
             self._clock_sub = self.create_subscription(
@@ -968,4 +528,4 @@ def _strip_prefix(cli_args: list[str]) -> list[str]:
 
 
 # rclpy exposes these on the module level too; keep the names reachable from here.
-_ = (Time, Duration, ClockType, RosMessage, typename_of)
+_ = (Time, Duration, ClockType, RosMessage, typename_of, MessageInfo)

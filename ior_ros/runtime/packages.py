@@ -20,22 +20,9 @@ from pathlib import Path
 from ior_ros.runtime.errors import RosInputError
 
 __all__ = ['find_package_share', 'find_package_prefix', 'source_tree_root', 'package_msg_dir',
-           'resolve_executable', 'NODE_EXECUTABLES']
+           'resolve_executable', 'PROJECT_PACKAGE']
 
 PROJECT_PACKAGE = 'ior_ros'
-
-# Executables of the ior_ros package that are Python entry points (``module:function``). Others
-# are looked up as ``ior_ros.nodes.<exec>:main`` (the node modules of DESIGN.md).
-NODE_EXECUTABLES: dict[str, str] = {
-    'talker': 'ior_ros.runtime.demo_nodes:talker_main',
-    'listener': 'ior_ros.runtime.demo_nodes:listener_main',
-    'param_reporter': 'ior_ros.runtime.demo_nodes:param_reporter_main',
-    'sim_timer': 'ior_ros.runtime.demo_nodes:sim_timer_main',
-    'clock_publisher': 'ior_ros.runtime.demo_nodes:clock_publisher_main',
-    'image_source': 'ior_ros.runtime.demo_nodes:image_source_main',
-    'set_bool_server': 'ior_ros.runtime.demo_nodes:set_bool_server_main',
-    'set_bool_client': 'ior_ros.runtime.demo_nodes:set_bool_client_main',
-}
 
 
 def source_tree_root() -> Path | None:

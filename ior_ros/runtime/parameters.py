@@ -151,7 +151,7 @@ class Parameter:
 
     def to_parameter_msg(self) -> Any:
         """rcl_interfaces/Parameter message."""
-        from ior_ros.runtime.messages import get_message
+        from ior_ros.runtime.registry import get_message
 
         return get_message('rcl_interfaces/msg/Parameter')(name=self._name,
                                                            value=self.get_parameter_value())
@@ -176,7 +176,7 @@ class SetParametersResult:
 
 def parameter_value_msg(type_: ParameterType, value: Any) -> Any:
     """rcl_interfaces/ParameterValue with the field of ``type_`` set."""
-    from ior_ros.runtime.messages import get_message
+    from ior_ros.runtime.registry import get_message
 
     msg = get_message('rcl_interfaces/msg/ParameterValue')(type=int(type_))
     if value is None:

@@ -28,12 +28,12 @@ def exports() -> dict[str, Any]:
     from rosidl_runtime_py.utilities import get_service as _get_service
 
     def get_message(typename: str) -> Any:
-        from ior_ros.runtime.messages import normalize_type_name
+        from ior_ros.runtime.type_names import normalize_type_name
 
         return _get_message(normalize_type_name(typename))
 
     def get_service(srvname: str) -> Any:
-        from ior_ros.runtime.messages import normalize_service_name
+        from ior_ros.runtime.type_names import normalize_service_name
 
         return _get_service(normalize_service_name(srvname))
 

@@ -25,9 +25,10 @@ from typing import IO, Any
 
 import yaml
 
+from ior_ros.runtime.conversions import set_message_fields
 from ior_ros.runtime.errors import MessageTypeError, RosInputError
-from ior_ros.runtime.messages import get_service, set_message_fields
 from ior_ros.runtime.names import expand_topic_name
+from ior_ros.runtime.registry import get_service
 
 __all__ = ['list_services', 'service_types', 'call_service', 'is_hidden']
 
@@ -104,8 +105,8 @@ def call_service(service: str, srv_type: str, values: str | None = None, *,
     number of responses. Raises RosInputError (one line) for an unknown type, bad values, a
     service that does not appear or answer within ``timeout_s``.
     """
+    from ior_ros.runtime.client import ServiceClient
     from ior_ros.runtime.qos import qos_profile_services_default
-    from ior_ros.runtime.services import ServiceClient
     from ior_ros.runtime.topic_tools import open_context
 
     stream = out or sys.stdout

@@ -20,13 +20,8 @@ from typing import IO, Any
 
 import yaml
 
+from ior_ros.runtime.conversions import message_to_dict, set_message_fields
 from ior_ros.runtime.errors import MessageTypeError, RosInputError
-from ior_ros.runtime.messages import (
-    message_to_dict,
-    normalize_type_name,
-    registry,
-    set_message_fields,
-)
 from ior_ros.runtime.names import expand_topic_name
 from ior_ros.runtime.qos import (
     DurabilityPolicy,
@@ -36,6 +31,8 @@ from ior_ros.runtime.qos import (
     ReliabilityPolicy,
     adapt_subscription_qos,
 )
+from ior_ros.runtime.registry import registry
+from ior_ros.runtime.type_names import normalize_type_name
 
 __all__ = ['open_context', 'tool_node_name', 'list_topics', 'list_nodes', 'echo', 'publish', 'hz',
            'wait_for_topic_type', 'build_qos', 'format_message']

@@ -15,14 +15,12 @@ import pytest
 import rt_ros2
 from rt_helpers import Proc, next_domain_id, wait_until
 
-from ior_ros.runtime.packages import NODE_EXECUTABLES
-
 pytestmark = [pytest.mark.ros2, pytest.mark.xdist_group('dds'), pytest.mark.timeout(900)]
 
 REPO = rt_ros2.REPO
 MESSAGES = sorted(p.stem for p in (REPO / 'msg').glob('*.msg'))
 NODE_MODULES = sorted(p.stem for p in (REPO / 'ior_ros' / 'nodes').glob('*.py')
-                      if p.stem != '__init__')
+                      if not p.stem.startswith('_'))
 LAUNCH_FILES = sorted(p.name for p in (REPO / 'launch').glob('*.launch.*'))
 
 
@@ -94,12 +92,12 @@ def test_pkg_executables_lists_every_node(built) -> None:  # type: ignore[no-unt
     done = _run(env, 'ros2', 'pkg', 'executables', 'ior_ros')
     assert done.returncode == 0, done.stderr
     listed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith('ior_ros ')}
-    assert set(NODE_EXECUTABLES) | set(NODE_MODULES) | {'ior'} == listed
+    assert set(NODE_MODULES) | {'ior'} == listed
 
 
 def test_ros2_run_starts_every_node(built) -> None:  # type: ignore[no-untyped-def]
     workspace, env, _, _ = built
-    executables = sorted(set(NODE_EXECUTABLES) | set(NODE_MODULES))
+    executables = NODE_MODULES
     procs = {name: Proc(['ros2', 'run', 'ior_ros', name, '--ros-args', '-r',
                          f'__node:=run_{name}'], env, cwd=workspace, group=True)
              for name in executables}

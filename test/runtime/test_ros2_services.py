@@ -17,7 +17,7 @@ import pytest
 from rt_helpers import RosEnv, wait_until
 
 from ior_ros.runtime.messages import MessageRegistry, registry
-from ior_ros.runtime.services import TYPE_DESCRIPTION_SERVICE
+from ior_ros.runtime.type_description_service import TYPE_DESCRIPTION_SERVICE
 
 pytestmark = [pytest.mark.ros2, pytest.mark.xdist_group('dds'), pytest.mark.timeout(400)]
 

@@ -190,7 +190,7 @@ def _write_bag(path: Path, storage: str, version: int) -> dict[str, list[tuple[s
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_play_registers_types_from_the_bag_and_offers_the_recorded_qos(
         ros: RosEnv, tmp_path: Path, storage: str, version: int) -> None:
-    from ior_ros.runtime.bag import info
+    from ior_ros.runtime.bag_info import info
     from ior_ros.runtime.dds import DdsContext
     from ior_ros.runtime.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -256,7 +256,8 @@ def test_zstd_compressed_bags_play(ros: RosEnv, tmp_path: Path, mode: str) -> No
     from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from ior_ros.runtime.bag import info, play
+    from ior_ros.runtime.bag_info import info
+    from ior_ros.runtime.bag_play import play
 
     store = get_typestore(Stores.ROS2_JAZZY)
     bag = tmp_path / f'zstd_{mode}'
@@ -281,7 +282,7 @@ def test_zstd_compressed_bags_play(ros: RosEnv, tmp_path: Path, mode: str) -> No
 def test_qos_profiles_in_the_form_jazzy_writes_and_older_forms() -> None:
     from rosbags.rosbag2.metadata import dump_qos_v9, parse_qos
 
-    from ior_ros.runtime.bag import playback_qos, qos_from_rosbags, qos_to_rosbags
+    from ior_ros.runtime.bag_qos import playback_qos, qos_from_rosbags, qos_to_rosbags
     from ior_ros.runtime.qos import (
         DurabilityPolicy,
         HistoryPolicy,

@@ -11,6 +11,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from ior_ros.runtime import messages as m
 from ior_ros.runtime.errors import MessageDefinitionError, MessageTypeError
+from ior_ros.runtime.field_types import DTYPES
 
 REPO = Path(__file__).resolve().parents[2]
 ROSBAGS = get_typestore(Stores.ROS2_JAZZY)
@@ -77,7 +78,7 @@ def _value(desc: tuple, rng: np.random.Generator) -> object:  # type: ignore[typ
     length = count if kind == 3 else int(rng.integers(0, 4))
     items = [_value(sub, rng) for _ in range(length)]
     if sub[0] == 1 and sub[1][0] not in ('string',):
-        dtype = m._DTYPES[sub[1][0]]
+        dtype = DTYPES[sub[1][0]]
         return np.asarray(items, dtype=dtype)
     return items
 

@@ -23,6 +23,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from ior_ros.runtime import messages as m
 from ior_ros.runtime.errors import MessageDefinitionError
+from ior_ros.runtime.registry import _JAZZY_DEFAULTS
 
 # defaults of every kind the ROS 2 .msg grammar allows (rosidl_adapter parse_value_string)
 DEFAULTS_MSG = """\
@@ -246,7 +247,7 @@ def test_every_jazzy_message_default_constructs_as_rclpy(tmp_path: Path) -> None
     assert len(compared) >= 100
     # the fact table is complete: every type it names is compared, and every type whose rclpy
     # default is not the zero value is in it (the comparison above proves the values)
-    assert set(m._JAZZY_DEFAULTS) <= set(compared)
+    assert set(_JAZZY_DEFAULTS) <= set(compared)
 
 
 @pytest.mark.ros2

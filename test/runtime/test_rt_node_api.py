@@ -9,7 +9,6 @@ import pytest
 from rt_helpers import REPO, RosEnv, both_backends
 
 from ior_ros.runtime.clock import ClockType, Duration, ROSClock, Time
-from ior_ros.runtime.node import Timer
 from ior_ros.runtime.parameters import (
     Parameter,
     ParameterType,
@@ -29,6 +28,7 @@ from ior_ros.runtime.qos import (
     qos_profile_transient_local,
     to_dds_qos,
 )
+from ior_ros.runtime.timer import Timer
 
 
 def test_qos_defaults_and_presets_follow_rclpy() -> None:

@@ -75,7 +75,7 @@ def test_parameter_services_answer_over_dds(ros: RosEnv) -> None:
     node.wait_for(r'"rate_hz": 2.5', timeout=90)
     ros.apply()
     from ior_ros.runtime.dds import DdsContext
-    from ior_ros.runtime.services import register_service_types
+    from ior_ros.runtime.parameter_service import register_service_types
 
     register_service_types()  # the DDS topics of the raw client need the types (transport only)
     ctx = DdsContext(ros.domain_id)

@@ -16,7 +16,7 @@ from rt_helpers import REPO, RosEnv, both_backends, wait_until
 
 from ior_ros.runtime.errors import MessageDefinitionError, MessageTypeError
 from ior_ros.runtime.messages import MessageRegistry, get_service, registry
-from ior_ros.runtime.services import TYPE_DESCRIPTION_SERVICE, parse_type_hash
+from ior_ros.runtime.type_description_service import TYPE_DESCRIPTION_SERVICE, parse_type_hash
 
 pytestmark = [pytest.mark.xdist_group('dds'), pytest.mark.timeout(300)]
 
@@ -279,7 +279,7 @@ def test_get_type_description_of_our_node(ros: RosEnv) -> None:
     talker.wait_for('Publishing', timeout=90)
     quiet.wait_for('Publishing', timeout=90)
     ros.apply()
-    from ior_ros.runtime.services import ServiceClient
+    from ior_ros.runtime.client import ServiceClient
     from ior_ros.runtime.topic_tools import open_context
 
     ctx = open_context('type_description_test')

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ior_ros.core.artifacts import atomic_write_json
+from ior_ros.core.artifacts import ArtifactFormat, read_artifact, write_artifact
 from ior_ros.core.control.control_config import ControlConfig, FallbackPolicy
 from ior_ros.core.control.delay_robust_lmi import AdjustOptions, LkCertificate, LmiOptions, adjust
 from ior_ros.core.control.lifted_stability import (
@@ -56,15 +56,18 @@ from ior_ros.core.control.robot_models import (
     planar_double_integrator,
     validate_delay_steps,
 )
-from ior_ros.core.errors import ConfigError, ControlError, ModelError
+from ior_ros.core.errors import ControlError, ModelError
+from ior_ros.core.progress import ProgressFn
 
 __all__ = ['ScheduleEntry', 'GainLookup', 'GainSchedule', 'build_schedule',
            'schedule_from_config', 'schedule_fingerprint', 'default_workers', 'SwitchingMode',
-           'PolicyDecision', 'SwitchingPolicy', 'SCHEDULE_FORMAT']
+           'PolicyDecision', 'SwitchingPolicy', 'SCHEDULE_ARTIFACT', 'SCHEDULE_FORMAT']
 
 FloatArray = npt.NDArray[np.float64]
 
-SCHEDULE_FORMAT = 'ior_ros.gain_schedule/1'
+SCHEDULE_ARTIFACT = ArtifactFormat('ior_ros.gain_schedule', 1, 'schedule.json', 'json',
+                                   'gain schedule', made_by='`ior control schedule`')
+SCHEDULE_FORMAT = SCHEDULE_ARTIFACT.id
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,22 +328,19 @@ class GainSchedule:
         return cls(plant, nominal, entries, decay, fallback, metadata, steps)
 
     def save(self, path: str | Path) -> Path:
-        """Write the JSON document atomically."""
-        return atomic_write_json(path, self.to_dict())
+        """Write the JSON document atomically (``path``: the file, or a folder to hold it)."""
+        return write_artifact(path, SCHEDULE_ARTIFACT, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path, verify: bool = True) -> GainSchedule:
-        """Read and (by default) re-verify a schedule file."""
-        file = Path(path)
-        try:
-            doc = json.loads(file.read_text(encoding='utf-8'))
-        except OSError as exc:
-            raise ConfigError(f'cannot read gain schedule {str(file)!r}: {exc.strerror}') from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f'gain schedule {str(file)!r} is not JSON: {exc}') from None
-        if not isinstance(doc, dict) or 'entries' not in doc:
-            raise ConfigError(f'{str(file)!r} is not a gain schedule (no "entries")')
-        return cls.from_dict(doc, verify)
+        """
+        Read and (by default) re-verify a schedule (``schedule.json`` or a folder holding it).
+
+        Raises:
+            ArtifactError: missing or unreadable file, another format or version.
+            ModelError, ControlError: see :meth:`from_dict`.
+        """
+        return cls.from_dict(read_artifact(path, SCHEDULE_ARTIFACT).document, verify)
 
 
 _RESERVED = frozenset({'format', 'plant', 'nominal_gain', 'decay_rate', 'fallback', 'entries',
@@ -401,12 +401,12 @@ def build_schedule(plant: DelayedPlant, nominal_gain: object, lqr_weights: LqrWe
                    max_delay_steps: int, decay_rate: float = 1.0, *,
                    options: LmiOptions | None = None,
                    adjust_options: AdjustOptions | None = None, workers: int | None = None,
-                   progress: bool = True,
+                   progress: ProgressFn | None = None,
                    fallback: FallbackPolicy = FallbackPolicy.MOST_CONSERVATIVE,
                    metadata: Mapping[str, Any] | None = None,
                    extra_profile_steps: int = 10) -> GainSchedule:
     """
-    Build ``K̂(h)`` for ``h = 0..H`` in parallel over h (worker processes, tqdm bar on stderr).
+    Build ``K̂(h)`` for ``h = 0..H`` in parallel over h (worker processes).
 
     Each entry is :func:`adjust`'s closest certified gain; an infeasible h gives an uncertified
     entry with the ControlError's message as its reason. The result does not depend on the
@@ -414,7 +414,7 @@ def build_schedule(plant: DelayedPlant, nominal_gain: object, lqr_weights: LqrWe
 
     Args:
         workers: processes (None: ``min(2, cpu)``); 1 runs in this process.
-        progress: show the progress bar.
+        progress: called with 1 each time an entry h is done (H + 1 calls).
     """
     top = validate_delay_steps(max_delay_steps)
     k = check_gain(plant, nominal_gain)
@@ -426,21 +426,19 @@ def build_schedule(plant: DelayedPlant, nominal_gain: object, lqr_weights: LqrWe
     args = [(plant.to_dict(), k.tolist(), lqr_weights.Q.tolist(), lqr_weights.R.tolist(), h,
              float(decay_rate), options, adjust_options) for h in range(top + 1)]
     results: dict[int, dict[str, Any]] = {}
-    bar = _progress_bar(top + 1, progress)
-    try:
-        if count == 1:
-            for job in args:
-                results[job[4]] = _entry_job(*job)
-                bar.update(1)
-        else:
-            # the slowest bounds (just above the nominal margin) first
-            with ProcessPoolExecutor(max_workers=count) as pool:
-                futures = {pool.submit(_entry_job, *job): job[4] for job in args}
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.update(1)
-    finally:
-        bar.close()
+    if count == 1:
+        for job in args:
+            results[job[4]] = _entry_job(*job)
+            if progress is not None:
+                progress(1)
+    else:
+        # the slowest bounds (just above the nominal margin) first
+        with ProcessPoolExecutor(max_workers=count) as pool:
+            futures = {pool.submit(_entry_job, *job): job[4] for job in args}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(1)
     doc = {'plant': plant.to_dict(), 'nominal_gain': k.tolist(), 'decay_rate': float(decay_rate),
            'fallback': FallbackPolicy(fallback).value,
            'entries': [results[h] for h in range(top + 1)],
@@ -448,21 +446,6 @@ def build_schedule(plant: DelayedPlant, nominal_gain: object, lqr_weights: LqrWe
            **dict(metadata or {})}
     # entries were verified in the workers; verify again here (cheap) so what we hold is checked
     return GainSchedule.from_dict(doc, verify=True)
-
-
-class _NullBar:
-    def update(self, n: int) -> None:
-        del n
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NullBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc='gain schedule', unit='h', leave=False)
 
 
 def schedule_fingerprint(config: ControlConfig) -> str:
@@ -494,8 +477,12 @@ def adjust_options_from_config(config: ControlConfig) -> AdjustOptions:
 
 
 def schedule_from_config(config: ControlConfig, max_delay_steps: int | None = None, *,
-                         workers: int | None = None, progress: bool = True) -> GainSchedule:
-    """Build the schedule of the reference robot described by ``config``."""
+                         workers: int | None = None, progress: ProgressFn | None = None
+                         ) -> GainSchedule:
+    """
+    Build the schedule of the reference robot described by ``config`` (``progress``: see
+    :func:`build_schedule`).
+    """
     plant = planar_double_integrator(config.plant.sample_period_s, config.plant.axes)
     weights = reference_lqr_weights(config.plant.axes, config.lqr.position_weight,
                                     config.lqr.velocity_weight, config.lqr.input_weight)

@@ -43,6 +43,7 @@ from pydantic import Field, model_validator
 
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import DimensionError, ModelError
+from ior_ros.core.progress import ProgressFn
 from ior_ros.core.ran.channel import (
     PathLossConfig,
     PathLossKind,
@@ -677,7 +678,7 @@ def _check_slot_rates(rates_bps: npt.ArrayLike) -> FloatArray:
 
 def simulate_cell(config: CellConfig, n_slots: int, rng: np.random.Generator, *,
                   trace: bool = False, engine: Engine | str = Engine.AUTO,
-                  progress: bool = True) -> CellMetrics:
+                  progress: ProgressFn | None = None) -> CellMetrics:
     """
     Simulate one cell for ``n_slots`` slots.
 
@@ -687,7 +688,7 @@ def simulate_cell(config: CellConfig, n_slots: int, rng: np.random.Generator, *,
         rng: the only source of randomness (fading, then arrivals, chunk by chunk).
         trace: keep the per-slot assignment and delivered rates.
         engine: see the module docstring; every engine gives the same numbers.
-        progress: show a tqdm bar on stderr (after 2 s).
+        progress: called with the number of slots simulated since its last call.
 
     Returns:
         :class:`CellMetrics`.
@@ -706,7 +707,6 @@ def simulate_cell(config: CellConfig, n_slots: int, rng: np.random.Generator, *,
     busy_prbs = 0
     traces_a: list[npt.NDArray[np.int16]] = []
     traces_s: list[F64Array] = []
-    bar = _progress(n_slots, progress, 'cell slots')
     for rates, arrivals in _cell_chunks(config, n_slots, rng):
         if not full_buffer:
             queue_before = state.queue.copy()
@@ -723,10 +723,8 @@ def simulate_cell(config: CellConfig, n_slots: int, rng: np.random.Generator, *,
         if trace:
             traces_a.append(assign.astype(np.int16))
             traces_s.append(served)
-        if bar is not None:
-            bar.update(rates.shape[0])
-    if bar is not None:
-        bar.close()
+        if progress is not None:
+            progress(rates.shape[0])
     throughput = total_served / n_slots
     offered = mean_q = delay = None
     if not full_buffer:
@@ -752,13 +750,6 @@ def simulate_cell(config: CellConfig, n_slots: int, rng: np.random.Generator, *,
 def _engine_label(engine: Engine, kind: SchedulerKind, full_buffer: bool) -> str:
     lean = kind is SchedulerKind.PROPORTIONAL_FAIR and full_buffer
     return Engine.REFERENCE.value if engine is Engine.NUMPY and not lean else engine.value
-
-
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit='slot', delay=2.0, leave=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -916,7 +907,7 @@ def run_slots_batched(rates_bps: npt.ArrayLike, *, beta: float = 0.98,
 
 
 def simulate_cells_batched(config: CellConfig, n_replicas: int, n_slots: int,
-                           rng: np.random.Generator, *, progress: bool = True
+                           rng: np.random.Generator, *, progress: ProgressFn | None = None
                            ) -> BatchedCellMetrics:
     """
     Simulate ``n_replicas`` independent replicas of the cell, vectorized across replicas.
@@ -932,7 +923,8 @@ def simulate_cells_batched(config: CellConfig, n_replicas: int, n_slots: int,
         config: the cell.
         n_replicas, n_slots: replicas and slots per replica (>= 1 each).
         rng: the only source of randomness.
-        progress: show a tqdm bar on stderr (after 2 s).
+        progress: called with the number of cell-slots (replicas x slots) simulated since its
+            last call.
 
     Returns:
         :class:`BatchedCellMetrics`.
@@ -945,22 +937,20 @@ def simulate_cells_batched(config: CellConfig, n_replicas: int, n_slots: int,
     throughput = np.empty((n_replicas, n_ue))
     util = np.empty(n_replicas)
     mean_q = np.empty((n_replicas, n_ue)) if config.traffic is TrafficKind.POISSON else None
-    bar = _progress(n_replicas * n_slots, progress, 'cell-slots')
     for start in range(0, n_replicas, _REPLICA_BLOCK):
         block = min(_REPLICA_BLOCK, n_replicas - start)
-        tput, u, q = _simulate_block(config, block, n_slots, rng, bar)
+        tput, u, q = _simulate_block(config, block, n_slots, rng, progress)
         throughput[start:start + block] = tput
         util[start:start + block] = u
         if mean_q is not None and q is not None:
             mean_q[start:start + block] = q
-    if bar is not None:
-        bar.close()
     return BatchedCellMetrics(n_slots=n_slots, throughput_bps=throughput, prb_utilization=util,
                               jain_fairness=jain_fairness(throughput), mean_queue_bits=mean_q)
 
 
 def _simulate_block(config: CellConfig, batch: int, n_slots: int, rng: np.random.Generator,
-                    bar: Any) -> tuple[F64Array, F64Array, F64Array | None]:
+                    progress: ProgressFn | None
+                    ) -> tuple[F64Array, F64Array, F64Array | None]:
     n_ue, n_prb = config.n_ue, config.n_prb
     cs, cf = config.coherence_slots, config.coherence_prbs
     f_blocks = -(-n_prb // cf)
@@ -1009,8 +999,10 @@ def _simulate_block(config: CellConfig, batch: int, n_slots: int, rng: np.random
             sched.update(a, s)
             total += s.T
             busy += np.count_nonzero(a != NO_UE, axis=1)
-        if bar is not None and (t + 1) % 256 == 0:
-            bar.update(256 * batch)
+        if progress is not None and (t + 1) % 256 == 0:
+            progress(256 * batch)
+    if progress is not None and n_slots % 256:
+        progress((n_slots % 256) * batch)
     if fast:
         busy[:] = n_slots * n_prb  # full buffer: every PRB is assigned
     tput = (total / n_slots).T  # [B, n_ue]

@@ -59,6 +59,7 @@ from pydantic import Field, model_validator
 
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import ConfigError, ModelError, QueueStabilityError
+from ior_ros.core.progress import ProgressFn
 from ior_ros.core.ran.cell import complete_path_loss
 from ior_ros.core.ran.channel import (
     PathLossConfig,
@@ -543,7 +544,7 @@ def _compute_for(job: Job) -> ComputeQueueResult:
 
 
 def simulate_jobs(jobs: Sequence[Job], sample: CoexistenceSample,
-                  progress: Callable[[int], None] | None = None) -> list[CoexistenceMetrics]:
+                  progress: ProgressFn | None = None) -> list[CoexistenceMetrics]:
     """
     Simulate several points together (one batched air-interface run). All jobs must share the
     radio configuration (they share the channel); their traffic, scheme, β and M may differ.
@@ -854,7 +855,7 @@ def optimize_many(problems: Sequence[tuple[Scheme, CoexistenceConfig]],
                   sample: CoexistenceSample, channel: ChannelArrays | None = None,
                   capacity_bps: float | None = None, candidates_per_round: int = 4,
                   on_round: Callable[[int, int], None] | None = None,
-                  progress: Callable[[int], None] | None = None
+                  progress: ProgressFn | None = None
                   ) -> list[OptimizationResult]:
     """
     Joint scheduling (module docstring) for several (scheme, configuration) problems that share
@@ -958,7 +959,7 @@ def optimize_scheme(scheme: Scheme, config: CoexistenceConfig, sample: Coexisten
 
 def run_coexistence(config: CoexistenceConfig,
                     on_round: Callable[[int, int], None] | None = None,
-                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                    progress: ProgressFn | None = None) -> dict[str, Any]:
     """
     Run every scheme of the config on one sample (seed ``config.seed``), each with its jointly
     chosen β and M; returns the JSON-ready metrics document.

@@ -56,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ior_ros.core.errors import DimensionError, ModelError
+from ior_ros.core.progress import ProgressFn
 from ior_ros.core.ran.schedulers import EmbbScheduler, SchedulerKind, make_scheduler
 
 __all__ = ['AirRule', 'PunctureChoice', 'UrllcOutcome', 'MiniSlotDecision',
@@ -229,7 +230,7 @@ def simulate_air_batch(*, slot_s: float, minislots_per_slot: int, embb_slot_bits
                        embb_packet_bits: float, scheduler: EmbbScheduler,
                        choice: PunctureChoice = PunctureChoice.BEST_URLLC,
                        retransmit: bool = True,
-                       progress: Callable[[int], None] | None = None) -> list[AirResult]:
+                       progress: ProgressFn | None = None) -> list[AirResult]:
     """
     Slot-by-slot simulation of the air interface (module docstring) for a batch of independent
     configurations that share the channel (common random numbers) and differ in their traffic,

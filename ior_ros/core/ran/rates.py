@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from ior_ros.core.errors import DimensionError, ModelError
+from ior_ros.core.units import dbm_to_mw
 
 __all__ = ['shannon_capacity', 'shannon_rate_bps', 'user_rates_bps', 'snr_linear',
            'fbl_dispersion', 'fbl_max_bits', 'fbl_rate', 'fbl_error_probability',
@@ -41,9 +42,9 @@ def q_inverse(epsilon: float) -> float:
 def snr_linear(tx_power_dbm: float | FloatArray, gain_linear: float | FloatArray,
                noise_dbm: float, path_loss_db: float | FloatArray = 0.0) -> FloatArray:
     """SNR γ = P_tx · |h|² · 10^(-PL/10) / N, all powers in dBm converted to linear."""
-    p_mw = np.power(10.0, (np.asarray(tx_power_dbm, dtype=float)
-                           - np.asarray(path_loss_db, dtype=float)) / 10.0)
-    n_mw = 10.0 ** (noise_dbm / 10.0)
+    p_mw = dbm_to_mw(np.asarray(tx_power_dbm, dtype=float)
+                     - np.asarray(path_loss_db, dtype=float))  # received power [mW]
+    n_mw = dbm_to_mw(noise_dbm)  # noise power [mW]
     return np.asarray(p_mw * np.asarray(gain_linear, dtype=float) / n_mw, dtype=float)
 
 

@@ -26,7 +26,7 @@ Schedule (real environment steps ``t``; every number is in :class:`TwinTrainConf
   minibatches.
 
 An *epoch* is ``epoch_steps`` (1000) real steps; falls are counted by
-:class:`~ior_ros.core.rl.hopper.FallCounter` (terminations, not time-limit truncations). The reward
+:class:`~ior_ros.core.rl.envs.FallCounter` (terminations, not time-limit truncations). The reward
 of an epoch is the mean return of ``eval_episodes`` deterministic-policy episodes on a separate
 evaluation environment after the epoch (the training-episode return is reported beside it).
 """
@@ -45,7 +45,7 @@ from pydantic import Field
 
 from ior_ros.core.config import FrozenModel, config_to_dict
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.rl.hopper import HOPPER_ENV_ID, FallCounter, FallCounts
+from ior_ros.core.rl.envs import HOPPER_ENV_ID, FallCounter, FallCounts
 from ior_ros.core.rl.soft_actor_critic import SacAgent, SacConfig
 from ior_ros.core.twin.buffers import TransitionBuffer, Transitions, sample_mixed
 from ior_ros.core.twin.gan import GanConfig, Wgan

@@ -3,15 +3,15 @@ The deployable slicing decision: state -> PRB allocation, a numpy forward pass o
 actors (no torch).
 
 The slice broker node calls :meth:`SlicingPolicy.decide` once per decision slot. Each of the two
-actors of the dual-agent slicer (:mod:`ior_ros.core.rl.slicing_agents`) is one small perceptron
+actors of the dual-agent slicer (:mod:`ior_ros.core.slicing.agents`) is one small perceptron
 ``h_{l+1} = relu(h_l W_l + b_l)`` with a ``tanh`` output, shared by the users of its slice and
 applied to each user's own features plus a cell-wide context
-(:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.user_index`,
-:meth:`~ior_ros.core.rl.slicing_spaces.ObservationLayout.context`). Their outputs (eMBB users
-first) are the action of :class:`~ior_ros.core.rl.slicing_env.TeleopSlicingEnv`, mapped to PRB
-counts
-exactly as the environment does (softmax shares, one PRB each, largest remainder: constraints 8b
-and 8d of seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment (8c).
+(:meth:`~ior_ros.core.slicing.spaces.ObservationLayout.user_index`,
+:meth:`~ior_ros.core.slicing.spaces.ObservationLayout.context`). Their outputs (eMBB users
+first) are the action of :class:`~ior_ros.core.slicing.env.TeleopSlicingEnv`, mapped to PRB
+counts exactly as the environment does (softmax shares, one PRB each, largest remainder:
+constraints 8b and 8d of seed 003) and, given per-PRB rates, to PRBs by the sum-rate assignment
+(8c).
 
 File format (``policy.npz``, a few tens of kB): arrays ``embb/W0, embb/b0, ...``,
 ``urllc/W0, ...`` (``W`` stored ``[in, out]``) and ``metadata``, a JSON string with the
@@ -21,8 +21,6 @@ configuration the actors were trained on, the final Lagrange multiplier and how 
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,19 +28,22 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ior_ros.core.artifacts import atomic_write_bytes
-from ior_ros.core.errors import ConfigError, DimensionError, ModelError
-from ior_ros.core.rl.slicing_spaces import (
+from ior_ros.core.artifacts import ArtifactFormat, read_artifact, write_artifact
+from ior_ros.core.errors import DimensionError, ModelError
+from ior_ros.core.slicing.spaces import (
     CARRY_BOUND,
     ObservationLayout,
     assign_prbs,
     round_quota,
 )
 
-__all__ = ['POLICY_FORMAT', 'POLICY_FILE', 'DenseLayer', 'SlicingPolicy', 'mlp_forward']
+__all__ = ['POLICY_ARTIFACT', 'POLICY_FORMAT', 'POLICY_FILE', 'DenseLayer', 'SlicingPolicy',
+           'mlp_forward']
 
-POLICY_FORMAT = 'ior_ros.slicing_policy/1'
 POLICY_FILE = 'policy.npz'
+POLICY_ARTIFACT = ArtifactFormat('ior_ros.slicing_policy', 1, POLICY_FILE, 'npz',
+                                 'slicing policy', made_by='`ior train slicing`')
+POLICY_FORMAT = POLICY_ARTIFACT.id
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -174,7 +175,7 @@ class SlicingPolicy:
         """
         PRB counts ``[n_e + n_u]`` (each >= 1, summing to K) for one observation.
 
-        The same mapping as :func:`ior_ros.core.rl.slicing_spaces.action_to_prb_counts` (with the
+        The same mapping as :func:`ior_ros.core.slicing.spaces.action_to_prb_counts` (with the
         policy's own rounding carry when ``rounding_carry``; call :meth:`reset` when the
         environment restarts), written for speed (the decision of the slice broker's control
         loop).
@@ -204,29 +205,21 @@ class SlicingPolicy:
     # ------------------------------------------------------------------------------------------
     # files
 
-    def to_bytes(self) -> bytes:
-        """The ``policy.npz`` content."""
+    def _arrays(self) -> dict[str, npt.NDArray[Any]]:
         arrays: dict[str, npt.NDArray[Any]] = {}
         for name, layers in (('embb', self.embb_layers), ('urllc', self.urllc_layers)):
             for index, layer in enumerate(layers):
                 arrays[f'{name}/W{index}'] = layer.weight.astype(np.float32)
                 arrays[f'{name}/b{index}'] = layer.bias.astype(np.float32)
-        meta = dict(self.metadata)
-        meta.update({'format': POLICY_FORMAT, 'n_embb': self.layout.n_embb,
-                     'n_urllc': self.layout.n_urllc, 'n_prb': self.n_prb,
-                     'action_logit_scale': self.action_logit_scale,
-                     'rounding_carry': self.rounding_carry})
-        arrays['metadata'] = np.array(json.dumps(meta, sort_keys=True))
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
-        return buffer.getvalue()
+        return arrays
 
     def save(self, path: str | Path) -> Path:
         """Write ``policy.npz`` atomically (``path`` a file, or a folder to hold it)."""
-        target = Path(path)
-        if target.suffix != '.npz':
-            target = target / POLICY_FILE
-        return atomic_write_bytes(target, self.to_bytes())
+        meta = dict(self.metadata)
+        meta.update({'n_embb': self.layout.n_embb, 'n_urllc': self.layout.n_urllc,
+                     'n_prb': self.n_prb, 'action_logit_scale': self.action_logit_scale,
+                     'rounding_carry': self.rounding_carry})
+        return write_artifact(path, POLICY_ARTIFACT, meta, self._arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> SlicingPolicy:
@@ -234,29 +227,17 @@ class SlicingPolicy:
         Read a policy from ``policy.npz`` or a folder holding it.
 
         Raises:
-            ConfigError: missing or unreadable file, wrong format.
+            ArtifactError: missing or unreadable file, another format or version.
         """
-        source = Path(path)
-        if source.is_dir():
-            source = source / POLICY_FILE
-        if not source.is_file():
-            raise ConfigError(f'policy file {str(source)!r} does not exist (expected a '
-                              f'{POLICY_FILE} or a folder holding one)')
-        try:
-            with np.load(source, allow_pickle=False) as data:
-                meta = json.loads(str(data['metadata']))
-                layers: dict[str, list[DenseLayer]] = {'embb': [], 'urllc': []}
-                for name, bucket in layers.items():
-                    index = 0
-                    while f'{name}/W{index}' in data:
-                        bucket.append(DenseLayer(data[f'{name}/W{index}'],
-                                                 data[f'{name}/b{index}']))
-                        index += 1
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f'policy file {str(source)!r} cannot be read: {exc}') from None
-        if meta.get('format') != POLICY_FORMAT:
-            raise ConfigError(f'policy file {str(source)!r} has format {meta.get("format")!r}; '
-                              f'expected {POLICY_FORMAT!r}')
+        saved = read_artifact(path, POLICY_ARTIFACT)
+        meta = saved.document
+        layers: dict[str, list[DenseLayer]] = {'embb': [], 'urllc': []}
+        for name, bucket in layers.items():
+            index = 0
+            while f'{name}/W{index}' in saved.arrays:
+                bucket.append(DenseLayer(saved.arrays[f'{name}/W{index}'],
+                                         saved.arrays[f'{name}/b{index}']))
+                index += 1
         return cls(layers['embb'], layers['urllc'], int(meta['n_embb']), int(meta['n_urllc']),
                    int(meta['n_prb']), float(meta['action_logit_scale']), meta,
                    rounding_carry=meta.get('rounding_carry'))

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.progress import ProgressFn
 from ior_ros.core.twin.buffers import TransitionBuffer, Transitions
 from ior_ros.core.twin.twin import TwinSpec
 
@@ -35,7 +36,7 @@ def uniform_policy(spec: TwinSpec, rng: np.random.Generator) -> ActionFn:
 
 
 def collect_transitions(env: gym.Env[Any, Any], n: int, policy: ActionFn, seed: int,
-                        on_step: Callable[[int], None] | None = None) -> Transitions:
+                        on_step: ProgressFn | None = None) -> Transitions:
     """
     Run ``policy`` for ``n`` steps, resetting at every episode end.
 

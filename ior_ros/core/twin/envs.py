@@ -1,6 +1,6 @@
 """
 Environments the digital twin models beside Hopper: the robot tracking model of issue 3 as a
-gymnasium environment, and gymnasium ids for it and for the slicing environment of issue 4.
+gymnasium environment.
 
 The digital_twin node tries every operator command on a learned model of the *robot* before the
 command reaches it. The robot of seed 003 (and of ``ior_ros.core.control.tracking_sim``) is the
@@ -26,9 +26,9 @@ Termination: the position error exceeds ``divergence_threshold_m`` (the run "div
 tracking_sim's sense; the robot's analogue of Hopper's fall). Truncation after
 ``max_episode_steps``.
 
-:func:`register_envs` adds ``ior/RobotTracking-v0`` and ``ior/TeleopSlicing-v0`` (entry point
-``ior_ros.core.rl.slicing_env:TeleopSlicingEnv``, imported only when made) to gymnasium's registry,
-so ``ior twin eval-model --env ior/RobotTracking-v0`` works like ``--env Hopper-v5``.
+Registered as ``ior/RobotTracking-v0`` by :func:`ior_ros.core.rl.envs.register_envs` (the one place
+our gymnasium ids are registered), so ``ior twin eval-model --env ior/RobotTracking-v0`` works like
+``--env Hopper-v5``.
 """
 
 from __future__ import annotations
@@ -46,11 +46,7 @@ from ior_ros.core.control.robot_models import planar_double_integrator
 from ior_ros.core.control.tracking_sim import FigureEight
 from ior_ros.core.errors import ConfigError
 
-__all__ = ['RobotTrackingConfig', 'RobotTrackingEnv', 'TrackingDivergence', 'register_envs',
-           'ROBOT_TRACKING_ID', 'TELEOP_SLICING_ID']
-
-ROBOT_TRACKING_ID = 'ior/RobotTracking-v0'
-TELEOP_SLICING_ID = 'ior/TeleopSlicing-v0'
+__all__ = ['RobotTrackingConfig', 'RobotTrackingEnv', 'TrackingDivergence']
 
 
 class RobotTrackingConfig(FrozenModel):
@@ -192,11 +188,3 @@ class RobotTrackingEnv(gym.Env[np.ndarray, np.ndarray]):
         truncated = self._k >= cfg.max_episode_steps
         return obs, reward, terminated, truncated, {'position_error_m': math.sqrt(error_sq)}
 
-
-def register_envs() -> None:
-    """Register ``ior/RobotTracking-v0`` and ``ior/TeleopSlicing-v0`` (idempotent)."""
-    if ROBOT_TRACKING_ID not in gym.registry:
-        gym.register(ROBOT_TRACKING_ID, entry_point='ior_ros.core.twin.envs:RobotTrackingEnv')
-    if TELEOP_SLICING_ID not in gym.registry:
-        gym.register(TELEOP_SLICING_ID,
-                     entry_point='ior_ros.core.rl.slicing_env:TeleopSlicingEnv')

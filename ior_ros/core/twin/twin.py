@@ -23,7 +23,6 @@ command before it reaches the robot).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ior_ros.core.artifacts import atomic_write_bytes
+from ior_ros.core.artifacts import ArtifactFormat, read_artifact, write_artifact
 from ior_ros.core.config import config_to_dict
 from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.twin.buffers import Transitions
@@ -47,7 +46,8 @@ from ior_ros.core.twin.world_model import (
     one_step_errors,
 )
 
-__all__ = ['TwinSpec', 'TwinPrediction', 'TerminationFn', 'PolicyFn', 'DigitalTwin', 'TwinEnv']
+__all__ = ['TwinSpec', 'TwinPrediction', 'TerminationFn', 'PolicyFn', 'DigitalTwin', 'TwinEnv',
+           'TWIN_FILE', 'TWIN_ARTIFACT']
 
 TerminationFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """``(obs [B, d_s], action [B, d_a], next_obs [B, d_s]) → terminated [B] bool``."""
@@ -56,6 +56,8 @@ PolicyFn = Callable[[np.ndarray], np.ndarray]
 """``obs [B, d_s] → action [B, d_a]`` (environment units)."""
 
 TWIN_FILE = 'twin.pt'
+TWIN_ARTIFACT = ArtifactFormat('ior_ros.twin', 1, TWIN_FILE, 'torch', 'twin',
+                               made_by='`ior twin eval-model` or `ior train twin`')
 
 
 def _floats(values: np.ndarray) -> list[float]:
@@ -290,12 +292,10 @@ class DigitalTwin:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/twin.pt`` atomically; returns the path."""
-        payload = {'format': 'ior_ros.twin/1', 'spec': self.spec.as_dict(),
+        payload = {'spec': self.spec.as_dict(),
                    'config': config_to_dict(self.config), 'model': self.model.state_dict(),
                    'errors': self.errors.as_dict() if self.errors is not None else None}
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        return atomic_write_bytes(Path(directory) / TWIN_FILE, buffer.getvalue())
+        return write_artifact(Path(directory) / TWIN_FILE, TWIN_ARTIFACT, payload)
 
     @staticmethod
     def load(path: str | Path, expect: TwinSpec | None = None,
@@ -307,19 +307,11 @@ class DigitalTwin:
             expect: the spec of the environment it will be used with; a mismatch raises
                 DimensionError naming both.
             termination_fn: the termination function (code is not saved).
+
+        Raises:
+            ArtifactError: missing or unreadable file, another format or version.
         """
-        file = Path(path)
-        if file.is_dir():
-            file = file / TWIN_FILE
-        if not file.is_file():
-            raise ConfigError(f'no twin at {str(file)!r} (expected a {TWIN_FILE} written by '
-                              f'`ior twin eval-model` or `ior train twin`)')
-        try:
-            payload = torch.load(file, map_location='cpu', weights_only=True)
-        except Exception as exc:  # torch raises several kinds for a damaged file
-            raise ConfigError(f'cannot read twin file {str(file)!r}: {exc}') from None
-        if not isinstance(payload, dict) or payload.get('format') != 'ior_ros.twin/1':
-            raise ConfigError(f'{str(file)!r} is not a twin file (format ior_ros.twin/1)')
+        payload = read_artifact(path, TWIN_ARTIFACT).document
         spec = TwinSpec.from_dict(payload['spec'])
         if expect is not None:
             spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())

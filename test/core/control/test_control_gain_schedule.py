@@ -31,7 +31,7 @@ SMALL_H = 14
 @pytest.fixture(scope='module')
 def small_schedule(plant, nominal_gain, lqr_weights) -> GainSchedule:
     """h = 0..14 built in this process (cheap V-K settings)."""
-    return build_schedule(plant, nominal_gain, lqr_weights, SMALL_H, workers=1, progress=False,
+    return build_schedule(plant, nominal_gain, lqr_weights, SMALL_H, workers=1,
                           adjust_options=AdjustOptions(vk_iterations=8))
 
 
@@ -71,7 +71,7 @@ def test_shipped_schedule_matches_the_default_config(shipped_schedule) -> None:
 def test_parallel_build_equals_serial_build(plant, nominal_gain, lqr_weights,
                                             small_schedule) -> None:
     parallel = build_schedule(plant, nominal_gain, lqr_weights, SMALL_H, workers=2,
-                              progress=False, adjust_options=AdjustOptions(vk_iterations=8))
+                              adjust_options=AdjustOptions(vk_iterations=8))
     for a, b in zip(parallel.entries, small_schedule.entries):
         np.testing.assert_allclose(a.gain, b.gain, rtol=1e-9, atol=1e-12)
 
@@ -203,7 +203,7 @@ def test_always_switch_policy(shipped_schedule) -> None:
 @pytest.mark.slow
 def test_rebuilding_the_default_schedule_reproduces_the_shipped_one(shipped_schedule) -> None:
     from ior_ros.core.control.gain_schedule import schedule_from_config
-    rebuilt = schedule_from_config(ControlConfig(), progress=False)
+    rebuilt = schedule_from_config(ControlConfig())
     fingerprint = shipped_schedule.metadata['config_fingerprint']
     assert rebuilt.metadata['config_fingerprint'] == fingerprint
     _assert_exactly_stable(rebuilt)

@@ -1,4 +1,4 @@
-"""The robot tracking environment (issue 3's robot for the twin) and the registered ids."""
+"""The robot tracking environment (issue 3's robot for the twin)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,9 @@ import torch
 from ior_ros.core.control.robot_models import planar_double_integrator
 from ior_ros.core.control.tracking_sim import FigureEight
 from ior_ros.core.errors import ConfigError, DimensionError
-from ior_ros.core.rl.hopper import make_env, termination_fn_for
+from ior_ros.core.rl.envs import ROBOT_TRACKING_ID, make_env, termination_fn_for
 from ior_ros.core.twin.data import collect_transitions, uniform_policy
-from ior_ros.core.twin.envs import (
-    ROBOT_TRACKING_ID,
-    TELEOP_SLICING_ID,
-    RobotTrackingEnv,
-    TrackingDivergence,
-    register_envs,
-)
+from ior_ros.core.twin.envs import RobotTrackingEnv, TrackingDivergence
 from ior_ros.core.twin.twin import DigitalTwin, TwinSpec
 from ior_ros.core.twin.world_model import WorldModelConfig
 
@@ -55,9 +49,7 @@ def test_noise_free_step_is_the_delayed_double_integrator() -> None:
 
 
 def test_divergence_is_the_termination_and_the_twin_knows_it() -> None:
-    register_envs()
-    register_envs()  # idempotent
-    env = make_env(ROBOT_TRACKING_ID, command_delay_steps=1)
+    env = make_env(ROBOT_TRACKING_ID, command_delay_steps=1)  # registered by make_env
     check = termination_fn_for(env)
     assert isinstance(check, TrackingDivergence) and check.threshold_m == 1.0
     rng = np.random.default_rng(0)
@@ -104,10 +96,3 @@ def test_twin_learns_the_robot_and_refuses_hopper(tmp_path: Path) -> None:
     with pytest.raises(DimensionError, match=r'twin models obs \[10\], action \[2\]'):
         DigitalTwin.load(tmp_path, expect=TwinSpec.from_env(make_env('Hopper-v5')))
 
-
-def test_slicing_environment_is_registered() -> None:
-    pytest.importorskip('ior_ros.core.rl.slicing_env')
-    register_envs()
-    env = make_env(TELEOP_SLICING_ID)
-    spec = TwinSpec.from_env(env)
-    assert spec.env_id == TELEOP_SLICING_ID and spec.act_dim == env.action_space.shape[0]

@@ -12,7 +12,7 @@ import torch
 from gymnasium import spaces
 
 from ior_ros.core.errors import ConfigError, DimensionError
-from ior_ros.core.rl.hopper import make_env
+from ior_ros.core.rl.envs import make_env
 from ior_ros.core.twin.buffers import Transitions
 from ior_ros.core.twin.data import collect_transitions, uniform_policy
 from ior_ros.core.twin.twin import DigitalTwin, TwinEnv, TwinSpec
@@ -70,7 +70,7 @@ def test_wraps_pendulum() -> None:
 
 
 def test_wraps_the_slicing_environment_of_issue_4() -> None:
-    slicing = pytest.importorskip('ior_ros.core.rl.slicing_env')
+    slicing = pytest.importorskip('ior_ros.core.slicing.env')
     env = slicing.TeleopSlicingEnv()
     spec = TwinSpec.from_env(env)
     assert spec.obs_dim == env.observation_space.shape[0]

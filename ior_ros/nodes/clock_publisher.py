@@ -1,0 +1,61 @@
+"""
+``clock_publisher``: publishes rosgraph_msgs/Clock on ``/clock``, starting at ``start_s`` and
+advancing ``step_s`` every ``wall_period_s`` of steady (wall) time: a stand-in for a simulator.
+Uses only ``ior_ros.runtime`` names, so it runs on rclpy as well.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ior_ros.runtime import (
+    Clock,
+    ClockType,
+    ExternalShutdownException,
+    Node,
+    get_message,
+    init,
+    qos_profile_clock,
+    spin,
+    try_shutdown,
+)
+
+ClockMsg = get_message('rosgraph_msgs/msg/Clock')
+TimeMsg = get_message('builtin_interfaces/msg/Time')
+
+
+class ClockPublisher(Node):  # type: ignore[misc]
+    """Publishes simulated time on ``/clock``."""
+
+    def __init__(self) -> None:
+        super().__init__('clock_publisher')
+        self.now_ns = int(self.declare_parameter('start_s', 0.0).value * 1e9)
+        self.step_ns = int(self.declare_parameter('step_s', 0.1).value * 1e9)
+        wall = self.declare_parameter('wall_period_s', 0.01).value
+        self.pub = self.create_publisher(ClockMsg, '/clock', qos_profile_clock)
+        self.timer = self.create_timer(wall, self.tick,
+                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def tick(self) -> None:
+        self.now_ns += self.step_ns
+        sec, nsec = divmod(self.now_ns, 1_000_000_000)
+        self.pub.publish(ClockMsg(clock=TimeMsg(sec=sec, nanosec=nsec)))
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = ClockPublisher()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

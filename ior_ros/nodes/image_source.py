@@ -1,0 +1,62 @@
+"""
+``image_source``: publishes ``width`` x ``height`` rgb8 sensor_msgs/Image frames on ``image`` at
+``rate_hz`` (sensor-data QoS), every pixel one value that counts up per frame. Uses only
+``ior_ros.runtime`` names, so it runs on rclpy as well.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ior_ros.runtime import (
+    ExternalShutdownException,
+    Node,
+    get_message,
+    init,
+    qos_profile_sensor_data,
+    spin,
+    try_shutdown,
+)
+
+Image = get_message('sensor_msgs/msg/Image')
+
+
+class ImageSource(Node):  # type: ignore[misc]
+    """Publishes synthetic rgb8 images."""
+
+    def __init__(self) -> None:
+        super().__init__('image_source')
+        self.width = self.declare_parameter('width', 640).value
+        self.height = self.declare_parameter('height', 480).value
+        rate = self.declare_parameter('rate_hz', 10.0).value
+        self.pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.frame = np.zeros(self.width * self.height * 3, dtype=np.uint8)  # [h * w * 3]
+        self.timer = self.create_timer(1.0 / rate, self.tick)
+
+    def tick(self) -> None:
+        self.frame[:] = (int(self.frame[0]) + 1) % 256
+        msg = Image(height=self.height, width=self.width, encoding='rgb8', is_bigendian=0,
+                    step=self.width * 3, data=self.frame)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub.publish(msg)
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = ImageSource()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""
+``param_reporter``: declares a fixed set of parameters (``rate_hz``, ``label``, ``count``,
+``enabled``, ``gains``, ``nested.depth``), prints one JSON line with its name, namespace, the
+resolved name of ``chatter`` and every parameter value, and keeps spinning (a probe for
+``--ros-args``, parameter files and remapping). Uses only ``ior_ros.runtime`` names, so it runs
+on rclpy as well.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ior_ros.runtime import ExternalShutdownException, Node, get_message, init, spin, try_shutdown
+
+String = get_message('std_msgs/msg/String')
+
+
+class ParamReporter(Node):  # type: ignore[misc]
+    """Reports its parameters and names once, as one JSON line on stdout."""
+
+    def __init__(self) -> None:
+        super().__init__('param_reporter')
+        values: dict[str, Any] = {}
+        for name, default in (('rate_hz', 1.0), ('label', 'none'), ('count', 0),
+                              ('enabled', False), ('gains', [0.0]), ('nested.depth', 0)):
+            values[name] = self.declare_parameter(name, default).value
+        values['use_sim_time'] = self.get_parameter('use_sim_time').value
+        report = {'name': self.get_name(), 'namespace': self.get_namespace(),
+                  'chatter': self.resolve_topic_name('chatter'), 'params': values}
+        self.pub = self.create_publisher(String, 'chatter', 10)
+        print(json.dumps(report), flush=True)  # the report is the node's output, not a log line
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = ParamReporter()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""
+``sim_timer``: a ``period_s`` timer on the node's clock; every call publishes the clock time (ns)
+on ``ticks`` (std_msgs/Int64) and prints ``tick <ns>``. With ``use_sim_time:=true`` it follows
+``/clock``. Uses only ``ior_ros.runtime`` names, so it runs on rclpy as well.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ior_ros.runtime import ExternalShutdownException, Node, get_message, init, spin, try_shutdown
+
+Int64 = get_message('std_msgs/msg/Int64')
+
+
+class SimTimer(Node):  # type: ignore[misc]
+    """Reports the clock time of every timer call."""
+
+    def __init__(self) -> None:
+        super().__init__('sim_timer')
+        period = self.declare_parameter('period_s', 1.0).value
+        self.pub = self.create_publisher(Int64, 'ticks', 100)
+        self.timer = self.create_timer(period, self.tick)
+
+    def tick(self) -> None:
+        now = self.get_clock().now().nanoseconds
+        self.pub.publish(Int64(data=now))
+        print(f'tick {now}', flush=True)  # the node's output (tests read it), not a log line
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = SimTimer()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

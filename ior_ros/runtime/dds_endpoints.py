@@ -1,0 +1,212 @@
+"""
+The DDS endpoints of the runtime: raw-CDR readers and writers, and the Cyclone types behind them.
+
+Fast path: samples are serialized by rosbags' generated code (``uint8[]`` is one memcpy) and
+written as raw CDR with cyclonedds' ``ddspy_write``/``ddspy_write_ts``; readers take raw CDR with
+``ddspy_take`` and rosbags decodes it (``uint8[]`` is a zero-copy numpy view). The cyclonedds
+typed path, which packs ``uint8[]`` element by element (14 MB/s for 1 MB images), is never used;
+the IDL type (:func:`idl_type`) exists only because Cyclone needs one to create a topic (and
+checks raw payloads against it). These ``ddspy_*`` functions are private API of cyclonedds 11.0.x
+(pinned).
+
+Every endpoint's USER_DATA carries ``typehash=RIHS01_<hex>;`` (after a ``serviceid=``/
+``clientid=`` prefix for service endpoints), as rmw_cyclonedds_cpp writes it. An incompatible QoS
+match is reported with rmw's policy name (:func:`rmw_policy_name`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ior_ros.runtime.errors import DdsError
+from ior_ros.runtime.qos import QoSProfile, to_dds_qos
+from ior_ros.runtime.registry import registry
+from ior_ros.runtime.type_names import dds_type_name
+
+if TYPE_CHECKING:
+    from ior_ros.runtime.dds import DdsContext
+
+__all__ = ['RawWriter', 'RawReader', 'idl_type', 'rmw_policy_name', 'delete_entity']
+
+_TAKE_BATCH = 64
+
+_IDL_CACHE: dict[str, Any] = {}
+_IDL_LOCK = threading.RLock()
+
+
+def idl_type(typename: str) -> Any:
+    """The cyclonedds IdlStruct of a ROS type (``pkg::msg::dds_::Name_``), cached per process."""
+    with _IDL_LOCK:
+        return _idl_type_locked(typename)
+
+
+def _idl_type_locked(typename: str) -> Any:
+    found = _IDL_CACHE.get(typename)
+    if found is not None:
+        return found
+    from cyclonedds.idl import make_idl_struct
+    from cyclonedds.idl import types as t
+
+    base_types = {'bool': bool, 'byte': t.byte, 'char': t.uint8, 'int8': t.int8,
+                  'uint8': t.uint8, 'int16': t.int16, 'uint16': t.uint16, 'int32': t.int32,
+                  'uint32': t.uint32, 'int64': t.int64, 'uint64': t.uint64,
+                  'float32': t.float32, 'float64': t.float64}
+    reg = registry()
+
+    def field_type(desc: Any) -> Any:
+        kind = desc[0]
+        if kind == 1:
+            name, bound = desc[1]
+            if name in ('string', 'wstring'):
+                return t.bounded_str[bound] if bound else str  # type: ignore[misc]
+            return base_types[name]
+        if kind == 2:
+            return _idl_type_locked(desc[1])
+        sub, count = desc[1]
+        if kind == 3:
+            return t.array[field_type(sub), count]  # type: ignore[misc]
+        return (t.sequence[field_type(sub), count]  # type: ignore[misc]
+                if count else t.sequence[field_type(sub)])  # type: ignore[misc]
+
+    fields = {name: field_type(desc) for name, desc in reg.fields(typename)}
+    if typename.split('/')[1] == 'srv':
+        # rmw_cyclonedds writes a request header (client guid u64, sequence number i64) before
+        # the body of every service sample (serdata.hpp:73-77); Cyclone checks raw payloads
+        # against this type, so it carries the header as its first two members
+        fields = {'ior_client_guid_': t.uint64, 'ior_sequence_number_': t.int64, **fields}
+    short = typename.split('/')[-1]
+    cls = make_idl_struct(f'{short}_', dds_type_name(typename), fields)
+    _IDL_CACHE[typename] = cls
+    return cls
+
+
+def delete_entity(entity: Any) -> None:
+    """Delete a cyclonedds entity now (nothing when it went with its parent already)."""
+    try:
+        entity.__del__()
+    except Exception:  # noqa: S110  (already deleted with its parent)
+        pass
+
+
+# rmw_cyclonedds_cpp reports an incompatible QoS with rmw's policy kind, mapped from the DDS QoS
+# policy id (rmw_node.cpp, dds_qos_policy_to_rmw_qos_policy); rclpy prints that kind's name.
+_RMW_POLICY_NAMES = {2: 'DURABILITY', 4: 'DEADLINE', 8: 'LIVELINESS', 11: 'RELIABILITY',
+                     13: 'HISTORY', 21: 'LIFESPAN'}
+
+
+def rmw_policy_name(dds_policy_id: int) -> str:
+    """The rmw QoS policy name of a DDS QoS policy id ('INVALID' for those rmw does not map)."""
+    return _RMW_POLICY_NAMES.get(int(dds_policy_id), 'INVALID')
+
+
+def _incompatible_qos_listener(writer: bool, callback: Callable[[str], None] | None) -> Any:
+    """A listener that calls ``callback(policy name)`` on an incompatible-QoS match (or None).
+
+    It runs on a Cyclone receive thread, so ``callback`` must only hand the event over."""
+    if callback is None or os.environ.get('XX_NOLISTENER'):
+        return None
+    from cyclonedds.core import Listener
+
+    def on_event(_entity: Any, status: Any) -> None:
+        callback(rmw_policy_name(status.last_policy_id))
+
+    if writer:  # cyclonedds' Listener.__init__ has no annotations
+        return Listener(on_offered_incompatible_qos=on_event)  # type: ignore[no-untyped-call]
+    return Listener(on_requested_incompatible_qos=on_event)  # type: ignore[no-untyped-call]
+
+
+class RawWriter:
+    """A DataWriter that writes pre-serialized CDR (the fast path)."""
+
+    def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
+                 user_data_prefix: str = '',
+                 on_incompatible_qos: Callable[[str], None] | None = None) -> None:
+        from cyclonedds.pub import DataWriter
+
+        self.ctx = ctx
+        self.topic = topic
+        self.typename = typename
+        self.qos = qos
+        user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
+        self._listener = _incompatible_qos_listener(True, on_incompatible_qos)
+        self.writer = DataWriter(ctx.participant, ctx.topic(topic, typename),
+                                 to_dds_qos(qos, user_data, writer=True), listener=self._listener)
+        self.gid = self.writer.guid.bytes
+        from cyclonedds._clayer import ddspy_write, ddspy_write_ts
+
+        self._write = ddspy_write
+        self._write_ts = ddspy_write_ts
+        self._ref = self.writer._ref
+
+    def write(self, data: bytes | bytearray, timestamp_ns: int | None = None) -> None:
+        """Write one serialized sample (with its 4-byte header, padded to 4)."""
+        if timestamp_ns is None:
+            ret = self._write(self._ref, data)
+        else:
+            ret = self._write_ts(self._ref, data, timestamp_ns)
+        if ret < 0:
+            raise DdsError(f'DDS write on {self.topic} failed with return code {ret} (payload '
+                           f'{len(data)} bytes rejected by the {self.typename} type?)')
+
+    def matched_count(self) -> int:
+        """Number of matched readers."""
+        status = self.writer.get_publication_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
+
+    def wait_for_acks(self, timeout_s: float) -> bool:
+        """Block until every matched reliable reader acknowledged (or the timeout)."""
+        return bool(self.writer.wait_for_acks(int(timeout_s * 1e9)))
+
+    def close(self) -> None:
+        """Delete the DDS writer."""
+        delete_entity(self.writer)
+
+
+class RawReader:
+    """A DataReader that takes raw CDR samples; attached to the context's waitset."""
+
+    def __init__(self, ctx: DdsContext, topic: str, typename: str, qos: QoSProfile,
+                 attach: bool = True, user_data_prefix: str = '',
+                 on_incompatible_qos: Callable[[str], None] | None = None) -> None:
+        from cyclonedds._clayer import ddspy_take
+        from cyclonedds.core import InstanceState, ReadCondition, SampleState, ViewState
+        from cyclonedds.sub import DataReader
+
+        self.ctx = ctx
+        self.topic = topic
+        self.typename = typename
+        self.qos = qos
+        user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
+        self._listener = _incompatible_qos_listener(False, on_incompatible_qos)
+        self.reader = DataReader(ctx.participant, ctx.topic(topic, typename),
+                                 to_dds_qos(qos, user_data, writer=False), listener=self._listener)
+        self.gid = self.reader.guid.bytes
+        self._mask = SampleState.Any | ViewState.Any | InstanceState.Any
+        self.condition = ReadCondition(self.reader, self._mask)
+        self._take = ddspy_take
+        self._ref = self.reader._ref
+        self._attached = attach
+        if attach:
+            ctx.attach(self.condition)
+
+    def take(self, max_samples: int = _TAKE_BATCH) -> list[tuple[bytes, Any]]:
+        """Up to ``max_samples`` valid samples as ``(cdr_bytes, sample_info)``."""
+        ret = self._take(self._ref, self._mask, max_samples)
+        if isinstance(ret, int):
+            raise DdsError(f'DDS take on {self.topic} failed with return code {ret}')
+        return [(data, info) for data, info in ret if info.valid_data]
+
+    def matched_count(self) -> int:
+        """Number of matched writers."""
+        status = self.reader.get_subscription_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
+
+    def close(self) -> None:
+        """Detach and delete the DDS reader."""
+        if self._attached:
+            self.ctx.detach(self.condition)
+        delete_entity(self.condition)
+        delete_entity(self.reader)
