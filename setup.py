@@ -29,7 +29,7 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=['ior_ros', 'ior_ros.*']),
-    package_data={'ior_ros': ['py.typed', 'experiments/*.json']},
+    package_data={'ior_ros': ['py.typed', 'core/control/*.json']},
     include_package_data=True,
     data_files=data_files(),
     install_requires=[

@@ -1,5 +1,5 @@
 """
-Control benchmark (issue 3): online gain lookup + control law, offline certification and schedule.
+Control benchmark: online gain lookup + control law, offline certification and schedule.
 
 Measured in one run:
 
@@ -36,18 +36,13 @@ import numpy as np  # noqa: E402
 
 from ior_ros.commands.progress import terminal_progress  # noqa: E402
 from ior_ros.core.control.control_config import ControlConfig  # noqa: E402
-from ior_ros.core.control.delay_robust_lmi import (  # noqa: E402
+from ior_ros.core.control.gain_adjustment import adjust  # noqa: E402
+from ior_ros.core.control.lk_certificate import certificate_problem, certify  # noqa: E402
+from ior_ros.core.control.lk_functional import (  # noqa: E402
     CertificateKind,
     LmiOptions,
-    _solve,
-    _structure,
-    adjust,
-    certificate_problem,
-    certify,
-)
-from ior_ros.core.control.gain_schedule import (  # noqa: E402
-    default_workers,
-    schedule_from_config,
+    lk_structure,
+    solve_problem,
 )
 from ior_ros.core.control.lqr_design import (  # noqa: E402
     reference_lqr_weights,
@@ -57,6 +52,10 @@ from ior_ros.core.control.robot_models import (  # noqa: E402
     DelayedPlant,
     double_integrator_axis,
     planar_double_integrator,
+)
+from ior_ros.core.control.schedule_build import (  # noqa: E402
+    default_workers,
+    schedule_from_config,
 )
 from ior_ros.experiments.contract import machine_info  # noqa: E402
 
@@ -112,9 +111,9 @@ def bench_certify(repeats: int) -> dict[str, float]:
     options = LmiOptions()
     solver = []
     for _ in range(repeats):
-        problem, _ = certificate_problem(axis, gain[:1, :2], _structure(
+        problem, _ = certificate_problem(axis, gain[:1, :2], lk_structure(
             CertificateKind.INTERVAL, 0, 12), 1.0, options)
-        _solve(problem, options)
+        solve_problem(problem, options)
         solver.append(problem.solver_stats.solve_time)
     return {'certify_median_ms': 1e3 * statistics.median(times),
             'certify_clarabel_solve_median_ms': 1e3 * statistics.median(solver)}

@@ -54,7 +54,7 @@ other work, p99 is then bounded by the runtime rather than by the scheduler; the
 measures ordinary time-shared processes. ``--cpu C`` pins those processes to core C (a wake-up
 then never crosses cores; under SCHED_FIFO, Linux otherwise pushes woken threads to other cores).
 
-Targets (issue 6): latency p50 <= 150 us, p99 <= 1 ms; image throughput >= 200 MB/s (the stock
+Targets: latency p50 <= 150 us, p99 <= 1 ms; image throughput >= 200 MB/s (the stock
 typed cyclonedds path gave 14 MB/s); and ours no slower than rclpy on latency and throughput.
 
 Rerun: ``.venv/bin/python benchmarks/bench_dds.py --backend dds,rclpy --json`` (without

@@ -1,5 +1,5 @@
 """
-Benchmark of the deployable slicing decision and of slicing training (issue 4).
+Benchmark of the deployable slicing decision and of slicing training.
 
 Measures, in one run:
 

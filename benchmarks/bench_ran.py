@@ -1,5 +1,5 @@
 """
-RAN benchmark: slot simulation of the seed-003 cell (1 cell, 9 UEs, 25 PRBs, Rayleigh, PF).
+RAN benchmark: slot simulation of the default cell (1 cell, 9 UEs, 25 PRBs, Rayleigh, PF).
 
 Measured in one run, each as the median of several timed repetitions after a warm-up:
 
@@ -7,12 +7,12 @@ Measured in one run, each as the median of several timed repetitions after a war
   ``auto``: numba when installed, else the lean numpy loop; the engine used is reported);
 * ``naive_slots_per_s``: a straightforward per-slot numpy PF loop written below (draw the gains,
   compute the rates, the PF metric, the argmax and the EWMA update, every slot);
-* ``batched_cell_slots_per_s``: :func:`ior_ros.core.ran.cell.simulate_cells_batched`;
+* ``batched_cell_slots_per_s``: :func:`ior_ros.core.ran.cell_batched.simulate_cells_batched`;
 * ``puncturing_decision_p50_us`` / ``_p99_us``: one mini-slot puncturing decision for 9 UEs, the
   callable returned by ``ior_ros.core.ran.puncturing.example_decision_case()`` (null if that
   module cannot be imported).
 
-Targets (issue 2): slots_per_s >= 4 × naive in the same run; batched >= 1e6 cell-slots/s;
+Targets: slots_per_s >= 4 × naive in the same run; batched >= 1e6 cell-slots/s;
 puncturing p99 <= 20 µs.
 
 Rerun: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_ran.py --json``
@@ -33,13 +33,10 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import numpy as np  # noqa: E402
 
-from ior_ros.core.ran.cell import (  # noqa: E402
-    CellConfig,
-    numba_available,
-    run_slots,
-    simulate_cell,
-    simulate_cells_batched,
-)
+from ior_ros.core.ran.cell import simulate_cell  # noqa: E402
+from ior_ros.core.ran.cell_batched import simulate_cells_batched  # noqa: E402
+from ior_ros.core.ran.cell_config import CellConfig  # noqa: E402
+from ior_ros.core.ran.slot_engines import numba_available, run_slots  # noqa: E402
 from ior_ros.experiments.contract import machine_info  # noqa: E402
 
 RERUN = 'OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_ran.py --json'
@@ -61,8 +58,8 @@ def naive_pf_loop(config: CellConfig, n_slots: int, rng: np.random.Generator,
     """
     n_ue, n_prb = config.n_ue, config.n_prb
     mean_snr = config.mean_snr  # [n_ue]
-    bandwidth = config.prb_bandwidth_hz
-    mean_gain = 2.0 * config.rayleigh_scale ** 2
+    bandwidth = config.link.rb_bandwidth_hz
+    mean_gain = 2.0 * config.link.rayleigh_scale ** 2
     beta = config.pf_beta
     avg = np.full(n_ue, config.pf_initial_avg_bps)
     total = np.zeros(n_ue)
@@ -94,10 +91,10 @@ def _same_model_check(config: CellConfig) -> bool:
     """The optimized engine and the naive loop give the same assignment on the same gains."""
     rng = np.random.default_rng(2024)
     n_slots = 2000
-    gains = rng.exponential(2.0 * config.rayleigh_scale ** 2,
+    gains = rng.exponential(2.0 * config.link.rayleigh_scale ** 2,
                             size=(n_slots, config.n_ue, config.n_prb))
     naive_assign, _ = naive_pf_loop(config, n_slots, rng, gains=gains)
-    rates = config.prb_bandwidth_hz * np.log2(1.0 + config.mean_snr[None, :, None] * gains)
+    rates = config.link.rb_bandwidth_hz * np.log2(1.0 + config.mean_snr[None, :, None] * gains)
     fast_assign, _ = run_slots(rates, 'proportional_fair', beta=config.pf_beta,
                                initial_avg_bps=config.pf_initial_avg_bps, engine='auto')
     return bool(np.array_equal(naive_assign, fast_assign))

@@ -20,13 +20,13 @@ __all__ = ['main', 'build_parser', 'COMMAND_MODULES']
 
 # Each entry is a module with ``register(subparsers)``. Later issues append their groups here.
 COMMAND_MODULES: tuple[str, ...] = (
-    'ior_ros.commands.sim',        # issue 2: radio model
+    'ior_ros.commands.sim',        # radio model (seed 000 §IV)
     'ior_ros.commands.reproduce',  # every paper figure and table
-    'ior_ros.commands.control',    # issue 3: delay-robust control
+    'ior_ros.commands.control',    # delay-robust control (seed 003 §IV)
     'ior_ros.commands.train',      # issues 4, 5: training
-    'ior_ros.commands.evaluate',   # issue 4: `ior eval`
-    'ior_ros.commands.twin',       # issue 5: digital twin
-    'ior_ros.commands.ros',        # issue 6: launch, topic, node, bag
+    'ior_ros.commands.evaluate',   # `ior eval` (slicing policies)
+    'ior_ros.commands.twin',       # digital twin (seed 000 §III)
+    'ior_ros.commands.ros',        # ROS 2 tools: launch, topic, node, bag
 )
 
 

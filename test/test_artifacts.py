@@ -150,7 +150,7 @@ def test_shipped_files_still_load() -> None:
     policy_dir = REPO / 'config' / 'policies' / 'seed003_slicing'
     assert read_artifact(policy_dir, POLICY_ARTIFACT).document['n_prb'] > 0
     assert SlicingPolicy.load(policy_dir).n_prb > 0
-    shipped = REPO / 'ior_ros' / 'experiments' / 'seed003_table2_schedule.json'
+    shipped = REPO / 'ior_ros' / 'core' / 'control' / 'reference_schedule.json'
     assert len(read_artifact(shipped, SCHEDULE_ARTIFACT).document['entries']) > 1
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ior_ros.core.config import load_config
-from ior_ros.core.ran.coexistence import CoexistenceConfig
+from ior_ros.core.ran.coexistence_config import CoexistenceConfig
 from ior_ros.core.ran.compute_queue import preemptive_priority_mean_sojourn_s
 
 # a short coexistence run: 1.2 s of simulated time, a coarse beta grid, two schemes

@@ -80,7 +80,7 @@ def test_missing_file_and_bad_override() -> None:
 
 
 def test_unknown_key_lists_the_allowed_keys_of_its_section() -> None:
-    from ior_ros.core.ran.coexistence import CoexistenceConfig
+    from ior_ros.core.ran.coexistence_config import CoexistenceConfig
 
     with pytest.raises(ConfigError) as info:
         load_config(CoexistenceConfig, overrides=['radio.bogus_key=1'])

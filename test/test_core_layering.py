@@ -180,3 +180,14 @@ def test_core_module_imports_nothing_from_above(name: str) -> None:
 def test_core_module_imports_no_progress_bar_or_plotting(name: str) -> None:
     for imported in imported_names(MODULES[name]):
         assert imported.split('.')[0] not in FORBIDDEN_LIBRARIES, f'{name} imports {imported}'
+
+
+CORE_TESTS = sorted((ROOT / 'test' / 'core').rglob('*.py'))
+
+
+@pytest.mark.parametrize('path', CORE_TESTS, ids=[str(p.relative_to(ROOT)) for p in CORE_TESTS])
+def test_core_tests_import_nothing_from_above(path: Path) -> None:
+    """A test of the core (test/core/, fixtures included) tests the core alone."""
+    name = str(path.relative_to(ROOT))
+    for imported in imported_names(path):
+        assert not imported.startswith(UPPER_LAYERS), f'{name} imports {imported}'

@@ -94,7 +94,7 @@ def _schedule(args: argparse.Namespace) -> int:
     from ior_ros.commands.common import save_resolved_config
     from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_bytes, ensure_out_dir
-    from ior_ros.core.control.gain_schedule import schedule_from_config
+    from ior_ros.core.control.schedule_build import schedule_from_config
 
     config = _load_config(args)
     config = config.model_copy(update={'schedule': config.schedule.model_copy(
@@ -223,10 +223,10 @@ def _certify(args: argparse.Namespace) -> int:
 
     from ior_ros.commands.common import save_resolved_config
     from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
-    from ior_ros.core.control.delay_robust_lmi import certified_delay_bound, certify
-    from ior_ros.core.control.gain_schedule import lmi_options_from_config
     from ior_ros.core.control.lifted_stability import exact_delay_margin, spectral_radius_profile
+    from ior_ros.core.control.lk_certificate import certified_delay_bound, certify
     from ior_ros.core.control.robot_models import check_gain
+    from ior_ros.core.control.schedule_build import lmi_options_from_config
     from ior_ros.core.errors import ConfigError, ControlError
 
     config = _load_config(args)

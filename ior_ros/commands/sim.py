@@ -174,7 +174,8 @@ def _run_coexistence(args: argparse.Namespace) -> int:
     from ior_ros.commands.common import resolve_config, save_resolved_config
     from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
-    from ior_ros.core.ran.coexistence import CoexistenceConfig, check_config, run_coexistence
+    from ior_ros.core.ran.coexistence_config import CoexistenceConfig, check_config
+    from ior_ros.core.ran.coexistence_search import run_coexistence
 
     if args.config is not None and not Path(args.config).is_file():
         from ior_ros.core.errors import ConfigError

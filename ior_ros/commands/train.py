@@ -19,8 +19,8 @@ from ior_ros.commands import import_available
 __all__ = ['register', 'register_train_subcommand', 'TRAIN_SUBCOMMAND_MODULES']
 
 TRAIN_SUBCOMMAND_MODULES: list[str] = [
-    'ior_ros.commands.train_twin',     # issue 5: `ior train twin` (twin-assisted SAC, Hopper)
-    'ior_ros.commands.train_slicing',  # issue 4: `ior train slicing`
+    'ior_ros.commands.train_twin',     # `ior train twin` (twin-assisted SAC, Hopper)
+    'ior_ros.commands.train_slicing',  # `ior train slicing`
 ]
 
 

@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ev.add_argument('--env', default='Hopper-v5', metavar='ID',
                     help='gymnasium environment id with Box spaces; also ior/RobotTracking-v0 '
-                         '(issue 3 robot) and ior/TeleopSlicing-v0 (issue 4 slicing)')
+                         '(tracking robot) and ior/TeleopSlicing-v0 (seed 003 slicing)')
     ev.add_argument('--train-samples', type=positive_int, default=60000,
                     help='training transitions (seed: 60000)')
     ev.add_argument('--test-samples', type=positive_int, default=10000,

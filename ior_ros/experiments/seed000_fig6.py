@@ -3,7 +3,7 @@ Seed 000 Fig. 6 (Liang et al., IEEE Network 38(3), 2024, §IV): eMBB and bursty 
 
 * Fig. 6a (``run_fig6a``): mean URLLC delay [ms] vs the total eMBB throughput requirement [Mb/s],
   for the proposed scheme, PUTD and EUAD, each with its own jointly chosen compute split β and
-  threshold M (:func:`ior_ros.core.ran.coexistence.optimize_many`).
+  threshold M (:func:`ior_ros.core.ran.coexistence_search.optimize_many`).
 * Fig. 6b (``run_fig6b``): URLLC outage probability vs the mean number of packets per batch, with
   10 resource units and M = 8 (the seed's setting); β still chosen per scheme.
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 
 if TYPE_CHECKING:
-    from ior_ros.core.ran.coexistence import CoexistenceConfig
+    from ior_ros.core.ran.coexistence_config import CoexistenceConfig
 
 __all__ = ['run_fig6a', 'run_fig6b', 'FIG6A_REQUIREMENTS_MBPS', 'FIG6B_BATCH_SIZES',
            'rises', 'QUICK_HORIZON_S', 'FULL_HORIZON_S']
@@ -58,7 +58,7 @@ def rises(values: Sequence[float | None], total: float = RISE_TOTAL,
 
 def _load_base(ctx: ReproContext, figure_overrides: Sequence[str]) -> CoexistenceConfig:
     from ior_ros.core.config import load_config
-    from ior_ros.core.ran.coexistence import CoexistenceConfig
+    from ior_ros.core.ran.coexistence_config import CoexistenceConfig
     horizon = QUICK_HORIZON_S if ctx.quick else FULL_HORIZON_S
     overrides = [f'simulation.horizon_s={horizon}', f'seed={ctx.seed}', *figure_overrides,
                  *ctx.overrides]
@@ -134,14 +134,10 @@ def run_fig6a(ctx: ReproContext) -> FigureResult:
     """Seed 000 Fig. 6a: mean URLLC delay vs eMBB throughput requirement."""
     import numpy as np
 
-    from ior_ros.core.ran.coexistence import (
-        Scheme,
-        channel_arrays,
-        check_config,
-        draw_sample,
-        embb_full_buffer_throughput_bps,
-        optimize_many,
-    )
+    from ior_ros.core.ran.coexistence import embb_full_buffer_throughput_bps
+    from ior_ros.core.ran.coexistence_config import Scheme, check_config
+    from ior_ros.core.ran.coexistence_sample import channel_arrays, draw_sample
+    from ior_ros.core.ran.coexistence_search import optimize_many
 
     base = _load_base(ctx, [])
     configs = [_with_traffic(base, embb_requirement_bps=x * 1e6)
@@ -208,14 +204,10 @@ def run_fig6b(ctx: ReproContext) -> FigureResult:
     """Seed 000 Fig. 6b: URLLC outage vs mean packets per batch (10 RUs, M = 8)."""
     import numpy as np
 
-    from ior_ros.core.ran.coexistence import (
-        Scheme,
-        channel_arrays,
-        check_config,
-        draw_sample,
-        embb_full_buffer_throughput_bps,
-        optimize_many,
-    )
+    from ior_ros.core.ran.coexistence import embb_full_buffer_throughput_bps
+    from ior_ros.core.ran.coexistence_config import Scheme, check_config
+    from ior_ros.core.ran.coexistence_sample import channel_arrays, draw_sample
+    from ior_ros.core.ran.coexistence_search import optimize_many
 
     fixed_m = 8
     base = _load_base(ctx, ['radio.n_ru=10', f'scheme.max_urllc_per_minislot={fixed_m}'])

@@ -88,6 +88,11 @@ def _base_env(ctx: ReproContext, policy_dir: Path) -> SlicingEnvConfig:
     return make_slicing_config(apply_overrides(base.model_dump(mode='json'), env_overrides))
 
 
+def _with_rayleigh_scale(env: SlicingEnvConfig, scale: float) -> SlicingEnvConfig:
+    """The cell with another Rayleigh scale σ of its radio link."""
+    return make_slicing_config(env, link={**env.link.model_dump(), 'rayleigh_scale': scale})
+
+
 def _eval_size(ctx: ReproContext, quick_episodes: int = 1) -> tuple[int, int]:
     config = _run_config(ctx)
     if ctx.quick:
@@ -217,7 +222,7 @@ def _cdf(samples: np.ndarray, grid: np.ndarray) -> list[float]:
 def run_fig4(ctx: ReproContext) -> FigureResult:
     """CDF of the per-slot per-user rates of eMBB and URLLC users, σ = 1 (seed 003 Fig. 4)."""
     policy_dir = _policy_dir(ctx)
-    env = make_slicing_config(_base_env(ctx, policy_dir), rayleigh_scale=1.0)
+    env = _with_rayleigh_scale(_base_env(ctx, policy_dir), 1.0)
     n_e = env.n_embb
     series: dict[str, Any] = {}
     medians: dict[str, tuple[float, float]] = {}
@@ -276,7 +281,7 @@ def run_fig5(ctx: ReproContext) -> FigureResult:
     policy_dir = _policy_dir(ctx)
     base = _base_env(ctx, policy_dir)
     sigmas = [0.5, 1.0, 2.0] if ctx.quick else [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
-    envs = [make_slicing_config(base, rayleigh_scale=s) for s in sigmas]
+    envs = [_with_rayleigh_scale(base, s) for s in sigmas]
     _, s = _sweep(ctx, policy_dir, envs, 'fig5 σ')
     series = {'drl': {k: s[k] for k in ('embb_rate_mbps', 'urllc_rate_mbps',
                                           'embb_queue_packets', 'urllc_queue_packets')}}
@@ -346,8 +351,9 @@ def run_fig7(ctx: ReproContext) -> FigureResult:
     base = _base_env(ctx, policy_dir)
     envs = []
     for _, amplitude, speed in FIG7_REFERENCES:
-        task = {**base.task.model_dump(), 'mode': 'tracking', 'reference_amplitude_m': amplitude,
-                'reference_speed_scale': speed}
+        reference = {**base.task.reference.model_dump(), 'amplitude_m': amplitude,
+                     'speed_scale': speed}
+        task = {**base.task.model_dump(), 'mode': 'tracking', 'reference': reference}
         envs.append(make_slicing_config(base, task=task))
     _, s = _sweep(ctx, policy_dir, envs, 'fig7 DI')
     order = np.argsort(s['dexterity'])
@@ -427,7 +433,7 @@ def run_table3(ctx: ReproContext) -> FigureResult:
     embb: dict[str, list[float]] = {'drl': [], 'pf': []}
     gains = [row[1] for row in TABLE3_ROWS]
     for gain in gains:
-        env = make_slicing_config(base, rayleigh_scale=gain)
+        env = _with_rayleigh_scale(base, gain)
         d = _evaluate(ctx, policy_dir, env, desc=f'table3 drl σ={gain}')
         p = _evaluate(ctx, 'pf', env, desc=f'table3 pf σ={gain}')
         drl_rates.append(float(np.mean(d.urllc_rate_mbps)))

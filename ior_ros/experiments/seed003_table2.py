@@ -18,7 +18,8 @@ Each cell is the median RMS position error [cm] over the seeds; a diverged run (
 counts as +inf in the median (the cell is null when more than half diverged) and the number of
 diverged runs is reported beside it. Both controllers see the same delays and disturbances.
 
-The schedule is the shipped ``seed003_table2_schedule.json`` when its fingerprint matches the
+The schedule is the reference robot's shipped schedule
+(:data:`~ior_ros.core.control.gain_schedule.REFERENCE_SCHEDULE`) when its fingerprint matches the
 configuration (rebuilt by ``ior control schedule --max-delay 30``), else a cached
 ``DIR/seed003-table2.schedule.json``, else it is built (and cached); ``--retrain`` forces a build.
 """
@@ -33,11 +34,8 @@ import numpy as np
 
 from ior_ros.core.config import config_to_dict, load_config
 from ior_ros.core.control.control_config import ControlConfig
-from ior_ros.core.control.gain_schedule import (
-    GainSchedule,
-    schedule_fingerprint,
-    schedule_from_config,
-)
+from ior_ros.core.control.gain_schedule import REFERENCE_SCHEDULE, GainSchedule
+from ior_ros.core.control.schedule_build import schedule_fingerprint, schedule_from_config
 from ior_ros.core.control.tracking_sim import ControllerKind, DelayPattern, simulate_tracking
 from ior_ros.core.errors import ConfigError, ControlError, ModelError
 from ior_ros.core.progress import Progress, no_progress
@@ -49,7 +47,7 @@ ID = 'seed003-table2'
 PAPER_SLOTS = (5, 10, 20)
 PAPER_NOMINAL = (0.8962, 0.7877, 0.8726)
 PAPER_ADJUSTED = (0.7077, 0.5609, 0.5660)
-SHIPPED_SCHEDULE = Path(__file__).with_name('seed003_table2_schedule.json')
+SHIPPED_SCHEDULE = REFERENCE_SCHEDULE
 
 _PATTERNS = {'persistent': DelayPattern.PERSISTENT, 'isolated': DelayPattern.ISOLATED}
 _CONTROLLERS = {'nominal': ControllerKind.NOMINAL, 'adjusted': ControllerKind.ADJUSTED}

@@ -1,7 +1,7 @@
 """
 The DDS transport: one Cyclone DDS participant per process, speaking rmw_cyclonedds_cpp's dialect.
 
-Wire rules (``shared/reference/ros2-dds-wire.md``):
+Wire rules (``docs/reference/ros2-dds-wire.md``):
 
 * topic ``/a/b`` is DDS topic ``rt/a/b``; type ``pkg/msg/Name`` is ``pkg::msg::dds_::Name_``;
 * payloads are XCDR1 little-endian (``00 01 00 00``), keyless, zero-padded to 4 bytes; readers and

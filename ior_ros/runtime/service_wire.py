@@ -1,5 +1,5 @@
 """
-How rmw_cyclonedds_cpp puts a ROS 2 service on DDS (``shared/reference/ros2-dds-wire.md`` §1,
+How rmw_cyclonedds_cpp puts a ROS 2 service on DDS (``docs/reference/ros2-dds-wire.md`` §1,
 §4, §7); servers (:mod:`ior_ros.runtime.service`) and clients (:mod:`ior_ros.runtime.client`)
 follow these rules:
 

@@ -6,16 +6,18 @@ Every choice the seed leaves open is a field here, documented in docs/models/con
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from ior_ros.core.config import FrozenModel
 
 __all__ = ['PlantConfig', 'LqrConfig', 'CertificateConfig', 'FallbackPolicy', 'ScheduleConfig',
-           'SwitchingConfig', 'PlantModel', 'CurvatureMetric', 'TrackingConfig',
-           'DexterityConfig', 'ReproductionConfig', 'ControlConfig']
+           'SwitchingConfig', 'PlantModel', 'CurvatureMetric', 'ReferenceConfig',
+           'TrackingConfig', 'DexterityConfig', 'ReproductionConfig', 'ControlConfig',
+           'move_legacy_reference_keys']
 
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -115,13 +117,50 @@ class PlantModel(str, Enum):
     """The differential-drive kinematics with dynamic extension (local inversion at the robot)."""
 
 
-class TrackingConfig(FrozenModel):
-    """The teleoperated tracking run (reference §7, 'Tracking simulation')."""
+class ReferenceConfig(FrozenModel):
+    """
+    The figure-eight reference every tracking model follows (one naming everywhere:
+    ``reference: {amplitude_m, period_s, speed_scale}``;
+    :class:`~ior_ros.core.control.figure_eight.FigureEight`).
+    """
 
     amplitude_m: PositiveFloat = 1.0
     """Half-width a of the figure eight ``(a sin ωt, (a/2) sin 2ωt)`` [m]."""
     period_s: PositiveFloat = 10.0
-    """Period of the figure eight [s]."""
+    """Period of the nominal figure eight [s]."""
+    speed_scale: PositiveFloat = 1.0
+    """The figure eight is run this many times faster than nominal: ``ω = 2π speed_scale /
+    period_s`` [-] (a faster reference is a harder task; seed 003 Fig. 7)."""
+
+
+def move_legacy_reference_keys(data: Any, legacy: Mapping[str, str]) -> Any:
+    """
+    Accept the reference's older flat keys (config files, saved resolved configs, shipped
+    policies): ``legacy`` maps an old key of ``data`` to its field of ``reference``. An old key
+    given beside ``reference`` overrides that field (it is the more specific, e.g. a ``--set``).
+    """
+    if not isinstance(data, Mapping) or not any(key in data for key in legacy):
+        return data
+    reference = data.get('reference')
+    if isinstance(reference, ReferenceConfig):
+        reference = reference.model_dump()
+    if reference is not None and not isinstance(reference, Mapping):
+        return data  # validation names the bad 'reference'
+    out = dict(data)
+    merged = dict(reference or {})
+    for old, new in legacy.items():
+        if old in out:
+            merged[new] = out.pop(old)
+    out['reference'] = merged
+    return out
+
+
+class TrackingConfig(FrozenModel):
+    """The teleoperated tracking run (reference §7, 'Tracking simulation')."""
+
+    reference: ReferenceConfig = ReferenceConfig()
+    """The figure eight (a = 1 m, period 10 s). Old keys ``amplitude_m``, ``period_s`` are
+    accepted."""
     disturbance_std_mps2: NonNegativeFloat = 0.3
     """Standard deviation of the piecewise-constant acceleration disturbance [m/s²]."""
     disturbance_hold_s: PositiveFloat = 0.5
@@ -148,6 +187,12 @@ class TrackingConfig(FrozenModel):
     """Local braking gain of a stop command, ``a = -c v`` [1/s]."""
     min_speed_mps: PositiveFloat = 0.05
     """Below this speed heading and curvature are not evaluated [m/s]."""
+
+    @model_validator(mode='before')
+    @classmethod
+    def _legacy_reference(cls, data: Any) -> Any:
+        return move_legacy_reference_keys(data, {'amplitude_m': 'amplitude_m',
+                                                 'period_s': 'period_s'})
 
     @model_validator(mode='after')
     def _ranges(self) -> TrackingConfig:

@@ -1,7 +1,7 @@
 """
 Discrete-time robot models with a network delay.
 
-Two loops are covered (see ``../shared/reference/delay-robust-lmi.md`` §2 and seed 003 §IV-B):
+Two loops are covered (see ``docs/reference/delay-robust-lmi.md`` §2 and seed 003 §IV-B):
 
 * **input (network) delay**, the default: the remote controller's command reaches the actuator
   ``d(k)`` samples late, ``x(k+1) = A x(k) + B u(k)`` with ``u(k) = -K x(k - d(k))``, so the loop
@@ -332,9 +332,9 @@ def path_geometry(velocity: object, acceleration: object,
     speed = np.hypot(v[..., 0], v[..., 1])  # [...]
     heading = np.arctan2(v[..., 1], v[..., 0])  # [...]
     cross = v[..., 0] * a[..., 1] - v[..., 1] * a[..., 0]  # [...]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        curvature = np.where(speed >= min_speed_mps, cross / np.maximum(speed, 1e-300) ** 3,
-                             np.nan)
+    moving = speed >= min_speed_mps
+    curvature = np.divide(cross, np.maximum(speed, 1e-300) ** 3, out=np.full_like(cross, np.nan),
+                          where=moving)
     return PathGeometry(heading, speed, curvature)
 
 

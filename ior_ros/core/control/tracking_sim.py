@@ -1,33 +1,30 @@
 """
-Teleoperated tracking over a delaying network (the experiment behind seed 003 Table II).
+Teleoperated tracking over a delaying network in whole runs (seed 003 Table II).
 
-The loop (reference §7, "Tracking simulation"):
+A batched wrapper of :mod:`ior_ros.core.control.tracking_dynamics` (the one tracking dynamics:
+figure-eight reference, newest-command hold, disturbance, plant, divergence). What this module
+adds (reference §7, "Tracking simulation"):
 
-* the **remote controller** computes at every sample k the command
-  ``u_c(k) = r̈(k) - K_k (x(k) - r(k))`` for a figure-eight reference
-  ``r(t) = (a sin ωt, (a/2) sin 2ωt)`` (lemniscate of Gerono, ``ω = 2π / period``) with
-  acceleration feed-forward ``r̈``; ``K_k`` is the gain chosen for the current network slot;
-* the command travels ``d(k)`` samples; the **actuator holds the newest command received**
-  (highest send time among those arrived), so the applied command is ``u_c(k - τ(k))`` with
-  ``τ(k) = k - max{j : j + d(j) <= k}``; a stop command is executed locally (braking);
-* the robot is the planar base (double integrator, or the unicycle it linearises) with a
-  piecewise-constant acceleration disturbance ``N(0, σ_w²)`` redrawn every ``disturbance_hold_s``
-  plus per-sample noise ``N(0, σ_n²)``.
+* the **delays, drawn in advance**, in slots (one bound announced per slot by the network layer):
+  nominal slots have a bound in ``nominal_delay_steps``, violation slots in
+  ``violation_delay_steps``; each sample's delay is the slot bound minus a jitter ``U{0..J}``.
+  Patterns: **nominal** (no violation), **persistent congestion** (violations in episodes of
+  several consecutive slots), **isolated spikes** (single violation slots separated by nominal
+  ones);
+* the **remote controller**: at every sample k the command ``u_c(k) = r̈(k) - K_k (x(k) - r(k))``,
+  ``K_k`` the gain chosen for the current slot (:func:`plan_gains`), or a stop command;
+* the **score** of a run: RMS and peak position error, RMS heading error and mean curvature over
+  the samples above the minimum speed, seed 003's DI; a run whose error exceeds the threshold has
+  diverged (sticky: it is parked on the reference and not scored any more).
 
-Delays come in slots (one bound announced per slot by the network layer): nominal slots have a
-bound in ``nominal_delay_steps``, violation slots in ``violation_delay_steps``; each sample's delay
-is the slot bound minus a jitter ``U{0..J}``. Patterns: **nominal** (no violation), **persistent
-congestion** (violations in episodes of several consecutive slots), **isolated spikes** (single
-violation slots separated by nominal ones).
-
-Every random draw of run i comes from its own generator, and the draws do not depend on the
-controller, so controllers are compared on the same delays and disturbances (common random
-numbers).
+Every random draw of run i comes from its own generator (slot plan, delays, then the whole-run
+disturbance of :func:`~ior_ros.core.control.tracking_dynamics.disturbance_sequence`), and the draws
+do not depend on the controller, so controllers are compared on the same delays and disturbances
+(common random numbers).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -36,25 +33,24 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ior_ros.core.control.control_config import (
-    ControlConfig,
-    CurvatureMetric,
-    PlantModel,
-    TrackingConfig,
-)
+from ior_ros.core.control.control_config import ControlConfig, TrackingConfig
 from ior_ros.core.control.dexterity import dexterity_index
-from ior_ros.core.control.gain_schedule import GainSchedule, SwitchingMode, SwitchingPolicy
-from ior_ros.core.control.robot_models import (
-    path_geometry,
-    unicycle_inputs,
-    unicycle_step,
-    validate_delay_steps,
+from ior_ros.core.control.gain_schedule import GainSchedule
+from ior_ros.core.control.robot_models import path_geometry, validate_delay_steps
+from ior_ros.core.control.switching_policy import SwitchingMode, SwitchingPolicy
+from ior_ros.core.control.tracking_dynamics import (
+    Disturbance,
+    disturbance_sequence,
+    initial_state,
+    recover,
+    tracking_params,
+    transition,
 )
+from ior_ros.core.control.tracking_score import curvature_error, heading_error_deg, motion_geometry
 from ior_ros.core.errors import ModelError
 
-__all__ = ['DelayPattern', 'ControllerKind', 'FigureEight', 'SlotPlan', 'slot_delay_bounds',
-           'sample_delays', 'newest_command_age', 'GainPlan', 'plan_gains', 'TrackingResult',
-           'simulate_tracking', 'slot_steps_of']
+__all__ = ['DelayPattern', 'ControllerKind', 'SlotPlan', 'slot_delay_bounds', 'sample_delays',
+           'GainPlan', 'plan_gains', 'TrackingResult', 'simulate_tracking', 'slot_steps_of']
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -79,33 +75,6 @@ class ControllerKind(str, Enum):
     """The schedule entry for every violation, no growth test."""
     ROBUST = 'robust'
     """The most conservative certified gain throughout."""
-
-
-class Reference(NamedTuple):
-    """Samples of the reference."""
-
-    position_m: FloatArray  # [N, 2]
-    velocity_mps: FloatArray  # [N, 2]
-    acceleration_mps2: FloatArray  # [N, 2]
-
-
-@dataclass(frozen=True)
-class FigureEight:
-    """The lemniscate of Gerono ``(a sin ωt, (a/2) sin 2ωt)``, ``ω = 2π / period``."""
-
-    amplitude_m: float = 1.0
-    period_s: float = 10.0
-
-    def sample(self, time_s: npt.ArrayLike) -> Reference:
-        """Position, velocity and acceleration at the given times ``[N]``."""
-        t = np.asarray(time_s, dtype=float)  # [N]
-        a, w = self.amplitude_m, 2.0 * math.pi / self.period_s
-        s1, c1 = np.sin(w * t), np.cos(w * t)
-        s2, c2 = np.sin(2 * w * t), np.cos(2 * w * t)
-        pos = np.stack([a * s1, 0.5 * a * s2], axis=-1)  # [N, 2]
-        vel = np.stack([a * w * c1, a * w * c2], axis=-1)  # [N, 2]
-        acc = np.stack([-a * w * w * s1, -2.0 * a * w * w * s2], axis=-1)  # [N, 2]
-        return Reference(pos, vel, acc)
 
 
 class SlotPlan(NamedTuple):
@@ -182,23 +151,6 @@ def sample_delays(bounds_steps: IntArray, slot_steps: int, jitter_steps: int,
     per_sample = np.repeat(np.asarray(bounds_steps, dtype=np.int64), slot_steps)  # [N]
     jitter = rng.integers(0, jitter_steps + 1, size=per_sample.size)  # [N]
     return np.asarray(np.maximum(per_sample - jitter, 0), dtype=np.int64)
-
-
-def newest_command_age(delays_steps: IntArray) -> IntArray:
-    """
-    ``τ(k) = k - max{j : j + d(j) <= k}``: age of the newest command received at k ``[N]``.
-
-    Commands sent before k = 0 count as delivered (the pre-history command j = -1).
-    """
-    d = np.asarray(delays_steps, dtype=np.int64)  # [N]
-    n = d.size
-    sent = np.arange(n)
-    arrival = sent + d
-    newest = np.full(n, -1, dtype=np.int64)
-    ok = arrival < n
-    np.maximum.at(newest, arrival[ok], sent[ok])
-    newest = np.maximum.accumulate(newest)
-    return sent - newest
 
 
 class GainPlan(NamedTuple):
@@ -308,58 +260,39 @@ def simulate_tracking(config: ControlConfig, schedule: GainSchedule, kind: Contr
     """
     cfg = config.tracking
     plant = schedule.plant
-    if plant.n_states != 4 or plant.n_inputs != 2:
-        raise ModelError('the tracking simulation needs the planar base (4 states, 2 inputs), got '
-                         f'A shape {plant.A.shape} and B shape {plant.B.shape}')
     runs = len(rngs)
     if runs == 0:
         raise ModelError('simulate_tracking needs at least one generator')
     ts = plant.sample_period_s
+    params = tracking_params(cfg, ts, plant=plant)
     slot_steps = slot_steps_of(cfg, ts)
-    hold_steps = max(1, int(round(cfg.disturbance_hold_s / ts)))
+    hold_steps = params.disturbance_hold_steps
     steps = cfg.n_slots * slot_steps
-    reference = FigureEight(cfg.amplitude_m, cfg.period_s)
-    ref = reference.sample(np.arange(steps) * ts)
+    ref = params.reference.sample(np.arange(steps) * ts)
     ref_state = np.stack([ref.position_m[:, 0], ref.velocity_mps[:, 0], ref.position_m[:, 1],
                           ref.velocity_mps[:, 1]], axis=-1)  # [N, 4]
     ref_geom = path_geometry(ref.velocity_mps, ref.acceleration_mps2)
 
     # random inputs, run by run (independent of the controller)
-    taus = np.zeros((runs, steps), dtype=np.int64)  # [R, N]
+    delays = np.zeros((runs, steps), dtype=np.int64)  # [R, N]
     gains = np.zeros((runs, cfg.n_slots, 2, 4))  # [R, n_slots, m, n]
     stops = np.zeros((runs, cfg.n_slots), dtype=bool)
     switched = np.zeros(runs)
     uncertified = np.zeros(runs, dtype=np.int64)
     n_violation = np.zeros(runs, dtype=np.int64)
-    n_holds = steps // hold_steps + 1
-    disturbance = np.zeros((runs, n_holds, 2))  # [R, n_holds, 2]
+    disturbance = np.zeros((runs, steps // hold_steps + 1, 2))  # [R, n_holds, 2]
     noise = np.zeros((runs, steps, 2))  # [R, N, 2]
     for r, rng in enumerate(rngs):
         plan = slot_delay_bounds(pattern, cfg.n_slots, violation_slots, cfg, rng)
-        delays = sample_delays(plan.bounds_steps, slot_steps, cfg.delay_jitter_steps, rng)
-        disturbance[r] = rng.normal(0.0, cfg.disturbance_std_mps2, size=(n_holds, 2))
-        noise[r] = rng.normal(0.0, cfg.noise_std_mps2, size=(steps, 2))
-        taus[r] = newest_command_age(delays)
+        delays[r] = sample_delays(plan.bounds_steps, slot_steps, cfg.delay_jitter_steps, rng)
+        disturbance[r], noise[r] = disturbance_sequence(rng, params, steps)
         gp = plan_gains(kind, schedule, plan.bounds_steps, slot_steps, config)
         gains[r], stops[r] = gp.gains, gp.stop
         switched[r] = float(np.mean(gp.switched))
         uncertified[r] = int(np.sum(gp.uncertified))
         n_violation[r] = int(np.sum(plan.violation))
 
-    pad = int(taus.max()) + 1
-    commands = np.zeros((steps + pad, runs, 2))  # [pad + N, R, 2] (pad: pre-history)
-    pre = reference.sample((np.arange(-pad, 0)) * ts).acceleration_mps2  # [pad, 2]
-    commands[:pad] = pre[:, None, :]
-    stop_cmd = np.zeros((steps + pad, runs), dtype=bool)  # [pad + N, R]
-    a_mat, b_mat = plant.A, plant.B
-    run_index = np.arange(runs)
-    x = np.tile(ref_state[0], (runs, 1))  # [R, 4]
-    unicycle = cfg.plant_model is PlantModel.UNICYCLE
-    if unicycle:
-        heading0 = math.atan2(ref.velocity_mps[0, 1], ref.velocity_mps[0, 0])
-        speed0 = float(np.hypot(*ref.velocity_mps[0]))
-        uni = np.tile([ref.position_m[0, 0], ref.position_m[0, 1], heading0, speed0], (runs, 1))
-
+    state = initial_state(params, runs, capacity=int(delays.max()) + 1)
     sq_err = np.zeros(runs)
     max_err = np.zeros(runs)
     sq_orient = np.zeros(runs)
@@ -369,13 +302,14 @@ def simulate_tracking(config: ControlConfig, schedule: GainSchedule, kind: Contr
     divergence_time = np.full(runs, np.nan)
     trace = np.zeros((runs, steps)) if record else None
     slot_of = np.arange(steps) // slot_steps
+    any_stop = np.any(stops, axis=0).tolist()  # [n_slots]
     threshold = cfg.divergence_threshold_m
-    brake = cfg.stop_brake_per_s
+    metric = config.dexterity.curvature_metric
     for k in range(steps):
-        error_state = x - ref_state[k]  # [R, 4]
+        error_state = state.x - ref_state[k]  # [R, 4]
         pos_err = np.hypot(error_state[:, 0], error_state[:, 2])  # [R]
         newly = (pos_err > threshold) & ~diverged
-        if newly.any():
+        if np.count_nonzero(newly):
             diverged |= newly
             divergence_time[newly] = k * ts
         live = ~diverged
@@ -384,48 +318,21 @@ def simulate_tracking(config: ControlConfig, schedule: GainSchedule, kind: Contr
         if trace is not None:
             trace[:, k] = pos_err
         s = slot_of[k]
-        k_now = gains[:, s]  # [R, m, n]
-        commands[pad + k] = ref.acceleration_mps2[k] - np.einsum('rmn,rn->rm', k_now, error_state)
-        stop_cmd[pad + k] = stops[:, s]
-        j = pad + k - taus[:, k]  # [R] index of the newest received command
-        applied = commands[j, run_index]  # [R, 2]
-        halted = stop_cmd[j, run_index]
-        if halted.any():
-            applied = np.where(halted[:, None], -brake * x[:, [1, 3]], applied)
-        accel = applied + disturbance[:, k // hold_steps] + noise[:, k]  # [R, 2]
-        velocity = x[:, [1, 3]]  # [R, 2]
-        if unicycle:
-            inputs = unicycle_inputs(uni[:, 2], uni[:, 3], accel, cfg.min_speed_mps)
-            curvature = inputs.yaw_rate_radps / np.maximum(uni[:, 3], cfg.min_speed_mps)
-            heading = uni[:, 2]
-            speed = uni[:, 3]
-            uni = unicycle_step(uni, inputs.longitudinal_acceleration_mps2,
-                                inputs.yaw_rate_radps, ts, substeps=2)
-        else:
-            geom = path_geometry(velocity, accel, cfg.min_speed_mps)
-            heading, speed, curvature = geom.heading_rad, geom.speed_mps, geom.curvature_per_m
-        ok = live & (speed >= cfg.min_speed_mps)
-        d_heading = np.angle(np.exp(1j * (heading - ref_geom.heading_rad[k])))
-        sq_orient += np.where(ok, np.degrees(d_heading) ** 2, 0.0)
-        if config.dexterity.curvature_metric is CurvatureMetric.EXCESS:
-            curv_value = np.abs(curvature - ref_geom.curvature_per_m[k])
-        else:
-            curv_value = np.abs(curvature)
-        curv_sum += np.where(ok, np.nan_to_num(curv_value, nan=0.0), 0.0)
+        command = ref.acceleration_mps2[k] - np.einsum('rmn,rn->rm', gains[:, s], error_state)
+        step_disturbance = Disturbance(disturbance[:, k // hold_steps], noise[:, k])
+        following = transition(state, command, delays[:, k], step_disturbance, params,
+                               stop=stops[:, s] if any_stop[s] else None)
+        geom = motion_geometry(state, following.accel_mps2, params)
+        ok = live & (geom.speed_mps >= cfg.min_speed_mps)
+        d_heading = heading_error_deg(geom.heading_rad, ref_geom.heading_rad[k])
+        sq_orient += np.where(ok, d_heading ** 2, 0.0)
+        curv_value = curvature_error(geom.curvature_per_m, ref_geom.curvature_per_m[k], metric)
+        curv_sum += np.where(ok, curv_value, 0.0)
         valid_count += ok
-        if unicycle:
-            x = np.stack([uni[:, 0], uni[:, 3] * np.cos(uni[:, 2]), uni[:, 1],
-                          uni[:, 3] * np.sin(uni[:, 2])], axis=-1)
-        else:
-            x = x @ a_mat.T + accel @ b_mat.T
-        if diverged.any() and k + 1 < steps:
+        if k + 1 < steps and np.count_nonzero(diverged):
             # park diverged runs on the reference so that nothing overflows; they are not scored
-            x[diverged] = ref_state[k + 1]
-            if unicycle:
-                uni[diverged] = np.array([ref.position_m[k + 1, 0], ref.position_m[k + 1, 1],
-                                          math.atan2(ref.velocity_mps[k + 1, 1],
-                                                     ref.velocity_mps[k + 1, 0]),
-                                          float(np.hypot(*ref.velocity_mps[k + 1]))])
+            following = recover(following, diverged, params)
+        state = following
 
     count = np.maximum(valid_count, 1.0)
     rms = np.where(diverged, np.inf, np.sqrt(sq_err / steps))

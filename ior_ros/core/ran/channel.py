@@ -7,7 +7,10 @@ Rayleigh scale convention (used by seed 003, which varies the "Rayleigh scale" �
 complex channel coefficient is ``h = σ (x + j y)`` with ``x, y ~ N(0, 1)`` i.i.d., so the amplitude
 ``|h|`` is Rayleigh distributed with parameter σ (``numpy.random.Generator.rayleigh(scale=σ)``) and
 the power gain ``|h|²`` is exponential with mean ``2 σ²``. σ = 1/√2 gives unit mean power. See
-docs/models.md.
+docs/models/ran.md.
+
+This is the one path-loss function of the radio model: :class:`PathLossConfig` is a field of
+:class:`ior_ros.core.ran.link_budget.LinkConfig`, which every radio simulator embeds.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class PathLossKind(str, Enum):
     """Path-loss models; each cites its source in :func:`path_loss_db`."""
 
     NONE = 'none'
+    FIXED = 'fixed'
     FREE_SPACE = 'free_space'
     LOG_DISTANCE = 'log_distance'
     UMI_LOS = '3gpp_umi_los'
@@ -40,9 +44,12 @@ class PathLossKind(str, Enum):
 
 
 class PathLossConfig(FrozenModel):
-    """Configuration of the distance-dependent path loss."""
+    """
+    Configuration of the path loss. Default: log-distance, exponent 3, free-space loss at 1 m,
+    3.5 GHz (docs/models/ran.md says why).
+    """
 
-    kind: PathLossKind = PathLossKind.NONE
+    kind: PathLossKind = PathLossKind.LOG_DISTANCE
     carrier_hz: float = 3.5e9
     """Carrier frequency [Hz] (3.5 GHz: NR band n78)."""
     reference_distance_m: float = 1.0
@@ -53,6 +60,13 @@ class PathLossConfig(FrozenModel):
     """Path-loss exponent n of the log-distance model."""
     min_distance_m: float = 1.0
     """Distances below this are clamped (the models are not valid in the near field) [m]."""
+    fixed_loss_db: float = 0.0
+    """The loss of kind ``fixed``, the same for every link whatever its distance [dB]."""
+
+    @property
+    def depends_on_distance(self) -> bool:
+        """False for ``none`` and ``fixed`` (the loss is the same at every distance)."""
+        return self.kind not in (PathLossKind.NONE, PathLossKind.FIXED)
 
 
 def _free_space_db(distance_m: FloatArray, carrier_hz: float) -> FloatArray:
@@ -67,6 +81,8 @@ def path_loss_db(distance_m: float | FloatArray, config: PathLossConfig) -> Floa
 
     Models:
         * ``none``: 0 dB (the seeds' normalized channels).
+        * ``fixed``: ``fixed_loss_db`` at every distance (a normalized channel with a given
+          coupling loss, e.g. seed 003's slicing cell, which has no distance law).
         * ``free_space``: Friis, ``20 log10(4π d f_c / c)``.
         * ``log_distance``: ``PL(d0) + 10 n log10(d / d0)`` (Rappaport, Wireless Communications,
           2nd ed., eq. 4.68).
@@ -85,6 +101,8 @@ def path_loss_db(distance_m: float | FloatArray, config: PathLossConfig) -> Floa
     fc_ghz = config.carrier_hz / 1e9
     if config.kind is PathLossKind.NONE:
         return np.zeros_like(d)
+    if config.kind is PathLossKind.FIXED:
+        return np.full_like(d, config.fixed_loss_db)
     if config.kind is PathLossKind.FREE_SPACE:
         return _free_space_db(d, config.carrier_hz)
     if config.kind is PathLossKind.LOG_DISTANCE:
@@ -145,5 +163,7 @@ def block_fading_power_gain(rng: np.random.Generator, n_slots: int, n_ue: int, n
     f_blocks = -(-n_res // coherence_res)
     # [t_blocks, n_ue, f_blocks]
     blocks = rayleigh_power_gain(rng, (t_blocks, n_ue, f_blocks), scale)
+    if coherence_slots == 1 and coherence_res == 1:
+        return blocks  # one block per (slot, resource): nothing to repeat
     gains = np.repeat(np.repeat(blocks, coherence_slots, axis=0), coherence_res, axis=2)
     return np.ascontiguousarray(gains[:n_slots, :, :n_res])

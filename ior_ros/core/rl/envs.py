@@ -5,9 +5,9 @@ the twin need to know of an environment: fall counting and its termination funct
 
 **Ids.** :func:`register_envs` adds
 
-* ``ior/RobotTracking-v0``: the robot tracking model of issue 3
+* ``ior/RobotTracking-v0``: the robot tracking model (``core/control/tracking_dynamics.py``)
   (:class:`ior_ros.core.twin.envs.RobotTrackingEnv`);
-* ``ior/TeleopSlicing-v0``: the slicing environment of issue 4
+* ``ior/TeleopSlicing-v0``: the slicing environment of seed 003 (``core/slicing/env.py``)
   (:class:`ior_ros.core.slicing.env.TeleopSlicingEnv`);
 
 to gymnasium's registry by entry-point string (the module is imported only when the environment is

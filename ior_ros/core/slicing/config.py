@@ -3,7 +3,8 @@ Configuration of the task-driven slicing model (seed 003, §III and §IV-A; Tabl
 
 Every field carries its unit in the name and a docstring; choices the seed leaves open are
 explained in ``docs/models/slicing.md`` (the key is named there). Defaults are Table I of seed 003
-(10 MHz, noise -110 dBm, 20 dBm per PRB, K = 25, χ = 95 %, D_max = 20 ms, α = 0.1) plus the values
+(10 MHz, noise -110 dBm, 20 dBm per PRB: the ``seed003`` radio link of
+``ior_ros.core.ran.link_budget``, K = 25, χ = 95 %, D_max = 20 ms, α = 0.1) plus the values
 the seed does not give, calibrated so that Table III's per-user rates (about 18-20 Mb/s under
 proportional fair) come out of the model.
 
@@ -22,14 +23,19 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ior_ros.core.config import FrozenModel, format_validation_error
+from ior_ros.core.control.control_config import ReferenceConfig, move_legacy_reference_keys
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.ran.link_budget import LinkConfig, link_preset, upgrade_link_keys
 from ior_ros.core.rl.dual_agent_config import DualAgentConfig
 
-__all__ = ['ArrivalWindow', 'DexterityMode', 'TaskConfig', 'SlicingEnvConfig',
-           'make_slicing_config', 'TrainSettings', 'EvalSettings', 'SlicingRunConfig']
+__all__ = ['ArrivalWindow', 'DexterityMode', 'TaskReferenceConfig', 'TaskConfig',
+           'SlicingEnvConfig', 'make_slicing_config', 'TrainSettings', 'EvalSettings',
+           'SlicingRunConfig']
 
 
 class ArrivalWindow(str, Enum):
@@ -52,6 +58,13 @@ class DexterityMode(str, Enum):
     """Open loop: every robot has ``fixed_di`` (used to sweep DI directly)."""
 
 
+class TaskReferenceConfig(ReferenceConfig):
+    """The figure eight of the slicing task: the control package's reference, 8 s period."""
+
+    period_s: float = Field(default=8.0, gt=0.0)
+    """Period of the nominal figure eight [s]."""
+
+
 class TaskConfig(FrozenModel):
     """The robots behind the URLLC users and how their dexterity index is obtained."""
 
@@ -62,18 +75,33 @@ class TaskConfig(FrozenModel):
     control_period_s: float = Field(default=0.01, gt=0.0)
     """Sampling interval T_s of the robots' controllers [s] (seed 003 Fig. 6 varies it); it
     must be a whole number of decision slots."""
-    reference_speed_scale: float = Field(default=1.0, gt=0.0)
-    """Speed of the figure-eight reference relative to the nominal one [-]; a faster reference
-    is a harder task (seed 003 Fig. 7 uses three references to get three DI levels)."""
-    reference_period_s: float = Field(default=8.0, gt=0.0)
-    """Period of the nominal figure-eight reference [s]."""
-    reference_amplitude_m: float = Field(default=1.0, gt=0.0)
-    """Half-width of the figure-eight [m]."""
+    reference: TaskReferenceConfig = TaskReferenceConfig()
+    """The figure-eight the robots track (the control package's naming): half-width
+    ``amplitude_m`` [m], nominal period ``period_s`` [s] (8 s here), ``speed_scale`` [-] (a
+    faster reference is a harder task; seed 003 Fig. 7 uses three references to get three DI
+    levels). Old keys ``reference_amplitude_m``, ``reference_period_s`` and
+    ``reference_speed_scale`` are accepted."""
     di_window_s: float = Field(default=0.2, gt=0.0)
     """The tracking, orientation and curvature errors entering DI are averaged over this
     window [s]."""
     service_coefficient_pps: float = Field(default=1000.0, ge=0.0)
     """β of seed 003 eq. 4, ``μ = r/L - β DI`` [packets/s per unit DI]."""
+
+    @model_validator(mode='before')
+    @classmethod
+    def _legacy_reference(cls, data: Any) -> Any:
+        return move_legacy_reference_keys(data, {'reference_amplitude_m': 'amplitude_m',
+                                                 'reference_period_s': 'period_s',
+                                                 'reference_speed_scale': 'speed_scale'})
+
+
+FloatArray = npt.NDArray[np.float64]
+
+_ENV_LEGACY_KEYS: dict[str, Any] = {
+    'prb_bandwidth_hz': 'rb_bandwidth_hz', 'noise_dbm': 'noise_dbm_per_rb',
+    'tx_power_per_prb_dbm': 'tx_power_dbm_per_rb', 'rayleigh_scale': 'rayleigh_scale',
+    'path_loss_db': lambda loss: {'path_loss': {'kind': 'fixed', 'fixed_loss_db': loss}}}
+"""Old SlicingEnvConfig radio keys -> LinkConfig fields (deprecated; docs/models/ran.md)."""
 
 
 class SlicingEnvConfig(FrozenModel):
@@ -90,18 +118,24 @@ class SlicingEnvConfig(FrozenModel):
     """K: PRBs shared by all users (Table I); constraint 8d needs K >= n_e + n_u."""
     carrier_bandwidth_hz: float = Field(default=10e6, gt=0.0)
     """Channel bandwidth of Table I [Hz]; the PRB grid must fit in it."""
-    prb_bandwidth_hz: float = Field(default=180e3, gt=0.0)
-    """B of seed 003 eq. 1: one PRB of 12 subcarriers x 15 kHz [Hz] (docs/models/slicing.md
-    explains why 180 kHz rather than 10 MHz / 25 = 400 kHz)."""
-    noise_dbm: float = -110.0
-    """Noise power σ² per PRB [dBm] (Table I)."""
-    tx_power_per_prb_dbm: float = 20.0
-    """Transmit power p_ij on each PRB [dBm] (Table I)."""
-    path_loss_db: float = Field(default=0.0, ge=0.0)
-    """Distance loss applied to every link [dB]; 0: the seed's normalised channel gains."""
-    rayleigh_scale: float = Field(default=1.0, gt=0.0)
-    """σ of the Rayleigh amplitude, |h|² ~ Exp(mean 2σ²) (seed 003 Figs. 4, 5; see
-    ior_ros.core.ran.channel)."""
+    link: LinkConfig = Field(default_factory=lambda: link_preset('seed003'))
+    """The radio link, one RB = one PRB (:class:`~ior_ros.core.ran.link_budget.LinkConfig`, the
+    model the cell and coexistence simulators embed). Default ``seed003`` (Table I): B of eq. 1
+    = 180 kHz (12 subcarriers x 15 kHz; docs/models/slicing.md explains why not 10 MHz / 25),
+    p_ij = 20 dBm and σ² = -110 dBm per PRB, the seed's normalised channel (path loss ``fixed``
+    at 0 dB), Rayleigh σ = 1 (Figs. 4, 5 vary ``link.rayleigh_scale``), fading redrawn every
+    slot and PRB. Keys not given keep these defaults; the old keys ``prb_bandwidth_hz``,
+    ``noise_dbm``, ``tx_power_per_prb_dbm``, ``path_loss_db`` and ``rayleigh_scale`` are
+    accepted (docs/models/ran.md)."""
+    ue_distances_m: tuple[float, ...] | None = None
+    """Distance of each user from the gNB [m], eMBB users first; needed only when
+    ``link.path_loss`` depends on distance (None: the seed's distance-free channel)."""
+
+    @model_validator(mode='before')
+    @classmethod
+    def _upgrade_link(cls, data: Any) -> Any:
+        return upgrade_link_keys(data, default=link_preset('seed003'), legacy=_ENV_LEGACY_KEYS,
+                                 legacy_base=link_preset('seed003'))
     slot_s: float = Field(default=1e-3, gt=0.0)
     """τ: decision slot of the upper level [s] (one NR slot at 15 kHz subcarrier spacing)."""
     episode_slots: int = Field(default=1000, ge=1)
@@ -162,15 +196,29 @@ class SlicingEnvConfig(FrozenModel):
                              'every user at least one PRB)')
         return value
 
-    @field_validator('prb_bandwidth_hz')
+    @field_validator('link')
     @classmethod
-    def _grid_fits(cls, value: float, info: ValidationInfo) -> float:
+    def _grid_fits(cls, value: LinkConfig, info: ValidationInfo) -> LinkConfig:
         n_prb = info.data.get('n_prb')
         carrier = info.data.get('carrier_bandwidth_hz')
-        if n_prb is not None and carrier is not None and n_prb * value > carrier * (1 + 1e-9):
-            raise ValueError(f'n_prb x prb_bandwidth_hz = {n_prb * value:.6g} Hz exceeds '
+        width = value.rb_bandwidth_hz
+        if n_prb is not None and carrier is not None and n_prb * width > carrier * (1 + 1e-9):
+            raise ValueError(f'n_prb x link.rb_bandwidth_hz = {n_prb * width:.6g} Hz exceeds '
                              f'carrier_bandwidth_hz = {carrier:.6g} Hz')
         return value
+
+    @model_validator(mode='after')
+    def _distances_for_the_path_loss(self) -> SlicingEnvConfig:
+        if self.ue_distances_m is None:
+            if self.link.path_loss.depends_on_distance:
+                raise ValueError(f'link.path_loss.kind = {self.link.path_loss.kind.value} '
+                                 'depends on distance: give ue_distances_m (one per user) or '
+                                 "use kind 'fixed'")
+        elif len(self.ue_distances_m) != self.n_users or any(
+                not (math.isfinite(d) and d >= 0) for d in self.ue_distances_m):
+            raise ValueError(f'ue_distances_m = {self.ue_distances_m}: give n_embb + n_urllc = '
+                             f'{self.n_users} finite distances >= 0')
+        return self
 
     @field_validator('reliability')
     @classmethod
@@ -194,6 +242,18 @@ class SlicingEnvConfig(FrozenModel):
     def n_users(self) -> int:
         """n_e + n_u."""
         return self.n_embb + self.n_urllc
+
+    @property
+    def path_loss_db(self) -> FloatArray:
+        """``[n_e + n_u]`` path loss of each user [dB] (eMBB users first)."""
+        distances = (np.zeros(self.n_users) if self.ue_distances_m is None
+                     else np.asarray(self.ue_distances_m, dtype=float))
+        return self.link.path_loss_db(distances)
+
+    @property
+    def mean_snr(self) -> FloatArray:
+        """``[n_e + n_u]`` mean SNR before fading of each user, γ̄_i (linear)."""
+        return self.link.snr(1.0, self.path_loss_db)
 
     @property
     def deadline_slots(self) -> int:

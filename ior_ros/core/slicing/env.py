@@ -9,14 +9,17 @@ Learning for Task-Driven Bandwidth Allocation in 5G Teleoperation", arXiv:2505.1
 ## Description
 
 K PRBs are shared every decision slot τ by n_e eMBB users (video feedback, queue G, eq. 6) and
-n_u URLLC users (operator commands, queue F, eq. 5). Each PRB sees independent Rayleigh fading
-(block fading over one slot, ``ior_ros.core.ran.channel``); the rate of user i is Shannon per PRB
-(eq. 1, ``ior_ros.core.ran.rates.user_rates_bps``). URLLC commands arrive by the modified Poisson
-law of eq. 2 (``ior_ros.core.ran.traffic``), are served at ``μ = r/L_u - β DI`` (eq. 4), and their
-first-in first-out delay D_ti is tracked exactly. Each URLLC user drives one robot; in ``tracking``
-mode the robot follows a figure-eight with commands that are D_ti old, and its dexterity index DI
-(eq. 3) feeds back into the service rate: the loop PRBs -> rate -> delay -> controller -> tracking
-errors -> DI -> service rate is closed (``ior_ros.core.slicing.teleop_task``).
+n_u URLLC users (operator commands, queue F, eq. 5). The radio is the link model every radio
+simulator of ``ior_ros.core.ran`` embeds (``config.link``, ``ior_ros.core.ran.link_budget``):
+each PRB sees Rayleigh fading (by default independent per user, PRB and slot; block fading over
+``link.coherence_slots`` slots and ``link.coherence_rbs`` PRBs), and the rate of user i is
+Shannon per PRB (eq. 1, ``ior_ros.core.ran.rates.user_rates_bps``). URLLC commands arrive by the
+modified Poisson law of eq. 2 (``ior_ros.core.ran.traffic``), are served at ``μ = r/L_u - β DI``
+(eq. 4), and their first-in first-out delay D_ti is tracked exactly. Each URLLC user drives one
+robot; in ``tracking`` mode the robot follows a figure-eight with commands that are D_ti old, and
+its dexterity index DI (eq. 3) feeds back into the service rate: the loop PRBs -> rate -> delay
+-> controller -> tracking errors -> DI -> service rate is closed
+(``ior_ros.core.slicing.teleop_task``).
 
 ## Action space
 
@@ -77,8 +80,6 @@ import numpy.typing as npt
 from gymnasium import spaces
 
 from ior_ros.core.errors import DimensionError, ModelError
-from ior_ros.core.ran.channel import rayleigh_power_gain
-from ior_ros.core.ran.rates import snr_linear
 from ior_ros.core.ran.teleop_queues import (
     FifoDelayQueues,
     fluid_queue_update,
@@ -177,7 +178,11 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
         self._dexterity_model = (dexterity_model if dexterity_model is not None
                                  else make_dexterity_model(cfg))
         self._multiplier = float(cfg.lagrange_multiplier)
-        self._snr_reference_db = cfg.tx_power_per_prb_dbm - cfg.noise_dbm - cfg.path_loss_db
+        path_loss = cfg.path_loss_db  # [n] dB
+        self._path_loss_db = path_loss[:, None]  # [n, 1]
+        # the feature's reference: P - N - PL of the median user (every user with a fixed loss)
+        self._snr_reference_db = cfg.link.snr_db(float(np.median(path_loss)))
+        self._gains = np.zeros((n, cfg.n_prb))  # [n, K] fading of the current block
         self._urllc = FifoDelayQueues(cfg.n_urllc, cfg.deadline_slots)
         self._embb_queue = np.zeros(cfg.n_embb)
         self._urllc_delay_s = np.zeros(cfg.n_urllc)
@@ -274,11 +279,13 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
     # internals
 
     def _draw_channel(self) -> None:
-        cfg = self.config
-        gains = rayleigh_power_gain(self._channel_rng, (cfg.n_users, cfg.n_prb),
-                                    cfg.rayleigh_scale)  # [n, K]
-        snr = snr_linear(cfg.tx_power_per_prb_dbm, gains, cfg.noise_dbm, cfg.path_loss_db)
-        self._prb_rates = cfg.prb_bandwidth_hz * np.log2(1.0 + snr)  # [n, K]
+        """The channel of slot ``self._slot``: new fading at the start of each coherence block."""
+        link = self.config.link
+        if self._slot % link.coherence_slots == 0:
+            self._gains = link.draw_gains(self._channel_rng, 1, self.config.n_users,
+                                          self.config.n_prb)[0]  # [n, K]
+        snr = link.snr(self._gains, self._path_loss_db)  # [n, K]
+        self._prb_rates = link.rate_bps(snr)  # [n, K] bit/s
 
     def _observation(self) -> npt.NDArray[np.float32]:
         cfg = self.config
@@ -287,7 +294,7 @@ class TeleopSlicingEnv(gym.Env[npt.NDArray[np.float32], npt.NDArray[np.float32]]
             np.minimum(self._embb_queue / cfg.embb_queue_reference_packets, clip),
             np.minimum(self._urllc.lengths / cfg.urllc_queue_reference_packets, clip),
             np.minimum(self._urllc_delay_s / cfg.deadline_s, clip),
-            channel_feature(self._prb_rates, cfg.prb_bandwidth_hz, self._snr_reference_db),
+            channel_feature(self._prb_rates, cfg.link.rb_bandwidth_hz, self._snr_reference_db),
             self._dexterity)
 
     def _advance(self, owner: IntArray

@@ -4,12 +4,12 @@ The robots behind the URLLC users: where each robot's dexterity index DI comes f
 The slicing environment closes the loop of seed 003 Fig. 1: PRBs -> URLLC rate -> command delay
 -> the robot's delayed-command tracking of a figure-eight -> tracking, orientation and curvature
 errors -> DI (eq. 3) -> URLLC service rate (eq. 4). This module is the adapter between the
-environment and the control package (issue 3): the environment only sees
+environment and the control package (``ior_ros.core.control``): the environment only sees
 :class:`DexterityModel`.
 
 * :class:`FixedDexterity`: every robot has the same constant DI (open loop; used to sweep DI).
-* :class:`TrackingDexterity`: the closed loop, backed by :mod:`ior_ros.core.control.tracking_sim`
-  and :mod:`ior_ros.core.control.dexterity`.
+* :class:`TrackingDexterity`: the closed loop, backed by the one tracking dynamics
+  (:mod:`ior_ros.core.control.tracking_dynamics`) and :mod:`ior_ros.core.control.dexterity`.
 """
 
 from __future__ import annotations

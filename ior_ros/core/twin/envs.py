@@ -1,19 +1,21 @@
 """
-Environments the digital twin models beside Hopper: the robot tracking model of issue 3 as a
-gymnasium environment.
+Environments the digital twin models beside Hopper: the robot tracking model of
+``ior_ros.core.control`` as a gymnasium environment.
 
 The digital_twin node tries every operator command on a learned model of the *robot* before the
-command reaches it. The robot of seed 003 (and of ``ior_ros.core.control.tracking_sim``) is the
-planar base, two decoupled double integrators sampled at ``T``:
+command reaches it. The robot is the one tracking dynamics of
+:mod:`ior_ros.core.control.tracking_dynamics` (the model the tracking simulation and the slicing
+task wrap too): the planar base, two decoupled double integrators sampled at ``T``,
 
     x_{k+1} = A x_k + B (u_{k-d} + w_k + n_k),   x = (p_x, v_x, p_y, v_y),
     A = I_2 ⊗ [[1, T], [0, 1]],   B = I_2 ⊗ [T²/2, T]ᵀ   (robot_models.planar_double_integrator)
 
-tracking the figure-eight ``r(t) = (a sin ωt, (a/2) sin 2ωt)`` (tracking_sim.FigureEight). The
-command ``u`` [m/s²] is applied ``d = command_delay_steps`` samples after it is sent (a fixed
-network delay; the pending commands are part of the observation so the state stays Markov);
-``w_k`` is a piecewise-constant disturbance ``N(0, σ_w²)`` redrawn every ``disturbance_hold_s`` and
-``n_k ~ N(0, σ_n²)`` per-sample noise, as in the tracking simulation.
+tracking the figure-eight ``r(t) = (a sin ωt, (a/2) sin 2ωt)`` (``reference``). The command ``u``
+[m/s²] is applied ``d = command_delay_steps`` samples after it is sent (a fixed network delay, so
+the newest command received is always the one sent d samples ago; the pending commands are part of
+the observation so the state stays Markov); ``w_k`` is a piecewise-constant disturbance
+``N(0, σ_w²)`` redrawn every ``disturbance_hold_s`` and ``n_k ~ N(0, σ_n²)`` per-sample noise,
+drawn sample by sample (``tracking_dynamics.next_disturbance``).
 
 Observation ``[6 + 2d]``: the tracking error ``e = x - r`` in state order
 ``(e_px, e_vx, e_py, e_vy)``, the reference phase ``(sin ωt, cos ωt)`` (the reference and its next
@@ -21,10 +23,9 @@ sample are functions of it, since ``sin 2ωt = 2 sin ωt cos ωt``), then the ``
 oldest first.
 Action ``[2]``: the commanded acceleration, ``|u_i| <= max_accel_mps2``.
 Reward (after the step): ``-(e_px² + e_py²) - c ‖u‖²`` [m²], the squared position error of seed
-003's tracking metric plus a small control cost ``c``.
-Termination: the position error exceeds ``divergence_threshold_m`` (the run "diverged" in
-tracking_sim's sense; the robot's analogue of Hopper's fall). Truncation after
-``max_episode_steps``.
+003's tracking metric plus a small control cost ``c`` (``tracking_score.tracking_reward``).
+Termination: the position error exceeds ``divergence_threshold_m`` (the dynamics' divergence; the
+robot's analogue of Hopper's fall). Truncation after ``max_episode_steps``.
 
 Registered as ``ior/RobotTracking-v0`` by :func:`ior_ros.core.rl.envs.register_envs` (the one place
 our gymnasium ids are registered), so ``ior twin eval-model --env ior/RobotTracking-v0`` works like
@@ -33,17 +34,34 @@ our gymnasium ids are registered), so ``ior twin eval-model --env ior/RobotTrack
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ior_ros.core.config import FrozenModel
+from ior_ros.core.control.control_config import (
+    ReferenceConfig,
+    TrackingConfig,
+    move_legacy_reference_keys,
+)
 from ior_ros.core.control.robot_models import planar_double_integrator
-from ior_ros.core.control.tracking_sim import FigureEight
+from ior_ros.core.control.tracking_dynamics import (
+    TrackingParams,
+    TrackingState,
+    in_flight_commands,
+    initial_disturbance,
+    initial_state,
+    next_disturbance,
+    position_error,
+    reference_phase,
+    tracking_error,
+    tracking_params,
+    transition,
+)
+from ior_ros.core.control.tracking_score import tracking_reward
 from ior_ros.core.errors import ConfigError
 
 __all__ = ['RobotTrackingConfig', 'RobotTrackingEnv', 'TrackingDivergence']
@@ -54,10 +72,9 @@ class RobotTrackingConfig(FrozenModel):
 
     sample_period_s: float = Field(0.01, gt=0.0)
     """Sample period T [s] (the control design model's)."""
-    amplitude_m: float = Field(1.0, gt=0.0)
-    """Half-width a of the figure eight [m]."""
-    period_s: float = Field(10.0, gt=0.0)
-    """Period of the figure eight [s]."""
+    reference: ReferenceConfig = ReferenceConfig()
+    """The figure eight (a = 1 m, period 10 s). Old keys ``amplitude_m``, ``period_s`` are
+    accepted."""
     max_accel_mps2: float = Field(5.0, gt=0.0)
     """Action bound: |u_i| <= this [m/s²]."""
     command_delay_steps: int = Field(0, ge=0, le=50)
@@ -77,6 +94,22 @@ class RobotTrackingConfig(FrozenModel):
     max_episode_steps: int = Field(1000, ge=1)
     """Truncation horizon [samples]."""
 
+    @model_validator(mode='before')
+    @classmethod
+    def _legacy_reference(cls, data: Any) -> Any:
+        return move_legacy_reference_keys(data, {'amplitude_m': 'amplitude_m',
+                                                 'period_s': 'period_s'})
+
+    def dynamics(self) -> TrackingParams:
+        """The parameters of the one tracking dynamics this environment wraps."""
+        tracking = TrackingConfig(reference=self.reference,
+                                  disturbance_std_mps2=self.disturbance_std_mps2,
+                                  disturbance_hold_s=self.disturbance_hold_s,
+                                  noise_std_mps2=self.noise_std_mps2,
+                                  divergence_threshold_m=self.divergence_threshold_m)
+        return tracking_params(tracking, self.sample_period_s,
+                               plant=planar_double_integrator(self.sample_period_s))
+
 
 class TrackingDivergence:
     """
@@ -89,8 +122,7 @@ class TrackingDivergence:
 
     def __call__(self, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
         """``[B]`` True where ``next_obs`` ``[B, d_s]`` is a diverged state."""
-        s = np.atleast_2d(next_obs)  # [B, d_s]
-        out: np.ndarray = np.hypot(s[:, 0], s[:, 2]) > self.threshold_m  # [B]
+        out: np.ndarray = position_error(np.atleast_2d(next_obs)) > self.threshold_m  # [B]
         return out
 
 
@@ -115,12 +147,7 @@ class RobotTrackingEnv(gym.Env[np.ndarray, np.ndarray]):
                 raise ConfigError(f'RobotTrackingEnv: {exc}') from None
         self.config = base
         cfg = base
-        plant = planar_double_integrator(cfg.sample_period_s)
-        self._a = plant.A  # [4, 4]
-        self._b = plant.B  # [4, 2]
-        self._reference = FigureEight(cfg.amplitude_m, cfg.period_s)
-        self._omega = 2.0 * math.pi / cfg.period_s
-        self._hold_steps = max(1, int(round(cfg.disturbance_hold_s / cfg.sample_period_s)))
+        self._params = cfg.dynamics()
         d = cfg.command_delay_steps
         bound = cfg.max_accel_mps2
         low = np.concatenate([np.full(4, -np.inf), [-1.0, -1.0], np.full(2 * d, -bound)])
@@ -129,40 +156,43 @@ class RobotTrackingEnv(gym.Env[np.ndarray, np.ndarray]):
                                             dtype=np.float32)
         self.action_space = spaces.Box(-bound, bound, shape=(2,), dtype=np.float32)
         self.termination_fn = TrackingDivergence(cfg.divergence_threshold_m)
-        self._t0 = 0.0
-        self._k = 0
-        self._x = np.zeros(4)  # [4]
-        self._pending = np.zeros((d, 2))  # [d, 2] oldest first
-        self._disturbance = np.zeros(2)  # [2]
+        self._state = initial_state(self._params, 1, capacity=d + 1)
+        self._hold = np.zeros((1, 2))  # [1, 2] piecewise-constant disturbance
 
-    def _ref_state(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Reference ``(p_x, v_x, p_y, v_y)`` ``[4]`` and acceleration ``[2]`` at sample k."""
-        ref = self._reference.sample([self._t0 + k * self.config.sample_period_s])
-        p, v = ref.position_m[0], ref.velocity_mps[0]
-        return np.array([p[0], v[0], p[1], v[1]]), ref.acceleration_mps2[0]
+    @property
+    def state(self) -> TrackingState:
+        """The robot's tracking state (read-only use)."""
+        return self._state
 
     def _observe(self) -> np.ndarray:
-        r, _ = self._ref_state(self._k)
-        phase = self._omega * (self._t0 + self._k * self.config.sample_period_s)
-        out = np.concatenate([self._x - r, [math.sin(phase), math.cos(phase)],
-                              self._pending.ravel()])  # [6 + 2d]
+        d = self.config.command_delay_steps
+        out = np.concatenate([tracking_error(self._state, self._params)[0],
+                              reference_phase(self._state, self._params),
+                              in_flight_commands(self._state, d)[0].ravel()])  # [6 + 2d]
         return out.astype(np.float32)
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start at a uniformly random phase of the figure eight, near the reference."""
+        """
+        Start at a uniformly random phase of the figure eight, near the reference
+        (``options={'time_offset_s': t0}``: at reference time t0 instead).
+        """
         super().reset(seed=seed)
-        cfg = self.config
+        cfg, params = self.config, self._params
         rng = self.np_random
-        self._t0 = float(rng.uniform(0.0, cfg.period_s))
-        self._k = 0
-        r, _ = self._ref_state(0)
-        self._x = r.copy()
-        self._x[[0, 2]] += rng.normal(0.0, cfg.initial_error_std_m, size=2)
+        if options and 'time_offset_s' in options:
+            t0 = float(options['time_offset_s'])
+        else:
+            t0 = float(rng.uniform(0.0, params.reference.period_s))
+        offset = rng.normal(0.0, cfg.initial_error_std_m, size=2)
         d = cfg.command_delay_steps
         # commands in flight at the start: the reference feed-forward of the last d samples
-        self._pending = np.array([self._ref_state(j)[1] for j in range(-d, 0)]).reshape(d, 2)
-        self._disturbance = rng.normal(0.0, cfg.disturbance_std_mps2, size=2)
+        sent = [t0 + j * params.sample_period_s for j in range(-d, 0)]
+        flying = params.reference.state(sent)[1] if d else None
+        self._state = initial_state(params, 1, time_offset_s=t0, position_offset_m=offset,
+                                    in_flight_mps2=flying, in_flight_delay_steps=np.full(d, d),
+                                    capacity=d + 1)
+        self._hold = initial_disturbance(rng, params, 1)
         return self._observe(), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -170,21 +200,13 @@ class RobotTrackingEnv(gym.Env[np.ndarray, np.ndarray]):
         cfg = self.config
         u = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -cfg.max_accel_mps2,
                     cfg.max_accel_mps2)  # [2]
-        if cfg.command_delay_steps > 0:
-            applied = self._pending[0].copy()  # [2]
-            self._pending = np.concatenate([self._pending[1:], u[None, :]])  # [d, 2]
-        else:
-            applied = u
-        rng = self.np_random
-        if self._k > 0 and self._k % self._hold_steps == 0:
-            self._disturbance = rng.normal(0.0, cfg.disturbance_std_mps2, size=2)
-        accel = applied + self._disturbance + rng.normal(0.0, cfg.noise_std_mps2, size=2)
-        self._x = self._a @ self._x + self._b @ accel  # [4]
-        self._k += 1
+        disturbance = next_disturbance(self._hold, self._state.step, self.np_random, self._params)
+        self._hold = disturbance.hold_mps2
+        self._state = transition(self._state, u[None, :], cfg.command_delay_steps, disturbance,
+                                 self._params)
         obs = self._observe()
-        error_sq = float(obs[0] ** 2 + obs[2] ** 2)
-        reward = -error_sq - cfg.control_cost * float(u @ u)
-        terminated = bool(math.sqrt(error_sq) > cfg.divergence_threshold_m)
-        truncated = self._k >= cfg.max_episode_steps
-        return obs, reward, terminated, truncated, {'position_error_m': math.sqrt(error_sq)}
-
+        reward = float(tracking_reward(obs[:4], u, cfg.control_cost))
+        error = float(position_error(obs[:4]))
+        terminated = bool(error > cfg.divergence_threshold_m)
+        truncated = self._state.step >= cfg.max_episode_steps
+        return obs, reward, terminated, truncated, {'position_error_m': error}

@@ -5,8 +5,8 @@ Seed 000 §III: the twin (DT) "predicts the reward and dynamic state transition 
 environment", ``(s_t, a_t) → (r̂_t, ŝ_{t+1})``. :class:`DigitalTwin` holds
 
 * a :class:`TwinSpec`: what it models (state and action widths and bounds, an optional gymnasium
-  id); it is built from a gymnasium ``Box`` pair (Hopper, the slicing environment of issue 4) or
-  directly from bounds (the robot tracking model of issue 3, which is not a gymnasium environment);
+  id); it is built from a gymnasium ``Box`` pair (Hopper, the slicing environment of seed 003) or
+  directly from bounds (the robot tracking model of ``core/control``, not a gymnasium env);
 * the :class:`~ior_ros.core.twin.world_model.WorldModel` ensemble and its trainer;
 * an optional termination function ``(s, a, ŝ') → [B] bool`` (physics the twin need not learn,
   e.g. Hopper's health check); without one, predicted transitions never terminate.

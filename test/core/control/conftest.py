@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ior_ros.core.control.gain_schedule import GainSchedule
+from ior_ros.core.control.gain_schedule import REFERENCE_SCHEDULE, GainSchedule
 from ior_ros.core.control.lqr_design import reference_lqr_weights, reference_nominal_design
 from ior_ros.core.control.robot_models import DelayedPlant, planar_double_integrator
-from ior_ros.experiments.seed003_table2 import SHIPPED_SCHEDULE
 
 
 @pytest.fixture(scope='session')
@@ -31,5 +30,5 @@ def lqr_weights():
 
 @pytest.fixture(scope='session')
 def shipped_schedule() -> GainSchedule:
-    """The schedule h = 0..30 shipped with the Table II reproduction (re-verified on load)."""
-    return GainSchedule.load(SHIPPED_SCHEDULE, verify=True)
+    """The reference robot's schedule h = 0..30 shipped in core/control (re-verified on load)."""
+    return GainSchedule.load(REFERENCE_SCHEDULE, verify=True)

@@ -8,7 +8,7 @@ import pytest
 
 from ior_ros.core.config import load_config
 from ior_ros.core.control.control_config import ControlConfig
-from ior_ros.core.control.gain_schedule import schedule_fingerprint
+from ior_ros.core.control.schedule_build import schedule_fingerprint
 from ior_ros.core.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[3] / 'config' / 'control.yaml'

@@ -1,4 +1,4 @@
-"""Tracking simulation: delay patterns, newest-command hold, determinism, regimes."""
+"""Tracking simulation (whole runs): delay patterns, determinism, regimes, the one dynamics."""
 
 from __future__ import annotations
 
@@ -11,15 +11,23 @@ from ior_ros.core.control.control_config import (
     PlantModel,
     TrackingConfig,
 )
+from ior_ros.core.control.tracking_dynamics import (
+    Disturbance,
+    disturbance_sequence,
+    initial_state,
+    newest_command_age,
+    recover,
+    tracking_params,
+    transition,
+)
 from ior_ros.core.control.tracking_sim import (
     ControllerKind,
     DelayPattern,
-    FigureEight,
-    newest_command_age,
     plan_gains,
     sample_delays,
     simulate_tracking,
     slot_delay_bounds,
+    slot_steps_of,
 )
 from ior_ros.core.errors import ModelError
 
@@ -28,27 +36,6 @@ SHORT = ControlConfig(tracking=TrackingConfig(n_slots=40))
 
 def _rngs(seed: int, count: int) -> list[np.random.Generator]:
     return [np.random.default_rng([seed, i]) for i in range(count)]
-
-
-def test_figure_eight_derivatives() -> None:
-    ref = FigureEight(1.0, 10.0)
-    t = np.linspace(0.0, 10.0, 2001)
-    dt = t[1] - t[0]
-    sample = ref.sample(t)
-    np.testing.assert_allclose(np.gradient(sample.position_m, dt, axis=0)[1:-1],
-                               sample.velocity_mps[1:-1], atol=1e-4)
-    np.testing.assert_allclose(np.gradient(sample.velocity_mps, dt, axis=0)[1:-1],
-                               sample.acceleration_mps2[1:-1], atol=1e-4)
-    # |v|² = a²ω² (cos² ωt + cos² 2ωt) >= a²ω² · 7/16 (at cos² ωt = 3/8): never at rest
-    speed = np.hypot(sample.velocity_mps[:, 0], sample.velocity_mps[:, 1])
-    assert np.min(speed) == pytest.approx(2 * np.pi / 10.0 * np.sqrt(7 / 16), rel=1e-4)
-
-
-def test_newest_command_age_by_hand() -> None:
-    # sent at 0..5 with delays 2, 0, 3, 0, 0, 1 arrive at 2, 1, 5, 3, 4, 6
-    tau = newest_command_age(np.array([2, 0, 3, 0, 0, 1]))
-    # newest sent among arrived at k: -1, 1, 1, 3, 4, 4 (command 2 arrives late and is stale)
-    np.testing.assert_array_equal(tau, [1, 0, 1, 0, 0, 1])
 
 
 def test_age_is_bounded_by_the_adjacent_slot_bounds(rng) -> None:
@@ -160,3 +147,50 @@ def test_slot_must_be_whole_samples(shipped_schedule) -> None:
     with pytest.raises(ModelError, match='whole number of samples'):
         simulate_tracking(config, shipped_schedule, ControllerKind.NOMINAL,
                           DelayPattern.NOMINAL, 0, _rngs(0, 1))
+
+
+@pytest.mark.parametrize('plant_model', [PlantModel.DOUBLE_INTEGRATOR, PlantModel.UNICYCLE])
+def test_runs_are_the_one_tracking_dynamics(shipped_schedule, plant_model) -> None:
+    """Replaying a run's delays, disturbances and commands through the bare transition gives
+    the simulation's error trace bit for bit (a diverged run is parked on the reference, a stop
+    command brakes)."""
+    config = ControlConfig(tracking=TrackingConfig(n_slots=16, plant_model=plant_model,
+                                                   violation_delay_steps=(25, 36)))
+    schedule = shipped_schedule.with_fallback(FallbackPolicy.STOP)
+    result = simulate_tracking(config, schedule, ControllerKind.ADJUSTED, DelayPattern.PERSISTENT,
+                               8, _rngs(9, 3), record=True)
+    # stops, diverged and surviving runs: every branch is replayed
+    assert result.diverged.any() and not result.diverged.all() and result.stop_slots.all()
+    cfg = config.tracking
+    params = tracking_params(cfg, 0.01, plant=schedule.plant)
+    slot_steps = slot_steps_of(cfg, 0.01)
+    steps = cfg.n_slots * slot_steps
+    runs = 3
+    delays = np.zeros((runs, steps), dtype=np.int64)
+    holds = np.zeros((runs, steps // 50 + 1, 2))
+    noise = np.zeros((runs, steps, 2))
+    gains = np.zeros((runs, cfg.n_slots, 2, 4))
+    stops = np.zeros((runs, cfg.n_slots), dtype=bool)
+    for r, rng in enumerate(_rngs(9, runs)):  # each run's draws, in the simulation's order
+        plan = slot_delay_bounds(DelayPattern.PERSISTENT, cfg.n_slots, 8, cfg, rng)
+        delays[r] = sample_delays(plan.bounds_steps, slot_steps, cfg.delay_jitter_steps, rng)
+        holds[r], noise[r] = disturbance_sequence(rng, params, steps)
+        plan_r = plan_gains(ControllerKind.ADJUSTED, schedule, plan.bounds_steps, slot_steps,
+                            config)
+        gains[r], stops[r] = plan_r.gains, plan_r.stop
+    # the same batch (matrix products round differently for another number of rows)
+    state = initial_state(params, runs)
+    lost = np.zeros(runs, dtype=bool)
+    for k in range(steps):
+        ref_state, ref_acc = params.reference.state([k * 0.01])
+        error = state.x - ref_state[0]
+        distance = np.hypot(error[:, 0], error[:, 2])
+        np.testing.assert_array_equal(distance, result.tracking_error_trace_m[:, k])
+        lost |= distance > cfg.divergence_threshold_m
+        s = k // slot_steps
+        command = ref_acc - np.einsum('rmn,rn->rm', gains[:, s], error)
+        state = transition(state, command, delays[:, k],
+                           Disturbance(holds[:, k // 50], noise[:, k]), params, stop=stops[:, s])
+        if k + 1 < steps:
+            state = recover(state, lost, params)
+    np.testing.assert_array_equal(lost, result.diverged)

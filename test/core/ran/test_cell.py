@@ -1,4 +1,4 @@
-"""Tests of the cell simulator (ior_ros.core.ran.cell)."""
+"""Tests of the cell simulator (ior_ros.core.ran.cell, cell_config, cell_batched, fast_fading)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,16 @@ from scipy import stats
 
 from ior_ros.core.config import load_config
 from ior_ros.core.errors import ConfigError, ModelError
-from ior_ros.core.ran.cell import (
-    CellConfig,
-    Precision,
-    TrafficKind,
-    _cell_chunks,
-    fast_rayleigh_power_gain,
-    fast_rayleigh_rates_bps,
-    jain_fairness,
-    numba_available,
-    simulate_cell,
-    simulate_cells_batched,
-)
+from ior_ros.core.ran.cell import cell_chunks, simulate_cell
+from ior_ros.core.ran.cell_batched import simulate_cells_batched
+from ior_ros.core.ran.cell_config import CellConfig, Precision, TrafficKind
+from ior_ros.core.ran.cell_metrics import jain_fairness
 from ior_ros.core.ran.channel import PathLossConfig, PathLossKind
+from ior_ros.core.ran.fast_fading import fast_rayleigh_power_gain, fast_rayleigh_rates_bps
+from ior_ros.core.ran.link_budget import LinkConfig, link_preset
 from ior_ros.core.ran.rates import shannon_rate_bps, snr_linear
 from ior_ros.core.ran.schedulers import NO_UE, SchedulerKind
+from ior_ros.core.ran.slot_engines import numba_available
 
 ENGINES = ['numpy', 'reference'] + (['numba'] if numba_available() else [])
 
@@ -34,19 +29,35 @@ ENGINES = ['numpy', 'reference'] + (['numba'] if numba_available() else [])
 # ------------------------------------------------------------------------------- config
 
 
-def test_default_config_is_the_seed_003_cell() -> None:
+def test_default_config_is_the_benchmark_cell_with_the_physical_link() -> None:
     cfg = CellConfig()
     assert (cfg.n_ue, cfg.n_prb) == (9, 25)
-    assert cfg.tx_power_dbm == 20.0 and cfg.noise_dbm == -110.0
-    assert cfg.prb_bandwidth_hz == 12 * 15e3
+    assert cfg.link == LinkConfig()
+    assert cfg.link.tx_power_dbm_per_rb == 20.0 and cfg.link.rb_bandwidth_hz == 12 * 15e3
     assert cfg.scheduler is SchedulerKind.PROPORTIONAL_FAIR
     d = cfg.distances_m
     # area medians of 9 equal-area rings of a 400 m disc
     np.testing.assert_allclose(d, 400.0 * np.sqrt((np.arange(9) + 0.5) / 9.0))
     assert np.all(np.diff(d) > 0) and d[-1] < 400.0
-    # mean SNR from the path loss, by hand: 20 dBm - PL(d) + 110 dBm
+    # mean SNR by hand: 20 dBm - PL(d) - (-174 dBm/Hz + 10 log10(180 kHz) + 9 dB)
     pl = 20.0 * math.log10(4.0 * math.pi * 3.5e9 / 299_792_458.0) + 30.0 * np.log10(d)
-    np.testing.assert_allclose(cfg.mean_snr, 10.0 ** ((20.0 - pl + 110.0) / 10.0), rtol=1e-12)
+    noise = -174.0 + 10.0 * math.log10(180e3) + 9.0
+    np.testing.assert_allclose(cfg.mean_snr, 10.0 ** ((20.0 - pl - noise) / 10.0), rtol=1e-12)
+
+
+def test_old_radio_keys_give_the_old_cell() -> None:
+    # the keys before the link model; the fields they leave out keep the old defaults
+    old = CellConfig(tx_power_dbm=20.0)
+    assert old.link == LinkConfig(noise_dbm_per_rb=-110.0, rayleigh_scale=1.0)
+    assert old.link == link_preset('seed003').model_copy(update={'path_loss': PathLossConfig()})
+    full = CellConfig(prb_bandwidth_hz=360e3, tx_power_dbm=23.0, noise_dbm=-100.0,
+                      rayleigh_scale=0.5, coherence_slots=4, coherence_prbs=5,
+                      path_loss={'exponent': 3.5})
+    assert full.link == LinkConfig(rb_bandwidth_hz=360e3, tx_power_dbm_per_rb=23.0,
+                                   noise_dbm_per_rb=-100.0, rayleigh_scale=0.5,
+                                   coherence_slots=4, coherence_rbs=5,
+                                   path_loss=PathLossConfig(exponent=3.5))
+    assert CellConfig.model_validate(full.model_dump()) == full  # the new form round-trips
 
 
 def test_config_errors_name_the_field(tmp_path: Path) -> None:
@@ -115,7 +126,7 @@ def test_engines_give_the_same_numbers(kind: SchedulerKind, traffic: TrafficKind
 
 @pytest.mark.parametrize('precision', list(Precision))
 def test_same_seed_same_numbers(precision: Precision) -> None:
-    cfg = CellConfig(precision=precision, coherence_slots=3, coherence_prbs=2)
+    cfg = CellConfig(precision=precision, link={'coherence_slots': 3, 'coherence_rbs': 2})
     a = simulate_cell(cfg, 3000, np.random.default_rng(1))
     b = simulate_cell(cfg, 3000, np.random.default_rng(1))
     c = simulate_cell(cfg, 3000, np.random.default_rng(2))
@@ -176,8 +187,8 @@ def test_poisson_traffic_below_capacity_delivers_the_offered_load() -> None:
 
 
 def test_block_fading_chunks_are_constant_within_blocks() -> None:
-    cfg = CellConfig(coherence_slots=4, coherence_prbs=5)
-    chunks = list(_cell_chunks(cfg, 4100, np.random.default_rng(0)))
+    cfg = CellConfig(link={'coherence_slots': 4, 'coherence_rbs': 5})
+    chunks = list(cell_chunks(cfg, 4100, np.random.default_rng(0)))
     rates = np.concatenate([c[0] for c in chunks])  # [n_slots, n_ue, n_prb]
     assert rates.shape == (4100, 9, 25)
     blocks = rates.reshape(1025, 4, 9, 5, 5)
@@ -187,7 +198,8 @@ def test_block_fading_chunks_are_constant_within_blocks() -> None:
 
 
 def test_zero_path_loss_gives_the_snr_of_table_i() -> None:
-    cfg = CellConfig(path_loss=PathLossConfig(kind=PathLossKind.NONE))
+    cfg = CellConfig(link={**link_preset('seed003').model_dump(),
+                           'path_loss': PathLossConfig(kind=PathLossKind.NONE)})
     np.testing.assert_allclose(cfg.mean_snr, float(snr_linear(20.0, 1.0, -110.0)))
 
 
@@ -216,7 +228,7 @@ def test_batched_same_seed_same_numbers() -> None:
 @pytest.mark.parametrize('kind', list(SchedulerKind))
 def test_batched_generic_schedulers_and_poisson(kind: SchedulerKind) -> None:
     cfg = CellConfig(scheduler=kind, traffic='poisson', arrival_rate_bps=1e6, packet_bits=8000,
-                     coherence_slots=2, coherence_prbs=5)
+                     link={'coherence_slots': 2, 'coherence_rbs': 5})
     m = simulate_cells_batched(cfg, 20, 2000, np.random.default_rng(4))
     assert m.mean_queue_bits is not None and m.mean_queue_bits.shape == (20, 9)
     np.testing.assert_allclose(m.throughput_bps.mean(), 1e6, rtol=0.05)
@@ -233,7 +245,8 @@ def test_jain_fairness_closed_forms() -> None:
 
 
 def test_partial_path_loss_override_keeps_the_model() -> None:
-    config = load_config(CellConfig, None, ['path_loss.exponent=3.5'])
-    assert config.path_loss == CellConfig().path_loss.model_copy(update={'exponent': 3.5})
+    config = load_config(CellConfig, None, ['link.path_loss.exponent=3.5'])
+    assert config.link == CellConfig().link.model_copy(
+        update={'path_loss': CellConfig().link.path_loss.model_copy(update={'exponent': 3.5})})
     # a partial override lowers the mean SNR as the larger exponent says (not to "no path loss")
     assert np.all(config.mean_snr < CellConfig().mean_snr)

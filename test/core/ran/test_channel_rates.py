@@ -33,7 +33,7 @@ from ior_ros.core.ran.rates import (
 
 C_M_PER_S = 299_792_458.0
 
-# ../shared/reference/anchors.md §5: bits at ε = 1e-5 (normal approximation), rounded to 0.1
+# docs/reference/anchors.md §5: bits at ε = 1e-5 (normal approximation), rounded to 0.1
 ANCHOR_BITS = {
     168: {0: 102.6, 5: 271.9, 10: 505.5, 20: 1042.5},
     336: {0: 242.5, 5: 586.0, 10: 1054.2, 20: 2128.6},
@@ -261,8 +261,21 @@ def test_path_loss_3gpp_by_hand() -> None:
         32.4 + 17.3 * math.log10(20.0) + 20.0 * math.log10(28.0))
 
 
-def test_path_loss_none_and_near_field_clamp() -> None:
-    assert np.all(path_loss_db(np.array([0.0, 5.0, 500.0]), PathLossConfig()) == 0.0)
+def test_path_loss_none_fixed_and_near_field_clamp() -> None:
+    d = np.array([0.0, 5.0, 500.0])
+    none = PathLossConfig(kind=PathLossKind.NONE)
+    assert np.all(path_loss_db(d, none) == 0.0)
+    fixed = PathLossConfig(kind=PathLossKind.FIXED, fixed_loss_db=97.5)
+    assert np.all(path_loss_db(d, fixed) == 97.5)
+    assert not none.depends_on_distance and not fixed.depends_on_distance
+    assert PathLossConfig().depends_on_distance
+
+
+def test_default_path_loss_is_log_distance_exponent_three() -> None:
+    # FSPL(1 m, 3.5 GHz) + 30 log10(d)
+    fs_1m = 20.0 * math.log10(4.0 * math.pi * 3.5e9 / C_M_PER_S)
+    assert float(path_loss_db(200.0, PathLossConfig())) == pytest.approx(
+        fs_1m + 30.0 * math.log10(200.0), abs=1e-9)
     cfg = PathLossConfig(kind=PathLossKind.FREE_SPACE, min_distance_m=1.0)
     assert float(path_loss_db(0.0, cfg)) == float(path_loss_db(1.0, cfg))
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ior_ros.core.errors import DimensionError, ModelError
-from ior_ros.core.ran.cell import numba_available, run_slots, run_slots_batched
+from ior_ros.core.ran.cell_batched import run_slots_batched
 from ior_ros.core.ran.rates import shannon_rate_bps
 from ior_ros.core.ran.schedulers import (
     NO_UE,
@@ -26,6 +26,7 @@ from ior_ros.core.ran.schedulers import (
     round_robin_assign,
     served_rates_bps,
 )
+from ior_ros.core.ran.slot_engines import numba_available, run_slots
 
 ENGINES = ['numpy', 'reference'] + (['numba'] if numba_available() else [])
 B_HZ = 180e3

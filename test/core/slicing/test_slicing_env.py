@@ -106,7 +106,7 @@ def test_shannon_rate_of_one_prb_matches_table_one_snr() -> None:
     env.reset(seed=0)
     state = env.state
     # B log2(1 + P |h|^2 / N) with P/N = 20 dBm - (-110 dBm) = 130 dB: > 40 bit/s/Hz per PRB
-    se = state.prb_rates_bps / env.config.prb_bandwidth_hz
+    se = state.prb_rates_bps / env.config.link.rb_bandwidth_hz
     assert np.all(se > 30) and np.all(se < 60)
 
 
@@ -116,7 +116,7 @@ def test_shannon_rate_of_one_prb_matches_table_one_snr() -> None:
     ('embb_arrival_rate_pps', -5.0, 'greater than or equal to 0'),
     ('reliability', 0.0, '(0, 1]'),
     ('reliability', 1.5, '(0, 1]'),
-    ('prb_bandwidth_hz', 500e3, 'carrier_bandwidth_hz'),
+    ('link', {'rb_bandwidth_hz': 500e3}, 'carrier_bandwidth_hz'),
 ])
 def test_bad_config_names_the_field(field: str, value: float, allowed: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -252,3 +252,52 @@ def test_closed_loop_dexterity_responds_to_delay() -> None:
         values.append(float(np.mean(di[50:])))
         assert np.all((np.asarray(di) >= 0) & (np.asarray(di) <= 1))
     assert values[1] < values[0] - 0.2  # long command delays ruin the tracking
+
+
+def test_closed_loop_dexterity_is_the_one_tracking_dynamics() -> None:
+    """Replaying the robots' delays, disturbances and LQR commands through the bare transition
+    gives their states bit for bit, recoveries included."""
+    from ior_ros.core.control.control_config import TrackingConfig
+    from ior_ros.core.control.figure_eight import FigureEight
+    from ior_ros.core.control.lqr_design import dlqr, reference_lqr_weights
+    from ior_ros.core.control.robot_models import planar_double_integrator
+    from ior_ros.core.control.tracking_dynamics import (
+        command_delay_steps,
+        diverged,
+        initial_disturbance,
+        initial_state,
+        next_disturbance,
+        recover,
+        tracking_params,
+        transition,
+    )
+    from ior_ros.core.slicing.teleop_tracking import TrackingDexterity
+    cfg = make_slicing_config(task={'reference': {'amplitude_m': 2.0, 'speed_scale': 1.5}})
+    n = cfg.n_urllc
+    model = TrackingDexterity(cfg)
+    model.reset(np.random.default_rng(5))
+    rng = np.random.default_rng(6)
+    # short delays, then long ones (unstable: robots diverge and are recovered), then short
+    delays = np.concatenate([rng.uniform(0, 0.03, (300, n)), rng.uniform(0.15, 0.4, (300, n)),
+                             rng.uniform(0, 0.03, (200, n))])
+    params = tracking_params(TrackingConfig(), 0.01,
+                             reference=FigureEight(2.0, 8.0 / 1.5))
+    gain = dlqr(planar_double_integrator(0.01), reference_lqr_weights()).gain
+    replay_rng = np.random.default_rng(5)
+    hold = initial_disturbance(replay_rng, params, n)
+    state = initial_state(params, n, held_command_mps2=params.reference.state([0.0])[1][0])
+    recovered = 0
+    for k, delay in enumerate(delays):
+        model.advance(delay)
+        ref_state, acc = params.reference.state([k * 0.01])
+        error = state.x - ref_state[0]
+        disturbance = next_disturbance(hold, k, replay_rng, params)
+        hold = disturbance.hold_mps2
+        state = transition(state, acc - error @ gain.T, command_delay_steps(delay, 0.01),
+                           disturbance, params)
+        lost = diverged(error, params)
+        recovered += int(lost.sum())
+        state = recover(state, lost, params)
+        np.testing.assert_array_equal(model.state.x, state.x)
+        np.testing.assert_array_equal(model.state.buffer.held_mps2, state.buffer.held_mps2)
+    assert recovered > 0

@@ -1,4 +1,4 @@
-"""The robot tracking environment (issue 3's robot for the twin)."""
+"""The robot tracking environment (the control package's robot, for the twin)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from ior_ros.core.control.figure_eight import FigureEight
 from ior_ros.core.control.robot_models import planar_double_integrator
-from ior_ros.core.control.tracking_sim import FigureEight
 from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.rl.envs import ROBOT_TRACKING_ID, make_env, termination_fn_for
 from ior_ros.core.twin.data import collect_transitions, uniform_policy
@@ -21,8 +21,8 @@ QUIET = {'disturbance_std_mps2': 0.0, 'noise_std_mps2': 0.0}
 
 
 def reference_state(env: RobotTrackingEnv, k: int) -> np.ndarray:
-    ref = FigureEight(env.config.amplitude_m, env.config.period_s).sample(
-        [env._t0 + k * env.config.sample_period_s])
+    ref = FigureEight.from_config(env.config.reference).sample(
+        [env.state.time_offset_s + k * env.config.sample_period_s])
     p, v = ref.position_m[0], ref.velocity_mps[0]
     return np.array([p[0], v[0], p[1], v[1]])
 
@@ -44,7 +44,7 @@ def test_noise_free_step_is_the_delayed_double_integrator() -> None:
         assert reward == pytest.approx(-(error[0] ** 2 + error[2] ** 2) - 1e-3 * float(u @ u),
                                        rel=1e-4)
         assert not terminated
-    phase = 2 * np.pi / 10.0 * (env._t0 + 3 * 0.01)
+    phase = 2 * np.pi / 10.0 * (env.state.time_offset_s + 3 * 0.01)
     np.testing.assert_allclose(obs[4:6], [np.sin(phase), np.cos(phase)], atol=1e-6)
 
 
@@ -96,3 +96,49 @@ def test_twin_learns_the_robot_and_refuses_hopper(tmp_path: Path) -> None:
     with pytest.raises(DimensionError, match=r'twin models obs \[10\], action \[2\]'):
         DigitalTwin.load(tmp_path, expect=TwinSpec.from_env(make_env('Hopper-v5')))
 
+
+
+def test_the_env_is_the_one_tracking_dynamics() -> None:
+    """Replaying the episode's start, disturbances and actions through the bare transition gives
+    the env's states and observations bit for bit."""
+    from gymnasium.utils import seeding
+
+    from ior_ros.core.control.tracking_dynamics import (
+        in_flight_commands,
+        initial_disturbance,
+        initial_state,
+        next_disturbance,
+        tracking_error,
+        transition,
+    )
+    d = 3
+    env = RobotTrackingEnv(command_delay_steps=d)
+    obs, _ = env.reset(seed=21)
+    params = env.config.dynamics()
+    rng = seeding.np_random(21)[0]
+    t0 = float(rng.uniform(0.0, 10.0))
+    offset = rng.normal(0.0, 0.05, size=2)
+    sent = [t0 + j * 0.01 for j in range(-d, 0)]
+    state = initial_state(params, 1, time_offset_s=t0, position_offset_m=offset,
+                          in_flight_mps2=params.reference.state(sent)[1],
+                          in_flight_delay_steps=np.full(d, d))
+    hold = initial_disturbance(rng, params, 1)
+    actions = np.random.default_rng(0).uniform(-2, 2, (200, 2)).astype(np.float32)
+    for k, action in enumerate(actions):
+        obs, *_ = env.step(action)
+        disturbance = next_disturbance(hold, k, rng, params)
+        hold = disturbance.hold_mps2
+        state = transition(state, action[None].astype(np.float64), d, disturbance, params)
+        np.testing.assert_array_equal(env.state.x, state.x)
+        np.testing.assert_array_equal(obs[:4], tracking_error(state, params)[0].astype(np.float32))
+        np.testing.assert_array_equal(obs[6:], in_flight_commands(state, d)[0].ravel()
+                                      .astype(np.float32))
+
+
+def test_old_reference_keys_still_configure_the_env() -> None:
+    env = RobotTrackingEnv(amplitude_m=2.0, period_s=6.0)
+    assert (env.config.reference.amplitude_m, env.config.reference.period_s) == (2.0, 6.0)
+    obs, _ = env.reset(seed=0, options={'time_offset_s': 1.5})
+    assert env.state.time_offset_s == 1.5
+    np.testing.assert_allclose(obs[4:6], [np.sin(2 * np.pi * 1.5 / 6.0),
+                                          np.cos(2 * np.pi * 1.5 / 6.0)], atol=1e-6)

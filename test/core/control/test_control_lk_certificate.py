@@ -1,29 +1,26 @@
-"""LK certificates, synthesis and adjustment, each checked with the independent lifted test."""
+"""LK certificates (LMI (a)), each checked with the independent lifted test."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ior_ros.core.control.delay_robust_lmi import (
-    AdjustOptions,
-    CertificateKind,
-    LkCertificate,
-    LmiOptions,
-    adjust,
-    certified_delay_bound,
-    certify,
-    certify_constant,
-    certify_interval,
-    is_certified,
-    synthesize,
-    verify_certificate,
-)
+from ior_ros.core.control.gain_adjustment import AdjustOptions, adjust
 from ior_ros.core.control.lifted_stability import (
     input_delay_spectral_radius,
     lifted_spectral_radius,
     spectral_radius_profile,
 )
+from ior_ros.core.control.lk_certificate import (
+    LkCertificate,
+    certified_delay_bound,
+    certify,
+    certify_constant,
+    certify_interval,
+    is_certified,
+    verify_certificate,
+)
+from ior_ros.core.control.lk_functional import CertificateKind, LmiOptions
 from ior_ros.core.control.lqr_design import LqrWeights, dlqr
 from ior_ros.core.control.robot_models import (
     DelayedPlant,
@@ -124,42 +121,6 @@ def test_bad_inputs(plant, nominal_gain) -> None:
         certify(nominal_gain, 5, 1.5, plant=plant)
     with pytest.raises(ModelError, match='min_delay_steps = 6 > max_delay_steps = 5'):
         certify_interval(nominal_gain, 6, 5, plant=plant)
-
-
-def test_infeasible_adjustment_names_h(plant, nominal_gain, lqr_weights) -> None:
-    # decay 0.9 per sample with up to 25 samples of input delay on a double integrator: impossible
-    with pytest.raises(ControlError, match=r'h=25') as info:
-        adjust(nominal_gain, 25, 0.9, plant=plant, lqr_weights=lqr_weights,
-               adjust_options=AdjustOptions(detune_grid=(10.0, 1e3, 1e5), vk_iterations=0))
-    assert 'passed LMI (a)' in str(info.value)
-
-
-def test_adjust_returns_the_nominal_gain_when_it_is_certified(plant, nominal_gain,
-                                                              lqr_weights) -> None:
-    result = adjust(nominal_gain, 12, plant=plant, lqr_weights=lqr_weights)
-    assert result.method == 'nominal' and result.distance == 0.0
-    np.testing.assert_array_equal(result.gain, nominal_gain)
-
-
-def test_adjust_finds_a_closer_certified_gain(plant, nominal_gain, lqr_weights) -> None:
-    h = 15
-    detuned = adjust(nominal_gain, h, plant=plant, lqr_weights=lqr_weights,
-                     adjust_options=AdjustOptions(vk_iterations=0))
-    result = adjust(nominal_gain, h, plant=plant, lqr_weights=lqr_weights)
-    assert detuned.method == 'detuned_lqr' and result.method == 'vk'
-    assert result.distance < detuned.distance
-    assert result.distance == pytest.approx(np.linalg.norm(result.gain - nominal_gain))
-    assert all(b <= a + 1e-12 for a, b in zip(result.distance_history,
-                                               result.distance_history[1:]))
-    assert result.certificate.max_delay_steps == h
-    # independent check: exactly stable for every constant delay 0..h
-    assert spectral_radius_profile(plant.A, plant.B, result.gain, h).max() < 1.0
-
-
-def test_synthesis_gain_is_certified_and_exactly_stable(plant) -> None:
-    result = synthesize(20, plant=plant)
-    assert is_certified(result.gain, 20, plant=plant)
-    assert spectral_radius_profile(plant.A, plant.B, result.gain, 20).max() < 1.0
 
 
 def test_seed_state_delay_form() -> None:
