@@ -1,39 +1,12 @@
-"""The `ior` command: help, the reproduction list, exit code 2 with one line on bad input."""
+"""The reproduction contract: registry entries and the files every reproduction writes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ior_ros.experiments.contract import Claim, FigureResult, format_claims_table, write_result
 from ior_ros.experiments.registry import REPRODUCTIONS
-
-
-def test_help_lists_groups(ior) -> None:
-    proc = ior('--help')
-    assert proc.returncode == 0
-    assert 'reproduce' in proc.stdout
-
-
-def test_reproduce_list(ior) -> None:
-    proc = ior('reproduce', '--list')
-    assert proc.returncode == 0
-    for key in ('seed000-fig6a', 'seed000-fig6b', 'seed003-table2'):
-        assert key in proc.stdout
-
-
-def test_unknown_reproduction_exit_2_one_line(ior, tmp_path: Path) -> None:
-    out = tmp_path / 'out'
-    proc = ior('reproduce', 'seed999-fig1', '--out', str(out))
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'seed999-fig1' in lines[0]
-    assert not out.exists()
-
-
-def test_bad_seed_is_argparse_error(ior) -> None:
-    proc = ior('reproduce', 'seed000-fig6a', '--seed', '-3')
-    assert proc.returncode == 2
-    assert '-3' in proc.stderr
 
 
 def test_registry_targets_are_well_formed() -> None:
@@ -50,7 +23,6 @@ def test_contract_files(tmp_path: Path) -> None:
     paths = write_result(result, tmp_path)
     names = sorted(p.name for p in paths)
     assert names == ['demo-fig.config.yaml', 'demo-fig.csv', 'demo-fig.json', 'demo-fig.png']
-    import json
     doc = json.loads((tmp_path / 'demo-fig.json').read_text())
     for key in ('id', 'title', 'x', 'y', 'series', 'paper', 'config', 'seed', 'quick', 'wall_s'):
         assert key in doc

@@ -11,7 +11,7 @@ import pytest
 from ior_ros.commands import progress as cli_progress
 from ior_ros.core.progress import no_progress
 
-EXPERIMENTS = Path(__file__).resolve().parent.parent / 'ior_ros' / 'experiments'
+EXPERIMENTS = Path(__file__).resolve().parents[2] / 'ior_ros' / 'experiments'
 
 
 @pytest.mark.parametrize('path', sorted(EXPERIMENTS.glob('*.py')), ids=lambda p: p.name)

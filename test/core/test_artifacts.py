@@ -18,7 +18,7 @@ from ior_ros.core.artifacts import (
 )
 from ior_ros.core.errors import ArtifactError, ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_json_with_numpy_and_nan(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'benchmarks' / 'bench_dds.py'
 
 

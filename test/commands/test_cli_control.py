@@ -14,7 +14,7 @@ import pytest
 from ior_ros.core.control.lifted_stability import input_delay_spectral_radius
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run_ior(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CORE = Path(__file__).resolve().parent.parent / 'ior_ros' / 'core'
+CORE = Path(__file__).resolve().parents[2] / 'ior_ros' / 'core'
 FORBIDDEN_ROOTS = {'rclpy', 'cyclonedds', 'rosbags', 'mcap', 'mcap_ros2', 'launch', 'launch_ros',
                    'std_msgs', 'geometry_msgs', 'sensor_msgs', 'nav_msgs', 'rosgraph_msgs',
                    'builtin_interfaces', 'visualization_msgs', 'rosidl_runtime_py'}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / 'ior_ros' / 'core'
 FORBIDDEN_LIBRARIES = ('tqdm', 'matplotlib')
 UPPER_LAYERS = ('ior_ros.cli', 'ior_ros.commands', 'ior_ros.experiments', 'ior_ros.runtime',
