@@ -53,8 +53,8 @@ setup(
         'numba>=0.59',  # compiled per-slot scheduler loops (core/ran/cell.py; numpy fallback)
     ],
     extras_require={
-        'dev': ['pytest>=8', 'pytest-timeout>=2.2', 'pytest-xdist>=3.5', 'ruff>=0.5',
-                'mypy>=1.10', 'types-PyYAML'],
+        'dev': ['pytest>=8', 'pytest-timeout>=2.2', 'pytest-xdist>=3.5', 'hypothesis>=6.100',
+                'ruff>=0.5', 'mypy>=1.10', 'types-PyYAML'],
     },
     entry_points={
         'console_scripts': [
