@@ -56,11 +56,41 @@ def _restore_keyboard_interrupt() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _chosen_parsers(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> list[argparse.ArgumentParser]:
+    """The parser and the sub-command parsers the arguments went through."""
+    chain = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(getattr(args, action.dest, None) or '')
+            if sub is not None:
+                chain += _chosen_parsers(sub, args)
+    return chain
+
+
+def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """
+    Refuse a positional that should hold one value but came back as a list.
+
+    CPython's argparse (3.11, 3.12) turns a positional written as ``--`` after a first ``--``
+    into ``[]`` instead of the string or an error (``ior topic pub /x -- --``); the handler would
+    then fail on a list. This turns it into argparse's own one-line error (exit 2).
+    """
+    chain = _chosen_parsers(parser, args)
+    for sub in chain:
+        for action in sub._actions:
+            if (not action.option_strings and action.nargs is None
+                    and isinstance(getattr(args, action.dest, None), list)):
+                sub.error(f"argument {action.metavar or action.dest}: '--' is not a value here "
+                          "(it only separates options from positional arguments)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ior`` console script; returns the exit code."""
     _restore_keyboard_interrupt()
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_single_values(parser, args)
     handler = getattr(args, 'handler', None)
     if handler is None:
         parser.print_help()

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ior_ros.commands.common import (
     add_config_options,
     add_out_option,
-    non_negative_int,
-    positive_int,
+    input_path,
+    number,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +27,18 @@ if TYPE_CHECKING:
     from ior_ros.core.control.robot_models import DelayedPlant
 
 __all__ = ['register', 'render_spectral_radius_plot']
+
+MAX_DELAY_STEPS = 200
+"""Largest delay bound H [samples]; the same limit as ``schedule.max_delay_steps``."""
+MAX_SEARCH_STEPS = 2 * MAX_DELAY_STEPS
+_DELAY_WHY = ('one LMI solve per delay bound, each growing with it (an H of 200 already takes '
+              'minutes per bound); schedule.max_delay_steps has the same limit')
+_DELAY = number(int, 0, MAX_DELAY_STEPS, unit='samples', why=_DELAY_WHY)
+_SEARCH = number(int, 0, MAX_SEARCH_STEPS, unit='samples', why=(
+    'the search solves one LMI per step up to it and the exact test builds a lifted matrix of '
+    'that many delay states'))
+_WORKERS = number(int, 1, 64, why='one process per worker, each with its own solver and its own '
+                                  'copy of the problem in memory')
 
 
 def register(subparsers: Any) -> None:
@@ -45,10 +57,10 @@ def register(subparsers: Any) -> None:
                     'LQR + V-K alternation), in parallel over h. Writes DIR/schedule.json, '
                     'DIR/spectral_radius.png and DIR/config.resolved.yaml.')
     add_config_options(sched)
-    sched.add_argument('--max-delay', type=non_negative_int, required=True, metavar='H',
+    sched.add_argument('--max-delay', type=_DELAY, required=True, metavar='H',
                        help='largest delay bound [samples] (default config: 30)')
     add_out_option(sched)
-    sched.add_argument('--workers', type=positive_int, default=None, metavar='N',
+    sched.add_argument('--workers', type=_WORKERS, default=None, metavar='N',
                        help='worker processes (default: schedule.workers or min(2, cpu))')
     sched.add_argument('--no-progress', action='store_true', help='no progress bar')
     sched.set_defaults(handler=_schedule)
@@ -61,20 +73,22 @@ def register(subparsers: Any) -> None:
                     'Exit status 0: certified; 1: not certified; 2: error.',
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_options(cert)
-    cert.add_argument('--gain-file', type=Path, required=True, metavar='F',
+    cert.add_argument('--gain-file', type=input_path, required=True, metavar='F',
                       help='JSON: a schedule written by "ior control schedule" (with its '
                            'plant), {"gain": [[..]]} or a plain matrix [[..], ..] (plant from '
                            'the config)')
-    cert.add_argument('--max-delay', type=non_negative_int, required=True, metavar='H',
+    cert.add_argument('--max-delay', type=_DELAY, required=True, metavar='H',
                       help='delay bound to certify [samples]')
     which = cert.add_mutually_exclusive_group()
-    which.add_argument('--entry', type=non_negative_int, default=None, metavar='h',
+    which.add_argument('--entry', type=_DELAY, default=None, metavar='h',
                        help='with a schedule file: the entry to check (default: H)')
     which.add_argument('--nominal', action='store_true',
                        help='with a schedule file: check its nominal gain')
-    cert.add_argument('--decay-rate', type=float, default=None, metavar='LAMBDA',
+    cert.add_argument('--decay-rate', type=number(float, 0, 1, low_open=True, why=(
+        'the certified decay |x(k)| <= c LAMBDA^k; 1 is plain stability')), default=None,
+        metavar='LAMBDA',
                       help='decay rate in (0, 1] (default: certificate.decay_rate)')
-    cert.add_argument('--search-limit', type=non_negative_int, default=None, metavar='STEPS',
+    cert.add_argument('--search-limit', type=_SEARCH, default=None, metavar='STEPS',
                       help='search the certified bound up to this (default: max(2H, H + 20))')
     add_out_option(cert, required=False)
     cert.set_defaults(handler=_certify)
@@ -83,9 +97,6 @@ def register(subparsers: Any) -> None:
 def _load_config(args: argparse.Namespace) -> ControlConfig:
     from ior_ros.commands.common import resolve_config
     from ior_ros.core.control.control_config import ControlConfig
-    from ior_ros.core.errors import ConfigError
-    if args.config is not None and not Path(args.config).is_file():
-        raise ConfigError(f'--config {str(args.config)!r}: no such file')
     config: ControlConfig = resolve_config(ControlConfig, args)
     return config
 
@@ -94,11 +105,15 @@ def _schedule(args: argparse.Namespace) -> int:
     from ior_ros.commands.common import save_resolved_config
     from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_bytes, ensure_out_dir
+    from ior_ros.core.config import config_to_dict, validate_config
+    from ior_ros.core.control.control_config import ControlConfig
     from ior_ros.core.control.schedule_build import schedule_from_config
 
     config = _load_config(args)
-    config = config.model_copy(update={'schedule': config.schedule.model_copy(
-        update={'max_delay_steps': args.max_delay})})
+    data = config_to_dict(config)
+    data['schedule']['max_delay_steps'] = args.max_delay
+    # validated again (not model_copy), so the field's range applies to --max-delay as well
+    config = validate_config(ControlConfig, data)
     out = ensure_out_dir(args.out)
     save_resolved_config(out, config)
     progress = terminal_progress(not args.no_progress)
@@ -184,7 +199,7 @@ def _read_gain_file(path: Path, args: argparse.Namespace,
 
     from ior_ros.core.artifacts import artifact_file, check_format, read_json_file
     from ior_ros.core.control.gain_schedule import SCHEDULE_ARTIFACT
-    from ior_ros.core.control.robot_models import DelayedPlant, planar_double_integrator
+    from ior_ros.core.control.robot_models import planar_double_integrator
     from ior_ros.core.errors import ArtifactError, ConfigError
     gain_file = dataclasses.replace(SCHEDULE_ARTIFACT, what='gain file')
     try:
@@ -195,6 +210,21 @@ def _read_gain_file(path: Path, args: argparse.Namespace,
     except ArtifactError as exc:
         raise ArtifactError(f'--gain-file: {exc}') from None
     default_plant = planar_double_integrator(config.plant.sample_period_s, config.plant.axes)
+    try:
+        return _interpret_gain_document(doc, args, default_plant)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        from ior_ros.core.input_files import display_path
+        detail = f'no {exc}' if isinstance(exc, KeyError) else ' '.join(str(exc).split())[:120]
+        raise ArtifactError(f'--gain-file {display_path(path)}: malformed document ({detail}); '
+                            'expected a schedule, {"gain": [[..]]} or a matrix') from None
+
+
+def _interpret_gain_document(doc: Any, args: argparse.Namespace,
+                             default_plant: DelayedPlant) -> tuple[DelayedPlant, object, str]:
+    from ior_ros.core.control.robot_models import DelayedPlant
+    from ior_ros.core.errors import ConfigError
     if isinstance(doc, dict) and 'entries' in doc:
         plant = DelayedPlant.from_dict(doc['plant'])
         if args.nominal:
@@ -214,8 +244,8 @@ def _read_gain_file(path: Path, args: argparse.Namespace,
         return plant, doc['gain'], 'gain from file'
     if isinstance(doc, list):
         return default_plant, doc, 'matrix from file'
-    raise ConfigError(f'--gain-file {str(path)!r}: expected a schedule, {{"gain": [[..]]}} or '
-                      'a matrix')
+    raise ConfigError(f'--gain-file {args.gain_file}: expected a schedule, {{"gain": [[..]]}} '
+                      'or a matrix')
 
 
 def _certify(args: argparse.Namespace) -> int:
@@ -227,12 +257,10 @@ def _certify(args: argparse.Namespace) -> int:
     from ior_ros.core.control.lk_certificate import certified_delay_bound, certify
     from ior_ros.core.control.robot_models import check_gain
     from ior_ros.core.control.schedule_build import lmi_options_from_config
-    from ior_ros.core.errors import ConfigError, ControlError
+    from ior_ros.core.errors import ControlError
 
     config = _load_config(args)
     decay = config.certificate.decay_rate if args.decay_rate is None else args.decay_rate
-    if not 0.0 < decay <= 1.0:
-        raise ConfigError(f'--decay-rate {decay!r}: must be in (0, 1]')
     plant, raw_gain, what = _read_gain_file(args.gain_file, args, config)
     gain = check_gain(plant, raw_gain)
     options = lmi_options_from_config(config)

@@ -17,11 +17,16 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from ior_ros.commands.common import add_config_options, add_out_option, positive_int
+from ior_ros.commands.common import add_config_options, add_out_option, number
 
 __all__ = ['register', 'EVAL_SUBCOMMAND_MODULES']
 
 EVAL_SUBCOMMAND_MODULES: list[str] = []
+
+MAX_EVAL_EPISODES = 1000
+MAX_EVAL_SLOTS = 1_000_000
+_KEPT = ("every slot's URLLC delays are kept for the percentiles (about 150 bytes per slot and "
+         'episode)')
 
 
 def register(subparsers: Any) -> None:
@@ -58,9 +63,10 @@ def _register_slicing(group: Any) -> None:
                     "(baselines: the defaults of config/slicing.yaml's env section).")
     parser.add_argument('--policy', required=True, metavar='DIR|pf|rr|maxweight|dpp',
                         help='policy folder/file or baseline name')
-    parser.add_argument('--episodes', type=positive_int, default=None,
+    parser.add_argument('--episodes', type=number(int, 1, MAX_EVAL_EPISODES, why=_KEPT),
+                        default=None,
                         help='held-out episodes (default: eval.episodes)')
-    parser.add_argument('--slots', type=positive_int, default=None,
+    parser.add_argument('--slots', type=number(int, 1, MAX_EVAL_SLOTS, why=_KEPT), default=None,
                         help='slots per episode (default: eval.episode_slots)')
     add_config_options(parser)
     add_out_option(parser)

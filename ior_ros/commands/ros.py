@@ -3,7 +3,8 @@ ROS 2 tools on the DDS runtime: ``ior launch``, ``ior topic``, ``ior node``, ``i
 ``ior service``, ``ior bag``.
 
 They mirror ros2cli (``ros2 launch``, ``ros2 topic pub|echo|list|hz``, ``ros2 node list``,
-``ros2 param list|get|set``, ``ros2 service list|type|call``, ``ros2 bag record|play|info``)
+``ros2 param list|get|set|describe``, ``ros2 service list|type|call``,
+``ros2 bag record|play|info|reindex``)
 closely enough that the same
 arguments work; the differences are listed in docs/models/runtime.md. Domain and discovery
 come from ``ROS_DOMAIN_ID`` and ``ROS_AUTOMATIC_DISCOVERY_RANGE`` (``LOCALHOST`` for loopback
@@ -19,6 +20,7 @@ from typing import Any
 from ior_ros.commands.common import (
     non_negative_float,
     non_negative_int,
+    number,
     positive_float,
     positive_int,
 )
@@ -53,8 +55,19 @@ def _qos(args: argparse.Namespace, always: bool = False) -> Any:
                      args.qos_history)
 
 
+# ranges of the tools' own numbers (launch, topic list/echo/hz, node, service)
+_SPIN_TIME = number(float, 0, 3600, unit='s', why='the command waits this long for discovery '
+                                                  'before it answers')
+_SECONDS = number(float, 0, 1e6, low_open=True, unit='s', why='about 11 days; the command runs '
+                                                              'until then')
+_COUNT = number(int, 1, 10**9, why='a count of messages or calls; nothing is kept per item')
+_WINDOW = number(int, 1, 10**6, why='the window keeps one arrival time per message')
+_CALL_RATE = number(float, 0, 1000, low_open=True, unit='Hz', why=(
+    'each call waits for its reply, so a faster rate only queues requests'))
+
+
 def _spin_time(parser: argparse.ArgumentParser, default: float) -> None:
-    parser.add_argument('--spin-time', type=non_negative_float, default=default, metavar='S',
+    parser.add_argument('--spin-time', type=_SPIN_TIME, default=default, metavar='S',
                         help=f'seconds to wait for discovery (default {default})')
 
 
@@ -93,7 +106,8 @@ def _topic_pub(args: argparse.Namespace) -> int:
     publish(args.topic, args.type, args.values, rate_hz=args.rate, times=args.times,
             once=args.once, wait_matching=args.wait_matching_subscriptions,
             max_wait_s=args.max_wait_time_secs, keep_alive_s=args.keep_alive,
-            qos=_qos(args), print_every=args.print, node_name=args.node_name)
+            qos=_qos(args), print_every=args.print, node_name=args.node_name,
+            ack_timeout_s=args.ack_timeout)
     return 0
 
 
@@ -106,12 +120,15 @@ def _topic_hz(args: argparse.Namespace) -> int:
 
 
 def _node_list(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.graph import SHARED_NAME_WARNING, shared_names
     from ior_ros.runtime.topic_tools import list_nodes
 
     names = list_nodes(args.spin_time)
     if args.count_nodes:
         print(len(names))
     else:
+        if shared_names(names):  # ros2 node list's warning, word for word (ros2node/verb/list.py)
+            print(f'WARNING: {SHARED_NAME_WARNING}', file=sys.stderr)
         for name in names:
             print(name)
     return 0
@@ -136,11 +153,19 @@ def _param_set(args: argparse.Namespace) -> int:
     from ior_ros.runtime.param_tools import param_set
 
     ok, reason = param_set(args.node, args.name, args.value, args.timeout)
-    if ok:
-        print('Set parameter successful')
+    if ok:  # ros2 param set's lines (ros2param/verb/set.py); a refusal exits 2 here, 0 there
+        print('Set parameter successful' + (f': {reason}' if reason else ''))
         return 0
-    print(f'Setting parameter failed: {reason}', file=sys.stderr)
-    return 1
+    print('Setting parameter failed' + (f': {reason}' if reason else ''), file=sys.stderr)
+    return 2
+
+
+def _param_describe(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.param_tools import param_describe
+
+    for line in param_describe(args.node, args.names, args.timeout):
+        print(line)
+    return 0
 
 
 def _service_list(args: argparse.Namespace) -> int:
@@ -179,7 +204,8 @@ def _bag_record(args: argparse.Namespace) -> int:
     output = args.output or datetime.now().strftime('rosbag2_%Y_%m_%d-%H_%M_%S')
     record(output, args.topics, all_topics=args.all, include_hidden=args.include_hidden_topics,
            duration_s=args.duration, max_messages=args.max_messages, qos_override=_qos(args),
-           storage=args.storage)
+           storage=args.storage, max_chunk_interval_s=args.max_chunk_interval,
+           max_cache_size=args.max_cache_size, fsync=not args.no_fsync)
     return 0
 
 
@@ -191,7 +217,7 @@ def _bag_play(args: argparse.Namespace) -> int:
     play(args.bag, rate=args.rate, topics=args.topics, loop=args.loop,
          clock_hz=clock if clock else None, delay_s=args.delay,
          start_offset_s=args.start_offset, wait_for_subscribers_s=args.wait_for_subscribers,
-         progress=progress_enabled(not args.no_progress))
+         progress=progress_enabled(not args.no_progress), ack_timeout_s=args.ack_timeout)
     return 0
 
 
@@ -200,6 +226,20 @@ def _bag_info(args: argparse.Namespace) -> int:
 
     info(args.bag)
     return 0
+
+
+def _bag_reindex(args: argparse.Namespace) -> int:
+    from ior_ros.runtime.bag_reindex import reindex
+
+    reindex(args.bag, keep_original=not args.delete_original)
+    return 0
+
+
+def _ack_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--ack-timeout', type=non_negative_float, default=2.0, metavar='S',
+                        help='at the end, wait at most S seconds for reliable subscribers to '
+                             'acknowledge; one that does not is named in a warning (default 2; '
+                             'ior extension)')
 
 
 # ---------------------------------------------------------------------------- registration
@@ -234,9 +274,9 @@ def register(subparsers: Any) -> None:
     p.add_argument('type', nargs='?', default=None,
                    help='message type pkg/msg/Name (found by discovery when omitted)')
     p.add_argument('--once', action='store_true', help='print one message and exit')
-    p.add_argument('--times', type=positive_int, default=None, metavar='N',
+    p.add_argument('--times', type=_COUNT, default=None, metavar='N',
                    help='exit after N messages (ior extension)')
-    p.add_argument('--timeout', type=positive_float, default=None, metavar='S',
+    p.add_argument('--timeout', type=_SECONDS, default=None, metavar='S',
                    help='exit after S seconds (ior extension)')
     p.add_argument('--no-arr', action='store_true', help='print array sizes, not contents')
     _spin_time(p, 5.0)
@@ -267,6 +307,7 @@ def register(subparsers: Any) -> None:
     p.add_argument('-n', '--node-name', default=None, metavar='NAME',
                    help='name of the publishing node in the ROS graph (default '
                         'ior_topic_pub_<pid>)')
+    _ack_timeout(p)
     _add_qos(p)
     p.set_defaults(handler=_topic_pub)
 
@@ -274,9 +315,9 @@ def register(subparsers: Any) -> None:
                              description='Average rate, min/max gap and std dev every second.')
     p.add_argument('topic', help='topic name')
     p.add_argument('type', nargs='?', default=None, help='message type (found when omitted)')
-    p.add_argument('-w', '--window', type=positive_int, default=10000, metavar='N',
+    p.add_argument('-w', '--window', type=_WINDOW, default=10000, metavar='N',
                    help='samples in the moving window')
-    p.add_argument('--duration', type=positive_float, default=None, metavar='S',
+    p.add_argument('--duration', type=_SECONDS, default=None, metavar='S',
                    help='stop after S seconds (ior extension)')
     _spin_time(p, 5.0)
     p.set_defaults(handler=_topic_hz)
@@ -286,12 +327,13 @@ def register(subparsers: Any) -> None:
     node_sub = node.add_subparsers(dest='node_command', metavar='VERB')
     node_sub.required = True
     p = node_sub.add_parser('list', help='nodes announced on ros_discovery_info',
-                            description='Print the fully qualified name of every node.')
+                            description='Print the fully qualified name of every node (a '
+                                        'warning on stderr when two nodes share one).')
     p.add_argument('-c', '--count-nodes', action='store_true', help='print only the count')
     _spin_time(p, 1.5)
     p.set_defaults(handler=_node_list)
 
-    param = subparsers.add_parser('param', help="list, get or set a node's parameters",
+    param = subparsers.add_parser('param', help="list, get, set or describe a node's parameters",
                                   description='ros2 param on the DDS runtime: calls the '
                                               "node's parameter services.")
     param_sub = param.add_subparsers(dest='param_command', metavar='VERB')
@@ -299,10 +341,15 @@ def register(subparsers: Any) -> None:
     for verb, helptext, handler in (
             ('list', 'parameter names of a node', _param_list),
             ('get', 'value of one parameter', _param_get),
-            ('set', 'set one parameter (VALUE in YAML)', _param_set)):
+            ('set', 'set one parameter (VALUE in YAML); a refusal prints the reason, exit 2',
+             _param_set),
+            ('describe', 'type, description and constraints (range, read-only) of parameters',
+             _param_describe)):
         p = param_sub.add_parser(verb, help=helptext, description=helptext + '.')
         p.add_argument('node', help='fully qualified node name, e.g. /ns/talker')
-        if verb != 'list':
+        if verb == 'describe':
+            p.add_argument('names', nargs='+', metavar='name', help='parameter names')
+        elif verb != 'list':
             p.add_argument('name', help='parameter name')
         if verb == 'set':
             p.add_argument('value', help='new value, read as YAML (2.5, true, [1, 2], text)')
@@ -336,16 +383,16 @@ def register(subparsers: Any) -> None:
     p.add_argument('service_name', help='service name')
     p.add_argument('service_type', help='service type pkg/srv/Name')
     p.add_argument('values', nargs='?', default='{}', help='request field values in YAML')
-    p.add_argument('-r', '--rate', type=positive_float, default=None, metavar='HZ',
+    p.add_argument('-r', '--rate', type=_CALL_RATE, default=None, metavar='HZ',
                    help='call repeatedly at HZ until Ctrl-C (or --times calls)')
-    p.add_argument('--times', type=positive_int, default=None, metavar='N',
+    p.add_argument('--times', type=_COUNT, default=None, metavar='N',
                    help='with --rate, stop after N calls (ior extension)')
-    p.add_argument('--timeout', type=positive_float, default=10.0, metavar='S',
+    p.add_argument('--timeout', type=_SECONDS, default=10.0, metavar='S',
                    help='seconds to wait for the service and for each reply (default 10; ior '
                         'extension)')
     p.set_defaults(handler=_service_call)
 
-    bag = subparsers.add_parser('bag', help='record, play or inspect rosbag2 bags',
+    bag = subparsers.add_parser('bag', help='record, play, inspect or reindex rosbag2 bags',
                                 description='ros2 bag on the DDS runtime (mcap and sqlite3 '
                                             'storage via rosbags).')
     bag_sub = bag.add_subparsers(dest='bag_command', metavar='VERB')
@@ -364,6 +411,16 @@ def register(subparsers: Any) -> None:
                    help='stop after S seconds (ior extension)')
     p.add_argument('--max-messages', type=positive_int, default=None, metavar='N',
                    help='stop after N messages (ior extension)')
+    p.add_argument('--max-chunk-interval', type=positive_float, default=0.5, metavar='S',
+                   help='write buffered messages to the file at least every S seconds: a '
+                        'recorder that is killed loses at most that much (default 0.5; ior '
+                        'extension)')
+    p.add_argument('--max-cache-size', type=non_negative_int, default=1 << 20, metavar='BYTES',
+                   help='also write them once BYTES are buffered (default 1048576; 0: after '
+                        'every batch received)')
+    p.add_argument('--no-fsync', action='store_true',
+                   help='do not fsync each write (enough against a killed recorder, not '
+                        'against a power cut; ior extension)')
     _add_qos(p)
     p.set_defaults(handler=_bag_record)
 
@@ -385,8 +442,23 @@ def register(subparsers: Any) -> None:
                    help='wait up to S seconds until every topic has a subscriber (ior '
                         'extension)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    _ack_timeout(p)
     p.set_defaults(handler=_bag_play)
 
-    p = bag_sub.add_parser('info', help='summarize a bag', description='ros2 bag info.')
+    p = bag_sub.add_parser('info', help='summarize a bag',
+                           description='ros2 bag info. A bag cut by a crash is summarized up to '
+                                       'its last complete message (stderr says what was cut).')
     p.add_argument('bag', help='bag folder')
     p.set_defaults(handler=_bag_info)
+
+    p = bag_sub.add_parser('reindex', help="rebuild a bag's metadata.yaml; repair a cut MCAP file",
+                           description='ros2 bag reindex: rebuild metadata.yaml from the storage '
+                                       'files (counts, times, topics with type and offered QoS). '
+                                       'An MCAP file without a footer (a recording that was '
+                                       'killed, a cut or garbage tail) is rewritten with every '
+                                       'complete message and a summary, so that ros2 bag reads '
+                                       'it; the original is kept as FILE.orig.')
+    p.add_argument('bag', help='bag folder')
+    p.add_argument('--delete-original', action='store_true',
+                   help='replace a repaired MCAP file without keeping the original as FILE.orig')
+    p.set_defaults(handler=_bag_reindex)

@@ -16,9 +16,26 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ior_ros.commands.common import add_config_options, add_out_option
+from ior_ros.commands.common import (
+    add_config_options,
+    add_out_option,
+    number,
+    output_folder,
+    seed_number,
+)
 
 __all__ = ['register']
+
+_MAX_RATE_PER_S = 1e12
+_MAX_PACKETS = 10_000_000
+_RATE_WHY = 'event times are float64 seconds, whose resolution is lost beyond 10^12 per second'
+_RATE = number(float, 0, _MAX_RATE_PER_S, unit='1/s', why=_RATE_WHY)
+_SERVICE_RATE = number(float, 0, _MAX_RATE_PER_S, low_open=True, unit='1/s', why=_RATE_WHY)
+_FRACTION = number(float, 0, 1, low_open=True, words='in (0, 1]',
+                   why='a fraction of the compute')
+_PACKETS = number(int, 1, _MAX_PACKETS, why=(
+    'the arrivals are drawn at once, about 100 bytes of memory per packet (1 GB at the limit)'))
+_SEED = seed_number()
 
 _DISCIPLINES = {'fifo': 'fifo', 'preemptive-resume': 'preemptive_resume',
                 'shared-exclusive': 'shared_exclusive', 'euad': 'euad'}
@@ -47,6 +64,7 @@ def register(subparsers: Any) -> None:
         description='Exact simulation of the BS data-processing queue with Poisson URLLC and '
                     'eMBB arrivals and exponential work (rates in 1/s). Prints the mean and 99th '
                     'percentile sojourn of each class (with --json: one JSON object).')
+    # checked in the handler, so every mistake is one `ior: error:` line
     cq.add_argument('--lambda-urllc', required=True, metavar='X',
                     help='URLLC arrival rate [1/s], >= 0')
     cq.add_argument('--lambda-embb', required=True, metavar='Y',
@@ -64,24 +82,13 @@ def register(subparsers: Any) -> None:
                     help='packets to simulate, both classes together (default 200000)')
     cq.add_argument('--seed', default='0', metavar='S', help='random seed (default 0)')
     cq.add_argument('--json', action='store_true', help='print exactly one JSON object')
-    cq.add_argument('--out', type=Path, default=None, metavar='DIR',
+    cq.add_argument('--out', type=output_folder(), default=None, metavar='DIR',
                     help='also write result.json and the resolved options into DIR')
     cq.set_defaults(handler=_run_compute_queue)
 
 
 # --------------------------------------------------------------------------------------------
 # compute-queue
-
-
-def _number(flag: str, text: str, allowed: str, ok: Any, kind: type = float) -> Any:
-    from ior_ros.core.errors import ConfigError
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise ConfigError(f'{flag} = {text!r}: not a number; {allowed}') from None
-    if isinstance(value, float) and not math.isfinite(value) or not ok(value):
-        raise ConfigError(f'{flag} = {text}: {allowed}')
-    return value
 
 
 def _run_compute_queue(args: argparse.Namespace) -> int:
@@ -91,25 +98,20 @@ def _run_compute_queue(args: argparse.Namespace) -> int:
     from ior_ros.core.errors import ConfigError
     from ior_ros.core.ran import compute_queue as cq
 
-    lam_u = _number('--lambda-urllc', args.lambda_urllc, 'must be a finite number >= 0 [1/s]',
-                    lambda v: v >= 0)
-    lam_e = _number('--lambda-embb', args.lambda_embb, 'must be a finite number >= 0 [1/s]',
-                    lambda v: v >= 0)
-    mu = _number('--mu', args.mu, 'must be a finite number > 0 [1/s]', lambda v: v > 0)
-    mu_e = mu if args.mu_embb is None else _number(
-        '--mu-embb', args.mu_embb, 'must be a finite number > 0 [1/s]', lambda v: v > 0)
+    lam_u: float = _RATE.parse('--lambda-urllc', args.lambda_urllc)
+    lam_e: float = _RATE.parse('--lambda-embb', args.lambda_embb)
+    mu: float = _SERVICE_RATE.parse('--mu', args.mu)
+    mu_e: float = mu if args.mu_embb is None else _SERVICE_RATE.parse('--mu-embb', args.mu_embb)
     if args.discipline not in _DISCIPLINES:
         raise ConfigError(f'--discipline = {args.discipline!r}: must be one of '
                           + ', '.join(_DISCIPLINES))
     discipline = cq.Discipline(_DISCIPLINES[args.discipline])
-    beta = _number('--shared-fraction', args.shared_fraction, 'must be in (0, 1]',
-                   lambda v: 0 < v <= 1)
+    beta: float = _FRACTION.parse('--shared-fraction', args.shared_fraction)
     if discipline is cq.Discipline.EUAD and beta >= 1:
         raise ConfigError(f'--shared-fraction = {args.shared_fraction}: euad needs an eMBB part, '
                           'so it must be in (0, 1)')
-    packets = _number('--packets', args.packets, 'must be an integer >= 1', lambda v: v >= 1,
-                      int)
-    seed = _number('--seed', args.seed, 'must be an integer >= 0', lambda v: v >= 0, int)
+    packets: int = _PACKETS.parse('--packets', args.packets)
+    seed: int = _SEED.parse('--seed', args.seed)
     if lam_u + lam_e <= 0:
         raise ConfigError(f'--lambda-urllc + --lambda-embb = {lam_u + lam_e}: at least one class '
                           'needs traffic (> 0)')
@@ -177,9 +179,6 @@ def _run_coexistence(args: argparse.Namespace) -> int:
     from ior_ros.core.ran.coexistence_config import CoexistenceConfig, check_config
     from ior_ros.core.ran.coexistence_search import run_coexistence
 
-    if args.config is not None and not Path(args.config).is_file():
-        from ior_ros.core.errors import ConfigError
-        raise ConfigError(f'--config {str(args.config)!r}: no such file')
     config = resolve_config(CoexistenceConfig, args)
     check_config(config)  # every problem is reported before anything is written
     with terminal_progress(not args.no_progress)('coexistence', unit='cell-slots') as bar:

@@ -15,14 +15,12 @@ import shlex
 import sys
 from typing import Any
 
-from ior_ros.commands.common import (
-    add_config_options,
-    add_out_option,
-    non_negative_int,
-    positive_int,
-)
+from ior_ros.commands.common import add_config_options, add_out_option, number, seed_number
 
-__all__ = ['register_train']
+__all__ = ['register_train', 'MAX_TRAIN_SLOTS']
+
+MAX_TRAIN_SLOTS = 100_000_000
+"""Most environment slots one ``ior train slicing`` may run (train.steps has the same limit)."""
 
 
 def register_train(subparsers: Any) -> None:
@@ -33,10 +31,12 @@ def register_train(subparsers: Any) -> None:
                     'multiplier on the URLLC reliability constraint. Configuration keys: '
                     'config/slicing.yaml (env, agent, train, eval).')
     add_config_options(parser)
-    parser.add_argument('--steps', type=positive_int, default=None,
+    parser.add_argument('--steps', type=number(int, 1, MAX_TRAIN_SLOTS, unit='slots', why=(
+        'training takes about a millisecond per slot, so the limit is already more than a day')),
+        default=None,
                         help='environment slots to train for (default: train.steps)')
     add_out_option(parser)
-    parser.add_argument('--seed', type=non_negative_int, default=None,
+    parser.add_argument('--seed', type=seed_number(), default=None,
                         help='random seed (default: train.seed)')
     parser.add_argument('--resume', action='store_true',
                         help='continue from DIR/checkpoint.pt when it exists')

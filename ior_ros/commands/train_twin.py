@@ -14,12 +14,21 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ior_ros.commands.common import add_config_options, non_negative_int, positive_int
+from ior_ros.commands.common import add_config_options, number, output_folder, seed_number
 
 if TYPE_CHECKING:
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
 
 __all__ = ['register_train', 'resolve_train_config']
+
+MAX_EPOCHS = 10_000
+MAX_EPOCH_STEPS = 1_000_000
+_EPOCHS = number(int, 1, MAX_EPOCHS, why='each epoch is --epoch-steps environment steps of '
+                                         'training; the limit is weeks on two cores')
+_EPOCH_STEPS = number(int, 1, MAX_EPOCH_STEPS, unit='steps', why=(
+    'an epoch is checkpointed only at its end, and its rows and transitions are held in memory '
+    'until then'))
+_EVAL_EPISODES = number(int, 0, 1000, why='the evaluation episodes run after every epoch')
 
 VARIANT_HELP = ('sac: SAC alone; twin: + world model (twin buffer, risk gate); '
                 'twin_gan: + GAN samples through the world model')
@@ -36,18 +45,18 @@ def register_train(subparsers: Any) -> None:
                              'also ior/RobotTracking-v0 and ior/TeleopSlicing-v0')
     parser.add_argument('--variant', choices=('sac', 'twin', 'twin_gan'), default=None,
                         help=VARIANT_HELP + ' (default: twin_gan)')
-    parser.add_argument('--epochs', type=positive_int, default=None,
+    parser.add_argument('--epochs', type=_EPOCHS, default=None,
                         help='epochs to run (default 50)')
-    parser.add_argument('--epoch-steps', type=positive_int, default=None,
+    parser.add_argument('--epoch-steps', type=_EPOCH_STEPS, default=None,
                         help='real environment steps per epoch (default 1000; smaller for tests)')
-    parser.add_argument('--seed', type=non_negative_int, default=None, help='random seed (0)')
-    parser.add_argument('--eval-episodes', type=non_negative_int, default=None,
+    parser.add_argument('--seed', type=seed_number(), default=None, help='random seed (0)')
+    parser.add_argument('--eval-episodes', type=_EVAL_EPISODES, default=None,
                         help='deterministic evaluation episodes after each epoch (5)')
-    parser.add_argument('--out', required=True, metavar='DIR',
+    parser.add_argument('--out', type=output_folder(), required=True, metavar='DIR',
                         help='run folder (created; files written atomically)')
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --out from its last checkpoint')
-    parser.add_argument('--checkpoint-every', type=positive_int, default=1, metavar='N',
+    parser.add_argument('--checkpoint-every', type=_EPOCHS, default=1, metavar='N',
                         help='epochs between checkpoints (default 1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_config_options(parser)
@@ -56,30 +65,16 @@ def register_train(subparsers: Any) -> None:
 
 def resolve_train_config(args: argparse.Namespace) -> TwinTrainConfig:
     """Defaults ← ``--config`` ← ``--set`` ← the explicit flags (``--env``, ``--variant``, …)."""
-    from ior_ros.core.config import config_to_dict, load_config
-    from ior_ros.core.errors import ConfigError
+    from ior_ros.core.config import config_to_dict, load_config, validate_config
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
-    if args.config is not None and not args.config.is_file():
-        raise ConfigError(f'--config {str(args.config)!r}: no such file')
-    base = load_config(TwinTrainConfig, args.config, args.overrides)
+    base = load_config(TwinTrainConfig, args.config, args.overrides, what='--config')
     flags = {'env_id': args.env, 'variant': args.variant, 'epochs': args.epochs,
              'epoch_steps': args.epoch_steps, 'seed': args.seed,
              'eval_episodes': getattr(args, 'eval_episodes', None)}
     data = config_to_dict(base)
     data.update({k: v for k, v in flags.items() if v is not None})
-    config: TwinTrainConfig = _validate(TwinTrainConfig, data)
+    config: TwinTrainConfig = validate_config(TwinTrainConfig, data)
     return config
-
-
-def _validate(model: Any, data: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    from ior_ros.core.config import format_validation_error
-    from ior_ros.core.errors import ConfigError
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model=model)) from None
 
 
 def _run(args: argparse.Namespace) -> int:

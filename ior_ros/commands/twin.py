@@ -13,12 +13,22 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
-from ior_ros.commands.common import add_config_options, non_negative_int, positive_int
+from ior_ros.commands.common import (
+    add_config_options,
+    input_path,
+    number,
+    output_folder,
+    seed_number,
+)
 
 __all__ = ['register']
+
+MAX_SAMPLES = 10_000_000
+_SAMPLES = number(int, 1, MAX_SAMPLES, why=(
+    'every transition is kept in memory (about 100 bytes each for Hopper, 1 GB at the limit) and '
+    'collecting one takes an environment step'))
 
 
 def register(subparsers: Any) -> None:
@@ -37,19 +47,21 @@ def register(subparsers: Any) -> None:
     ev.add_argument('--env', default='Hopper-v5', metavar='ID',
                     help='gymnasium environment id with Box spaces; also ior/RobotTracking-v0 '
                          '(tracking robot) and ior/TeleopSlicing-v0 (seed 003 slicing)')
-    ev.add_argument('--train-samples', type=positive_int, default=60000,
+    ev.add_argument('--train-samples', type=_SAMPLES, default=60000,
                     help='training transitions (seed: 60000)')
-    ev.add_argument('--test-samples', type=positive_int, default=10000,
+    ev.add_argument('--test-samples', type=_SAMPLES, default=10000,
                     help='held-out transitions (seed: 10000)')
-    ev.add_argument('--epochs', type=positive_int, default=20,
+    ev.add_argument('--epochs', type=number(int, 1, 10_000, why=(
+        'the gradient steps are epochs x samples / batch; the limit is already days')), default=20,
                     help='passes over the training set (steps = epochs x samples / batch)')
     ev.add_argument('--policy', default='random', metavar='random|RUN_DIR',
                     help='behaviour policy: uniform random actions, or the agent of a finished '
                          '`ior train twin` run (stochastic actions)')
-    ev.add_argument('--load', type=Path, default=None, metavar='DIR',
+    ev.add_argument('--load', type=input_path, default=None, metavar='DIR',
                     help='evaluate this saved twin (twin.pt or its folder) instead of training')
-    ev.add_argument('--seed', type=non_negative_int, default=0, help='random seed')
-    ev.add_argument('--out', type=Path, required=True, metavar='DIR', help='output folder')
+    ev.add_argument('--seed', type=seed_number(), default=0, help='random seed')
+    ev.add_argument('--out', type=output_folder(), required=True, metavar='DIR',
+                    help='output folder')
     ev.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_config_options(ev)
     ev.set_defaults(handler=_eval_model)
@@ -63,7 +75,6 @@ def _eval_model(args: argparse.Namespace) -> int:
     from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import atomic_write_json, ensure_out_dir
     from ior_ros.core.config import load_config
-    from ior_ros.core.errors import ConfigError
     from ior_ros.core.rl.envs import make_env, termination_fn_for
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
     from ior_ros.core.twin.data import collect_transitions, uniform_policy
@@ -73,9 +84,7 @@ def _eval_model(args: argparse.Namespace) -> int:
     from ior_ros.experiments.twin_training import load_policy
 
     torch.set_num_threads(1)
-    if args.config is not None and not args.config.is_file():
-        raise ConfigError(f'--config {str(args.config)!r}: no such file')
-    config = load_config(TwinTrainConfig, args.config, args.overrides)
+    config = load_config(TwinTrainConfig, args.config, args.overrides, what='--config')
     wm_config = config.world_model
     env = make_env(args.env)
     spec = TwinSpec.from_env(env)

@@ -15,12 +15,13 @@ that names the path, what was found and what was expected.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -29,18 +30,112 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from ior_ros.core.errors import ArtifactError
+from ior_ros.core.errors import ArtifactError, ConfigError, IorError
+from ior_ros.core.input_files import (
+    ARRAY_LIMIT,
+    JSON_LIMIT,
+    TORCH_LIMIT,
+    SizeLimit,
+    display_path,
+    read_input_bytes,
+    read_input_text,
+)
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_write_yaml',
+__all__ = ['OutputPathError', 'check_out_dir', 'check_out_file',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_write_yaml',
            'atomic_write_csv', 'ensure_out_dir', 'to_jsonable', 'ArtifactEncoding',
            'ArtifactFormat', 'Artifact', 'artifact_file', 'read_json_file', 'check_format',
-           'read_artifact', 'write_artifact', 'NPZ_METADATA']
+           'read_artifact', 'artifact_contents', 'write_artifact', 'NPZ_METADATA']
+
+
+class OutputPathError(ConfigError):
+    """An output path (``--out``) that cannot be written: a file where a folder is wanted, a
+    parent that is a file, or a folder this process may not write into."""
+
+
+def _first_existing(path: Path) -> Path:
+    """The path itself or its nearest existing ancestor."""
+    current = path
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
+
+
+def _probe_writable(folder: Path, what: str, target: Path) -> None:
+    """Create and remove a temporary file in ``folder``; OutputPathError when that fails."""
+    try:
+        fd, name = tempfile.mkstemp(prefix='.ior-probe-', dir=folder)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        where = '' if folder == target else f' (in {display_path(folder)})'
+        raise OutputPathError(f'{what} {display_path(target)}: cannot write there{where}: '
+                              f'{reason}') from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_out_dir(path: str | Path, what: str = '--out') -> Path:
+    """
+    Check, before any work, that ``path`` can be the output folder; create nothing.
+
+    It must be an existing folder, or a path whose nearest existing ancestor is a folder. The
+    folder that will be written into (the path, or that ancestor) is probed by creating and
+    removing a temporary file, so permissions, read-only file systems and the like are found
+    now and not after a long run.
+
+    Raises:
+        OutputPathError: one line naming the path and the problem.
+    """
+    target = Path(path)
+    shown = f'{what} {display_path(target)}'
+    if not str(path):
+        raise OutputPathError(f'{what}: empty path; expected a folder')
+    try:
+        existing = _first_existing(target)
+    except (OSError, ValueError) as exc:
+        raise OutputPathError(f'{shown}: not a usable path ({exc})') from None
+    if existing == target and not target.is_dir():
+        raise OutputPathError(f'{shown}: exists and is a file; expected a folder (remove it or '
+                              'choose another path)')
+    if not existing.is_dir():
+        raise OutputPathError(f'{shown}: {display_path(existing)} is a file, so the folder '
+                              'cannot be created under it')
+    _probe_writable(existing, what, target)
+    return target
+
+
+def check_out_file(path: str | Path, what: str = '--out') -> Path:
+    """
+    Check, before any work, that a file can be written at ``path`` (replacing a file there);
+    create nothing.
+
+    Raises:
+        OutputPathError: the path is a folder, or its folder cannot be created or written.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise OutputPathError(f'{what} {display_path(target)}: is a folder; expected a file '
+                              'name')
+    parent = target.parent if str(target.parent) else Path('.')
+    existing = _first_existing(parent)
+    if not existing.is_dir():
+        raise OutputPathError(f'{what} {display_path(target)}: {display_path(existing)} is a '
+                              'file, so the file cannot be created under it')
+    _probe_writable(existing, what, target)
+    return target
 
 
 def ensure_out_dir(path: str | Path) -> Path:
     """Create the output folder (and parents) and return it as a Path."""
     out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputPathError(f'{display_path(out)}: exists and is a file; expected a folder') \
+            from None
+    except OSError as exc:
+        raise OutputPathError(f'{display_path(out)}: cannot create the folder: '
+                              f'{(exc.strerror or type(exc).__name__).lower()}') from None
     return out
 
 
@@ -204,22 +299,54 @@ def read_json_file(file: Path, fmt: ArtifactFormat) -> Any:
     something else, such as a plain gain matrix).
 
     Raises:
-        ArtifactError: unreadable file or not JSON.
+        ArtifactError: unreadable, binary, empty, too large or not JSON (one line).
     """
+    text = read_input_text(file, f'{fmt.what} file', JSON_LIMIT, expected='JSON',
+                           error=_reading_error(file, fmt, content='not JSON'))
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f'{name} is not JSON')
+
     try:
-        return json.loads(file.read_text(encoding='utf-8'))
-    except OSError as exc:
-        raise _cannot_read(file, fmt, exc.strerror or _one_line(exc)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise _cannot_read(file, fmt, f'not JSON (line {exc.lineno}, column {exc.colno}: '
+                           f'{exc.msg})') from None
+    except (ValueError, RecursionError) as exc:
         raise _cannot_read(file, fmt, f'not JSON ({_one_line(exc)})') from None
+
+
+def _reading_error(file: Path, fmt: ArtifactFormat,
+                   content: str = '') -> Callable[[str], ArtifactError]:
+    """
+    An error factory for :mod:`ior_ros.core.input_files` that keeps this module's wording;
+    ``content`` prefixes a problem with the bytes (binary, not UTF-8, empty): ``not JSON (...)``.
+    """
+    prefix = f'{fmt.what} file {display_path(file)}: '
+
+    def make(message: str) -> ArtifactError:
+        reason = message[len(prefix):] if message.startswith(prefix) else message
+        if reason.startswith('cannot read: '):
+            reason = reason.removeprefix('cannot read: ')
+        elif content:
+            reason = f'{content} ({reason.split("; expected ")[0]})'
+        return _cannot_read(file, fmt, reason)
+    return make
+
+
+_LIMITS: dict[str, SizeLimit] = {'json': JSON_LIMIT, 'npz': ARRAY_LIMIT, 'torch': TORCH_LIMIT}
 
 
 def _decode(file: Path, fmt: ArtifactFormat) -> tuple[Any, dict[str, npt.NDArray[Any]]]:
     if fmt.encoding == 'json':
         return read_json_file(file, fmt), {}
+    data_bytes = read_input_bytes(file, f'{fmt.what} file', _LIMITS[fmt.encoding],
+                                  error=_reading_error(file, fmt))
+    if not data_bytes:
+        raise _cannot_read(file, fmt, 'the file is empty')
     if fmt.encoding == 'npz':
         try:
-            with np.load(file, allow_pickle=False) as data:
+            with np.load(io.BytesIO(data_bytes), allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
         except Exception as exc:  # zipfile, numpy and OS errors for a damaged file
             raise _cannot_read(file, fmt, _one_line(exc)) from None
@@ -227,13 +354,13 @@ def _decode(file: Path, fmt: ArtifactFormat) -> tuple[Any, dict[str, npt.NDArray
             raise _cannot_read(file, fmt, f'no {NPZ_METADATA!r} array')
         try:
             document = json.loads(str(arrays.pop(NPZ_METADATA)))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise _cannot_read(file, fmt, f'{NPZ_METADATA!r} is not JSON ({_one_line(exc)})') \
                 from None
         return document, arrays
     import torch
     try:
-        return torch.load(file, map_location='cpu', weights_only=True), {}
+        return torch.load(io.BytesIO(data_bytes), map_location='cpu', weights_only=True), {}
     except Exception as exc:  # torch raises several kinds for a damaged file
         raise _cannot_read(file, fmt, _one_line(exc)) from None
 
@@ -264,6 +391,29 @@ def check_format(document: Any, fmt: ArtifactFormat, file: Path) -> dict[str, An
         raise ArtifactError(f'{fmt.what} file {str(file)!r} has format {found!r}, older than '
                             f'this ior_ros reads; expected {expected} (write it again)')
     return {str(k): v for k, v in document.items()}
+
+
+@contextlib.contextmanager
+def artifact_contents(path: str | Path, fmt: ArtifactFormat) -> Iterator[None]:
+    """
+    Build an object from a read artifact inside this block: an entry that is missing or of the
+    wrong kind (a file of the right format and version whose contents were cut or edited)
+    becomes one :class:`ArtifactError` naming the file, instead of a KeyError or a shape error
+    from deep inside the loader. An error of the project (a layer of the wrong shape, a spec
+    mismatch) keeps its class and gets the file's name in front.
+    """
+    file = artifact_file(path, fmt) if Path(path).exists() else Path(path)
+    try:
+        yield
+    except IorError as exc:
+        shown = display_path(file)
+        if shown in str(exc):
+            raise
+        raise type(exc)(f'{fmt.what} file {shown}: {exc}') from None
+    except KeyError as exc:
+        raise _cannot_read(file, fmt, f'incomplete: it has no {exc.args[0]!r} entry') from None
+    except (TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        raise _cannot_read(file, fmt, f'its contents do not fit ({_one_line(exc)})') from None
 
 
 def read_artifact(path: str | Path, fmt: ArtifactFormat) -> Artifact:

@@ -13,16 +13,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from ior_ros.core.artifacts import atomic_write_yaml, ensure_out_dir
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.input_files import read_input_yaml, yaml_value_or_text
 
 __all__ = ['FrozenModel', 'load_config', 'parse_override', 'apply_overrides', 'read_yaml',
-           'config_to_dict', 'save_resolved_config', 'format_validation_error']
+           'validate_config', 'config_to_dict', 'save_resolved_config',
+           'format_validation_error', 'why']
 
 ModelT = TypeVar('ModelT', bound='FrozenModel')
 
@@ -32,6 +34,30 @@ class FrozenModel(BaseModel):
 
     model_config = ConfigDict(extra='forbid', frozen=True, validate_default=True,
                               allow_inf_nan=False)
+
+    @field_validator('*', mode='before')
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """
+        Refuse true/false for a number: pydantic would read them as 1 and 0, and YAML reads
+        ``yes``, ``no``, ``on`` and ``off`` as booleans, so ``--set lr=yes`` would train with 1.
+        """
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _is_number_type(field.annotation):
+                raise ValueError(f'expected a number, got the boolean {str(value).lower()} '
+                                 '(YAML reads yes, no, on, off, true and false as booleans)')
+        return value
+
+
+def _is_number_type(annotation: Any) -> bool:
+    """int or float, possibly optional (not bool, not a union with other types)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(kinds) and all(_is_number_type(k) for k in kinds)
+    return annotation in (int, float)
 
 
 def format_validation_error(error: ValidationError, prefix: str = '',
@@ -45,21 +71,79 @@ def format_validation_error(error: ValidationError, prefix: str = '',
     """
     problems = error.errors()
     first = problems[0]
-    loc = '.'.join(str(part) for part in first.get('loc', ()))
+    loc = '.'.join(_show_key(part) for part in first.get('loc', ()))
     field = f'{prefix}.{loc}' if prefix and loc else (prefix or loc or '<root>')
     kind = first.get('type', '')
     message = first.get('msg', 'invalid value')
     if kind == 'extra_forbidden':
-        text = f"unknown field '{field}' (value {first.get('input')!r})"
+        text = f"unknown field '{field}' (value {_short(first.get('input'))})"
         allowed = _allowed_keys(model, first.get('loc', ())[:-1]) if model is not None else None
         text += f'; allowed: {", ".join(allowed)}' if allowed else '; check the spelling'
     elif kind == 'missing':
         text = f"missing required field '{field}'"
     else:
-        text = f"field '{field}' = {first.get('input')!r}: {message.lower()}"
+        text = f"field '{field}' = {_short(first.get('input'))}: {_one_line(message)}"
+        reason = _limit_reason(model, first.get('loc', ())) if model is not None else None
+        if reason and kind in _RANGE_ERRORS:
+            text += f' ({reason})'
     if len(problems) > 1:
         text += f' (and {len(problems) - 1} more problem(s))'
     return text
+
+
+_RANGE_ERRORS = frozenset({'less_than', 'less_than_equal', 'greater_than', 'greater_than_equal',
+                           'too_long', 'too_short'})
+
+
+def why(reason: str) -> dict[str, Any]:
+    """
+    ``json_schema_extra`` of a field whose limit needs a reason: the range error then says it,
+    e.g. ``Field(5, ge=1, le=1000, json_schema_extra=why('each user adds ...'))``.
+    """
+    return {'why': reason}
+
+
+def _limit_reason(model: type[BaseModel], loc: Iterable[int | str]) -> str | None:
+    """The ``why`` of the field at ``loc`` (items of a list field share the list's)."""
+    parts = [part for part in loc if isinstance(part, str)]
+    if not parts:
+        return None
+    parent = _model_at(model, parts[:-1])
+    info = parent.model_fields.get(parts[-1]) if parent is not None else None
+    extra = info.json_schema_extra if info is not None else None
+    reason = extra.get('why') if isinstance(extra, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def _model_at(model: type[BaseModel], names: list[str]) -> type[BaseModel] | None:
+    current: type[BaseModel] = model
+    for name in names:
+        info = current.model_fields.get(name)
+        if info is None:
+            return None
+        found = [a for a in (info.annotation, *get_args(info.annotation))
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
+            return None
+        current = found[0]
+    return current
+
+
+def _show_key(part: Any) -> str:
+    """A key of a field path as messages show it: plain, or quoted when it is odd."""
+    text = str(part)
+    if text and text.isprintable() and not any(ch in text for ch in ' \'".'):
+        return text
+    return repr(part)
+
+
+def _one_line(message: str) -> str:
+    """A pydantic message on one line, in lower case."""
+    text = ' '.join(message.split())
+    for prefix in ('Value error, ', 'Assertion failed, '):  # pydantic's wrapping of validators
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text.lower()  # it follows a colon; (callers match these words in lower case)
 
 
 def _allowed_keys(model: type[BaseModel], parents: Iterable[int | str]) -> list[str] | None:
@@ -84,20 +168,16 @@ def _allowed_keys(model: type[BaseModel], parents: Iterable[int | str]) -> list[
     return None
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file; raise ConfigError naming the file (and line) when it cannot be parsed."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding='utf-8')
-    except OSError as exc:
-        raise ConfigError(f'cannot read config file {str(file)!r}: {exc.strerror}') from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, 'problem_mark', None)
-        where = f':{mark.line + 1}' if mark is not None else ''
-        problem = getattr(exc, 'problem', None) or str(exc)
-        raise ConfigError(f'malformed YAML in {file}{where}: {problem}') from None
+def read_yaml(path: str | Path, what: str = 'config file') -> Any:
+    """
+    Read a YAML configuration file (a mapping at the top level).
+
+    Raises:
+        ConfigError: one line naming the file and the problem: missing, a folder, unreadable,
+            binary, not UTF-8, empty, too large, malformed YAML (line and column) or not a
+            mapping (:func:`~ior_ros.core.input_files.read_input_yaml`).
+    """
+    return read_input_yaml(path, what, shape='mapping')
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -106,17 +186,29 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
     The value is read as YAML (``4``, ``0.5``, ``[1, 2]``).
     """
+    shown = _short(text)
     if '=' not in text:
-        raise ConfigError(f"override {text!r}: expected 'dotted.key=value'")
+        raise ConfigError(f"override {shown}: expected 'dotted.key=value'")
     key, raw = text.split('=', 1)
     key = key.strip()
-    if not key or any(not part for part in key.split('.')):
-        raise ConfigError(f"override {text!r}: the key must be 'name' or 'dotted.name'")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ''
-    except yaml.YAMLError:
-        value = raw
+    if not key or any(not part.strip() for part in key.split('.')):
+        raise ConfigError(f"override {shown}: the key must be 'name' or 'dotted.name'")
+    if len(raw) > _MAX_OVERRIDE_CHARS:
+        raise ConfigError(f'override {key}=...: the value has {len(raw):,} characters; at most '
+                          f'{_MAX_OVERRIDE_CHARS:,} (put long values in a --config file)')
+    # not YAML: the text itself (validation says if text is wrong there)
+    value = yaml_value_or_text(raw, f'--set {key}', error=ConfigError) if raw.strip() else ''
     return key.split('.'), value
+
+
+_MAX_OVERRIDE_CHARS = 65536
+_SHOWN_CHARS = 80
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to a readable length (messages stay one short line)."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS - 3] + '...'
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -131,14 +223,16 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
                 child = {}
                 node[part] = child
             if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: '{part}' is a value, not a section")
+                raise ConfigError(f"override {_short(text)}: '{part}' is a value, not a "
+                                  'section')
             node = child
         node[path[-1]] = value
     return result
 
 
 def load_config(model: type[ModelT], path: str | Path | None = None,
-                overrides: Iterable[str] = (), section: str | None = None) -> ModelT:
+                overrides: Iterable[str] = (), section: str | None = None,
+                what: str = 'config file') -> ModelT:
     """
     Build a validated configuration.
 
@@ -147,26 +241,34 @@ def load_config(model: type[ModelT], path: str | Path | None = None,
         path: optional YAML file; a mapping of field names (a ``section`` key may wrap it).
         overrides: ``dotted.key=value`` strings applied on top of the file.
         section: when the file holds several sections, the top-level key to read.
+        what: what the file is called in messages (the CLI passes ``'--config'``).
 
     Raises:
         ConfigError: unreadable file, malformed YAML, unknown key or invalid value.
     """
     data: dict[str, Any] = {}
     if path is not None:
-        loaded = read_yaml(path)
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f'config file {str(path)!r}: expected a mapping at the top level, '
-                              f'got {type(loaded).__name__}')
+        loaded = read_yaml(path, what)
         if section is not None and section in loaded and isinstance(loaded[section], dict):
             loaded = loaded[section]
         data = loaded
     data = apply_overrides(data, overrides)
+    return validate_config(model, data)
+
+
+def validate_config(model: type[ModelT], data: Any) -> ModelT:
+    """
+    ``model`` built from plain data (a mapping), every problem as one ConfigError line.
+
+    Raises:
+        ConfigError: unknown key, missing key or invalid value (the first one, and a count).
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, model=model)) from None
+    except RecursionError:
+        raise ConfigError(f'{model.__name__}: the configuration is nested too deeply') from None
 
 
 def config_to_dict(config: BaseModel) -> dict[str, Any]:

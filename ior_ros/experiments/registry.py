@@ -26,6 +26,9 @@ class Reproduction:
     id: str
     title: str
     target: str  # 'package.module:function'
+    from_dir: str = ''
+    """What ``--from DIR`` names for this entry (a finished run to rebuild the result from), in
+    words for the help and errors; empty: ``--from`` is refused."""
 
     def load(self) -> Callable[[ReproContext], FigureResult]:
         """Import and return the function that runs it."""
@@ -41,10 +44,14 @@ class Reproduction:
         return func
 
 
+_SLICING_RUN = 'a finished `ior train slicing` run (policy.npz, policy.json, metrics.csv)'
+_SCHEDULE_RUN = 'a finished `ior control schedule` run (schedule.json) for the same configuration'
+
 _ENTRIES = [
     # seed 000 (Liang et al., IEEE Network 2024)
     Reproduction('seed000-fig4', 'Hopper reward and falls per epoch: SAC vs twin vs twin+GAN '
-                 '(seed 000 Fig. 4)', 'ior_ros.experiments.seed000_fig4:run'),
+                 '(seed 000 Fig. 4)', 'ior_ros.experiments.seed000_fig4:run',
+                 from_dir='finished `ior train twin` runs as DIR/<variant>/seed<N>/epochs.csv'),
     Reproduction('seed000-fig6a',
                  'URLLC mean delay vs eMBB throughput requirement (seed 000 Fig. 6a)',
                  'ior_ros.experiments.seed000_fig6:run_fig6a'),
@@ -53,23 +60,32 @@ _ENTRIES = [
     # seed 003 (Golmohammadi, Rayguru, Baidya, arXiv:2505.15977)
     Reproduction('seed003-table2',
                  'Tracking error under delay violations: nominal vs adjusted gain '
-                 '(seed 003 Table II)', 'ior_ros.experiments.seed003_table2:run'),
+                 '(seed 003 Table II)', 'ior_ros.experiments.seed003_table2:run',
+                 from_dir=_SCHEDULE_RUN),
     Reproduction('seed003-fig2', 'Training rewards of the dual-agent slicer (seed 003 Fig. 2)',
-                 'ior_ros.experiments.seed003_slicing:run_fig2'),
+                 'ior_ros.experiments.seed003_slicing:run_fig2',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig3', 'Queue lengths (seed 003 Fig. 3)',
-                 'ior_ros.experiments.seed003_slicing:run_fig3'),
+                 'ior_ros.experiments.seed003_slicing:run_fig3',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig4', 'Rate CDFs (seed 003 Fig. 4)',
-                 'ior_ros.experiments.seed003_slicing:run_fig4'),
+                 'ior_ros.experiments.seed003_slicing:run_fig4',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig5', 'Rate and queue vs Rayleigh scale (seed 003 Fig. 5)',
-                 'ior_ros.experiments.seed003_slicing:run_fig5'),
+                 'ior_ros.experiments.seed003_slicing:run_fig5',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig6', 'Rate vs sampling interval (seed 003 Fig. 6)',
-                 'ior_ros.experiments.seed003_slicing:run_fig6'),
+                 'ior_ros.experiments.seed003_slicing:run_fig6',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig7', 'Rate vs dexterity index (seed 003 Fig. 7)',
-                 'ior_ros.experiments.seed003_slicing:run_fig7'),
+                 'ior_ros.experiments.seed003_slicing:run_fig7',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-fig8', 'URLLC delay violations, DRL vs PF (seed 003 Fig. 8)',
-                 'ior_ros.experiments.seed003_slicing:run_fig8'),
+                 'ior_ros.experiments.seed003_slicing:run_fig8',
+                 from_dir=_SLICING_RUN),
     Reproduction('seed003-table3', 'Per-user rates, DRL vs PF (seed 003 Table III)',
-                 'ior_ros.experiments.seed003_slicing:run_table3'),
+                 'ior_ros.experiments.seed003_slicing:run_table3',
+                 from_dir=_SLICING_RUN),
 ]
 
 REPRODUCTIONS: dict[str, Reproduction] = {entry.id: entry for entry in _ENTRIES}

@@ -9,13 +9,15 @@ into ``OUT/policy`` first (``train.steps`` slots, or a short demonstration run w
 Evaluations use held-out channel seeds (``eval.first_seed + k``) that training never sees; every
 method sees the same channels on the same seed.
 
+``--from RUN`` evaluates the policy of a finished ``ior train slicing --out RUN`` instead (its
+``metrics.csv`` gives the training curves of Figs. 2 and 3).
+
 ``--quick`` shortens the evaluations (one episode of 1000 slots per point, fewer points); the
 shipped policy is still the one evaluated.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,20 @@ def _run_config(ctx: ReproContext) -> SlicingRunConfig:
 
 
 def _policy_dir(ctx: ReproContext) -> Path:
-    """The policy to evaluate: the shipped one, or one trained now with ``--retrain``."""
+    """
+    The policy to evaluate: the shipped one, one trained now with ``--retrain``, or the one of
+    a finished training run given with ``--from``.
+    """
+    from_dir = ctx.options.get('from_dir')
+    if from_dir is not None:
+        from ior_ros.core.input_files import input_file, input_folder
+        if ctx.options.get('retrain'):
+            raise ConfigError('--from and --retrain exclude each other: --from evaluates a '
+                              'policy that is already trained')
+        folder = input_folder(from_dir, '--from')
+        input_file(folder / 'policy.npz', '--from', hint='expected a finished `ior train '
+                   'slicing --out DIR` run')
+        return folder
     if ctx.options.get('retrain'):
         target = ctx.out_dir / 'policy'
         if not (target / 'policy.npz').is_file():
@@ -143,13 +158,11 @@ def _config_doc(ctx: ReproContext, policy_dir: Path, env: SlicingEnvConfig) -> d
 
 
 def _metrics(policy_dir: Path) -> list[dict[str, float]]:
-    import csv
+    from ior_ros.experiments.slicing_runs import read_metrics_csv
     path = policy_dir / 'metrics.csv'
     if not path.is_file():
         raise ConfigError(f'{path} is missing (the training curve of the policy)')
-    with path.open(encoding='utf-8') as handle:
-        return [{k: float(v) if v else math.nan for k, v in row.items()}
-                for row in csv.DictReader(handle)]
+    return read_metrics_csv(path)
 
 
 # ----------------------------------------------------------------------------------------------

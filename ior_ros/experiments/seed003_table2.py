@@ -22,6 +22,8 @@ The schedule is the reference robot's shipped schedule
 (:data:`~ior_ros.core.control.gain_schedule.REFERENCE_SCHEDULE`) when its fingerprint matches the
 configuration (rebuilt by ``ior control schedule --max-delay 30``), else a cached
 ``DIR/seed003-table2.schedule.json``, else it is built (and cached); ``--retrain`` forces a build.
+``--from RUN`` takes the schedule of a finished ``ior control schedule --out RUN`` instead; it must
+have been built for the same configuration (the fingerprint in its metadata is compared).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from ior_ros.core.errors import ConfigError, ControlError, ModelError
 from ior_ros.core.progress import Progress, no_progress
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 
-__all__ = ['run', 'PAPER_NOMINAL', 'PAPER_ADJUSTED', 'SHIPPED_SCHEDULE', 'load_or_build_schedule']
+__all__ = ['run', 'PAPER_NOMINAL', 'PAPER_ADJUSTED', 'SHIPPED_SCHEDULE', 'load_or_build_schedule',
+           'schedule_from_run']
 
 ID = 'seed003-table2'
 PAPER_SLOTS = (5, 10, 20)
@@ -76,6 +79,27 @@ def load_or_build_schedule(config: ControlConfig, out_dir: Path, *, retrain: boo
         schedule = schedule_from_config(config, progress=bar.update)
     schedule.save(cache)
     return schedule, 'built'
+
+
+def schedule_from_run(config: ControlConfig, run_dir: Path) -> GainSchedule:
+    """
+    The schedule of a finished ``ior control schedule`` run (``--from``), re-verified.
+
+    Raises:
+        ConfigError: no such folder, no schedule in it, or one built for another configuration.
+        ControlError, ModelError: a schedule whose certificates do not verify, or malformed.
+    """
+    from ior_ros.core.input_files import input_folder
+    folder = input_folder(run_dir, '--from')
+    schedule = GainSchedule.load(folder, verify=True)
+    found = schedule.metadata.get('config_fingerprint')
+    wanted = schedule_fingerprint(config)
+    if found != wanted:
+        raise ConfigError(f'--from {folder}: its schedule was built for another configuration '
+                          f'(fingerprint {found}, this one {wanted}); build it with `ior control '
+                          f'schedule --max-delay {config.schedule.max_delay_steps}` and the same '
+                          '--config/--set')
+    return schedule.with_fallback(config.schedule.fallback)
 
 
 def _median_cm(errors_m: np.ndarray) -> float | None:
@@ -135,9 +159,13 @@ def run(ctx: ReproContext) -> FigureResult:
     rep = config.reproduction
     seeds = rep.quick_seeds if ctx.quick else rep.seeds
     slots = list(rep.violation_slots)
-    schedule, source = load_or_build_schedule(config, Path(ctx.out_dir),
-                                              retrain=bool(ctx.options.get('retrain')),
-                                              progress=ctx.progress)
+    from_dir = ctx.options.get('from_dir')
+    if from_dir is not None:
+        schedule, source = schedule_from_run(config, Path(from_dir)), f'from {from_dir}'
+    else:
+        schedule, source = load_or_build_schedule(config, Path(ctx.out_dir),
+                                                  retrain=bool(ctx.options.get('retrain')),
+                                                  progress=ctx.progress)
     series: dict[str, list[float | None]] = {}
     extra_cells: dict[str, dict[str, list[Any]]] = {}
     # the context controllers (plain schedule, single robust gain) only in a full run

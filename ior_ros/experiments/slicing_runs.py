@@ -9,7 +9,6 @@ A training run folder holds ``config.resolved.yaml``, ``metrics.csv`` (one row p
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -32,12 +31,13 @@ from ior_ros.core.artifacts import (
     write_artifact,
 )
 from ior_ros.core.config import config_to_dict
-from ior_ros.core.errors import ConfigError
+from ior_ros.core.errors import ArtifactError, ConfigError, IorError
 from ior_ros.core.progress import Progress, no_progress
 from ior_ros.core.slicing.config import SlicingEnvConfig, SlicingRunConfig, make_slicing_config
 
 __all__ = ['EPISODE_FIELDS', 'TrainOutcome', 'train_slicing', 'EvalOutcome', 'evaluate_slicing',
-           'make_decider', 'shipped_policy_dir', 'POLICY_NAMES', 'POLICY_INFO_ARTIFACT']
+           'make_decider', 'shipped_policy_dir', 'POLICY_NAMES', 'POLICY_INFO_ARTIFACT',
+           'read_metrics_csv']
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICY_NAMES = ('pf', 'rr', 'maxweight', 'dpp')
@@ -81,13 +81,32 @@ class TrainOutcome:
     resumed_from_steps: int = 0
 
 
-def _read_metrics(path: Path) -> list[dict[str, float]]:
+def read_metrics_csv(path: Path) -> list[dict[str, float]]:
+    """
+    The rows of a training run's ``metrics.csv`` as floats (an empty cell is NaN).
+
+    Raises:
+        ConfigError: unreadable, binary, not UTF-8, or a cell that is not a number (one line).
+    """
     import csv
-    if not path.is_file():
-        return []
-    with path.open(encoding='utf-8') as handle:
-        return [{key: float(value) if value not in ('', None) else math.nan
-                 for key, value in row.items()} for row in csv.DictReader(handle)]
+    import io
+
+    from ior_ros.core.input_files import JSON_LIMIT, display_path, read_input_text
+    text = read_input_text(path, 'metrics file', JSON_LIMIT, expected='a UTF-8 CSV table',
+                           allow_empty=True)
+    rows: list[dict[str, float]] = []
+    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            rows.append({str(key): float(value) if value not in ('', None) else math.nan
+                         for key, value in row.items()})
+        except (TypeError, ValueError):
+            raise ConfigError(f'{display_path(path)}:{number}: not a metrics row of `ior train '
+                              'slicing` (a cell is not a number)') from None
+    return rows
+
+
+def _read_metrics(path: Path) -> list[dict[str, float]]:
+    return read_metrics_csv(path) if path.is_file() else []
 
 
 def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = None,
@@ -118,7 +137,7 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
     torch.set_num_threads(1)
     total = int(steps if steps is not None else config.train.steps)
     run_seed = int(seed if seed is not None else config.train.seed)
-    out = ensure_out_dir(out_dir)
+    out = Path(out_dir)
     env_cfg = config.env
     if config.train.episode_slots is not None:
         env_cfg = make_slicing_config(env_cfg, episode_slots=config.train.episode_slots)
@@ -131,18 +150,33 @@ def train_slicing(config: SlicingRunConfig, out_dir: Path, steps: int | None = N
     wall_before = 0.0
     resumed = 0
     if resume and checkpoint_path.is_file():
-        state = json.loads(state_path.read_text(encoding='utf-8')) if state_path.is_file() else {}
+        from ior_ros.core.input_files import TORCH_LIMIT, read_input_bytes, read_input_json
+        state = read_input_json(state_path, '--resume run state') if state_path.is_file() else {}
+        if not isinstance(state, dict):
+            raise ConfigError(f'--resume: {state_path} is not the run state of `ior train '
+                              'slicing` (not a JSON object); use a new --out')
         saved_cfg = state.get('config')
         if saved_cfg is not None and saved_cfg != config_to_dict(config):
             raise ConfigError(f'--resume: {checkpoint_path} was made with another configuration;'
                               ' use the same --config/--set or a new --out')
-        agent.load_checkpoint_bytes(checkpoint_path.read_bytes())
+        data = read_input_bytes(checkpoint_path, '--resume checkpoint', TORCH_LIMIT)
+        try:
+            agent.load_checkpoint_bytes(data)
+        except Exception as exc:  # torch/pickle raise many kinds for a damaged or foreign file
+            if isinstance(exc, IorError):
+                raise
+            reason = ' '.join(str(exc).split())[:160] or type(exc).__name__
+            raise ArtifactError(f'--resume: {checkpoint_path} is not a usable checkpoint of '
+                                f'`ior train slicing` ({type(exc).__name__}: {reason}); remove it '
+                                'or use a new --out') from None
         if agent.seed != run_seed:
             raise ConfigError(f'--resume: the checkpoint has seed {agent.seed}, not {run_seed}')
         episodes = [row for row in _read_metrics(metrics_path)
                     if row['episode'] <= agent.episodes]
-        wall_before = float(state.get('wall_s', 0.0))
+        wall = state.get('wall_s', 0.0)
+        wall_before = float(wall) if isinstance(wall, (int, float)) else 0.0
         resumed = agent.total_steps
+    out = ensure_out_dir(out)  # only now: a refused run leaves nothing behind
     atomic_write_yaml(out / 'config.resolved.yaml', config_to_dict(config))
     start = time.perf_counter()
 

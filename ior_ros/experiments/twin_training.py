@@ -24,6 +24,7 @@ import numpy as np
 
 from ior_ros.core.artifacts import (
     ArtifactFormat,
+    artifact_contents,
     atomic_write_bytes,
     atomic_write_csv,
     atomic_write_json,
@@ -98,14 +99,55 @@ def load_policy(path: str | Path, expect: TwinSpec | None = None) -> SacAgent:
     """
     from ior_ros.core.rl.soft_actor_critic import SacAgent, SacConfig
     from ior_ros.core.twin.twin import TwinSpec
-    payload = read_artifact(path, AGENT_ARTIFACT).document
-    spec = TwinSpec.from_dict(payload['spec'])
-    if expect is not None:
-        spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())
-    agent = SacAgent(spec.obs_dim, spec.act_dim, spec.act_low, spec.act_high,
-                     SacConfig.model_validate(payload['sac']))
-    agent.actor.load_state_dict(payload['actor'])
+    saved = read_artifact(path, AGENT_ARTIFACT)
+    payload = saved.document
+    with artifact_contents(saved.path, AGENT_ARTIFACT):
+        spec = TwinSpec.from_dict(payload['spec'])
+        if expect is not None:
+            spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())
+        agent = SacAgent(spec.obs_dim, spec.act_dim, spec.act_low, spec.act_high,
+                         SacConfig.model_validate(payload['sac']))
+        agent.actor.load_state_dict(payload['actor'])
     return agent
+
+
+def _resume(trainer: TwinSacTrainer, checkpoint: Path, config: TwinTrainConfig) -> list[float]:
+    """
+    Restore ``trainer`` from a checkpoint; the per-epoch wall times saved with it.
+
+    Raises:
+        ConfigError: the checkpoint was made with another configuration (epochs may change).
+        ArtifactError: the file is damaged or not a checkpoint of this command (one line).
+    """
+    import torch
+
+    from ior_ros.core.errors import ArtifactError, IorError
+    from ior_ros.core.input_files import TORCH_LIMIT, read_input_bytes
+    data = read_input_bytes(checkpoint, '--resume checkpoint', TORCH_LIMIT)
+    try:
+        state = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+        saved = dict(state['trainer']['config'])
+        timing = [float(t) for t in state['timing']]
+    except Exception as exc:  # torch/pickle raise many kinds for a damaged or foreign file
+        reason = ' '.join(str(exc).split())[:160] or type(exc).__name__
+        raise ArtifactError(f'--resume: {checkpoint} is not a usable checkpoint of `ior train '
+                            f'twin` ({type(exc).__name__}: {reason}); remove it or use a new '
+                            '--out') from None
+    wanted = config_to_dict(config)
+    saved.pop('epochs', None)
+    difference = _first_difference(saved, {k: v for k, v in wanted.items() if k != 'epochs'})
+    if difference:
+        raise ConfigError(f"--resume: the configuration differs from the checkpoint's "
+                          f'({difference}); only epochs may change')
+    try:
+        trainer.load_state_dict(state['trainer'])
+    except Exception as exc:
+        if isinstance(exc, IorError):
+            raise
+        reason = ' '.join(str(exc).split())[:160] or type(exc).__name__
+        raise ArtifactError(f'--resume: {checkpoint} does not fit this run ({reason}); remove '
+                            'it or use a new --out') from None
+    return timing
 
 
 def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *,
@@ -132,7 +174,7 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *,
     torch.set_num_threads(1)
     if checkpoint_every < 1:
         raise ConfigError(f'checkpoint_every = {checkpoint_every}: must be >= 1')
-    out = ensure_out_dir(out_dir)
+    out = Path(out_dir)
     trainer = build_trainer(config)
     timing: list[float] = []
     checkpoint = out / CHECKPOINT
@@ -140,16 +182,8 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *,
         if not resume:
             raise ConfigError(f'{str(out)!r} already holds a run ({CHECKPOINT}); pass --resume to '
                               f'continue it or choose another --out')
-        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        saved = dict(state['trainer']['config'])
-        wanted = config_to_dict(config)
-        saved.pop('epochs', None)
-        difference = _first_difference(saved, {k: v for k, v in wanted.items() if k != 'epochs'})
-        if difference:
-            raise ConfigError(f"--resume: the configuration differs from the checkpoint's "
-                              f'({difference}); only epochs may change')
-        trainer.load_state_dict(state['trainer'])
-        timing = [float(t) for t in state['timing']]
+        timing = _resume(trainer, checkpoint, config)
+    out = ensure_out_dir(out)  # only now: a refused run leaves nothing behind
     save_resolved_config(out, config)
     started = time.time()
     record: dict[str, Any] = {'command': list(command) if command is not None else None,
@@ -186,25 +220,26 @@ def run_twin_training(config: TwinTrainConfig, out_dir: str | Path, *,
 def read_epochs_csv(path: str | Path) -> dict[str, list[float]]:
     """Columns of an ``epochs.csv`` as float lists (empty cells → NaN)."""
     import csv
+
+    from ior_ros.core.input_files import JSON_LIMIT, read_input_text
     file = Path(path)
+    text = read_input_text(file, 'per-epoch CSV', JSON_LIMIT, expected='a UTF-8 CSV table',
+                           allow_empty=True)
     try:
-        with file.open(encoding='utf-8') as handle:
-            reader = csv.DictReader(handle)
-            columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
-            for row in reader:
-                for name in columns:
-                    cell = row.get(name, '')
-                    if cell in ('', None):
-                        columns[name].append(float('nan'))
-                    elif cell in ('True', 'False'):
-                        columns[name].append(1.0 if cell == 'True' else 0.0)
-                    else:
-                        columns[name].append(float(cell))
-    except OSError as exc:
-        raise ConfigError(f'cannot read {str(file)!r}: {exc.strerror}') from None
-    except ValueError as exc:
-        raise ConfigError(f'{str(file)!r} is not a per-epoch CSV of `ior train twin`: {exc}') \
-            from None
+        reader = csv.DictReader(io.StringIO(text))
+        columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
+        for row in reader:
+            for name in columns:
+                cell = row.get(name, '')
+                if cell in ('', None):
+                    columns[name].append(float('nan'))
+                elif cell in ('True', 'False'):
+                    columns[name].append(1.0 if cell == 'True' else 0.0)
+                else:
+                    columns[name].append(float(cell))
+    except (ValueError, TypeError, csv.Error) as exc:
+        raise ConfigError(f'{str(file)!r} is not a per-epoch CSV of `ior train twin`: '
+                          f'{" ".join(str(exc).split())[:160]}') from None
     for required in ('epoch', 'reward', 'falls'):
         if required not in columns:
             raise ConfigError(f'{str(file)!r} has no {required!r} column')

@@ -1,8 +1,9 @@
 """
 ``listener``: logs ``I heard: [<data>]`` for every std_msgs/String on ``chatter``.
 
-Parameter ``reliability`` of ``chatter`` (``reliable``, the default, or ``best_effort``), as the
-talker's. Uses only ``ior_ros.runtime`` names, so it runs on rclpy as well.
+Parameter ``reliability`` of ``chatter`` (``reliable``, the default, or ``best_effort``;
+read-only, with a descriptor), as the talker's. Uses only ``ior_ros.runtime`` names, so it runs
+on rclpy as well.
 """
 
 from __future__ import annotations

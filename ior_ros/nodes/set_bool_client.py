@@ -1,8 +1,9 @@
 """
 ``set_bool_client``: waits for ``set_enabled``, then calls it (data true, false, true, ...) every
 ``period_s`` and prints each response; exits 0 after ``count`` calls (``count`` 0, the default,
-calls until stopped, like ``talker``). Uses only ``ior_ros.runtime`` names, so it runs on rclpy
-as well.
+calls until stopped, like ``talker``). Both parameters are read-only (read once, at start) and
+ranged (``period_s`` in [0.001, 3600] s). Uses only ``ior_ros.runtime`` names, so it runs on
+rclpy as well.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ior_ros.nodes._descriptors import describe
 from ior_ros.runtime import (
     ExternalShutdownException,
     Node,
@@ -29,8 +31,12 @@ class SetBoolClient(Node):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__('set_bool_client')
-        self.count = self.declare_parameter('count', 0).value
-        self.period = self.declare_parameter('period_s', 0.2).value
+        self.count = self.declare_parameter('count', 0, describe(
+            'calls to make before exiting; 0: call until stopped', read_only=True,
+            int_range=(0, 1_000_000_000))).value
+        self.period = self.declare_parameter('period_s', 0.2, describe(
+            'time between calls [s]; fixed at start; at least 1 ms (faster floods the server)',
+            read_only=True, float_range=(0.001, 3600.0))).value
         self.client = self.create_client(SetBool, 'set_enabled')
 
     def wait_for_server(self) -> bool:

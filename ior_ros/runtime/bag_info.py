@@ -2,6 +2,10 @@
 ``ros2 bag info`` on the DDS runtime: the summary ``ros2 bag info`` prints (bag size of the whole
 folder, ROS distro, the recorded duration, a ``Compression:`` line for compressed bags), for bags
 of either storage.
+
+An MCAP bag cut by a crash (no footer, a partial or garbage tail) is summarized from what can be
+read, up to its last complete message, and one line on ``err`` says what was cut; an MCAP bag
+without metadata.yaml is read from its files, and one line says so.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ior_ros.runtime.bag_storage import BagReader, bag_metadata
+from ior_ros.runtime.bag_storage import BagReader
 
 __all__ = ['info', 'BagSummary']
 
@@ -53,22 +57,39 @@ def _size(size: int) -> str:
     return f'{value:.0f} B' if index == 0 else f'{value:.1f} {units[index]}'
 
 
-def info(bag: str | Path, out: IO[str] | None = None) -> BagSummary:
-    """Summarize a bag (and print it like ``ros2 bag info``)."""
-    path, meta = bag_metadata(bag)
+def info(bag: str | Path, out: IO[str] | None = None, err: IO[str] | None = None
+         ) -> BagSummary:
+    """Summarize a bag (and print it like ``ros2 bag info``); notes on a damaged bag go to
+    ``err`` (default stderr), one line each."""
+    from ior_ros.runtime.bag_reindex import metadata_or_rebuilt
+
+    errors = err or sys.stderr
+
+    def note(text: str) -> None:
+        errors.write(f'[WARN] [ior_bag_info]: {text}\n')
+        errors.flush()
+
+    path, meta, scan = metadata_or_rebuilt(bag, note)
     files = [str(f) for f in meta.get('relative_file_paths') or []]
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())  # as rosbag2 counts
     storage = str(meta.get('storage_identifier', '?'))
-    with BagReader(path, meta) as reader:
+    bag_reader = BagReader(path, meta, scan=scan)
+    with bag_reader as reader:
+        for damage in bag_reader.damage:
+            note(f'{damage} (`ior bag reindex {path}` repairs it)')
         topics = sorted((c.topic, c.msgtype, c.msgcount,
                          getattr(c.ext, 'serialization_format', 'cdr'))
                         for c in reader.connections)
         count = reader.message_count
-        try:  # the recorded values (rosbags adds 1 ns to its duration and end)
-            duration = int(meta['duration']['nanoseconds']) if count else 0
-            start = int(meta['starting_time']['nanoseconds_since_epoch'])
-        except (KeyError, TypeError, ValueError):
-            duration, start = max(0, reader.duration - 1), reader.start_time
+        # the recorded values (rosbags adds 1 ns to its duration and end); for a scanned bag
+        # what its files hold (metadata.yaml may be older than the data)
+        duration, start = max(0, reader.duration - 1), reader.start_time
+        if not bag_reader.scanned:
+            try:
+                duration = int(meta['duration']['nanoseconds']) if count else 0
+                start = int(meta['starting_time']['nanoseconds_since_epoch'])
+            except (KeyError, TypeError, ValueError):
+                pass
         mode = str(meta.get('compression_mode') or '').lower()
         compression = f"{meta.get('compression_format')}/{mode}" \
             if mode and mode != 'none' else ''

@@ -8,6 +8,12 @@ when every publisher offered the same, else reliable/volatile). Message types mi
 type registry are registered from the definitions stored in the bag (MCAP schemas, sqlite3
 ``message_definitions``); a topic whose type is unknown and whose definition is absent is
 skipped with one warning line. Optional ``/clock`` publishing.
+
+An MCAP bag cut by a crash is played up to its last complete message (one line on ``err`` says
+what was cut), an MCAP bag without metadata.yaml from its files. At the end, reliable topics wait
+up to ``ack_timeout_s`` in all for their subscribers' acknowledgements; a subscriber that does
+not give them (a stopped or vanished process) is named in one warning line on ``err`` and the
+playback still ends normally.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from ior_ros.runtime.ack_wait import DEFAULT_ACK_TIMEOUT_S, wait_for_acks
 from ior_ros.runtime.bag_qos import playback_qos
 from ior_ros.runtime.bag_record import StopFlag
-from ior_ros.runtime.bag_storage import BagReader, bag_metadata
-from ior_ros.runtime.errors import RosInputError
+from ior_ros.runtime.bag_storage import BagReader
+from ior_ros.runtime.errors import DdsError, RosInputError
 from ior_ros.runtime.qos import ReliabilityPolicy
 from ior_ros.runtime.registry import registry
 
@@ -65,26 +72,37 @@ def play(bag: str | Path, *, rate: float = 1.0, topics: list[str] | None = None,
          loop: bool = False, clock_hz: float | None = None, delay_s: float = 0.0,
          start_offset_s: float = 0.0, wait_for_subscribers_s: float | None = None,
          out: IO[str] | None = None, progress: bool = False,
-         on_message: Callable[[str, int], None] | None = None) -> int:
+         on_message: Callable[[str, int], None] | None = None,
+         ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S, err: IO[str] | None = None) -> int:
     """Republish a bag; returns the number of messages published."""
+    from ior_ros.runtime.bag_reindex import metadata_or_rebuilt
     from ior_ros.runtime.names import expand_topic_name
     from ior_ros.runtime.topic_tools import open_context
 
     if rate <= 0:
         raise RosInputError(f'--rate {rate}: must be > 0')
     stream = out or sys.stdout
-    path, meta = bag_metadata(bag)
-    wanted = {expand_topic_name(t, 'player', '/') for t in topics or []}
-    reg = registry()
+    errors = err or sys.stderr
 
     def warn(text: str) -> None:
         stream.write(f'[WARN] [rosbag2_player]: {text}\n')
         stream.flush()
 
+    def note(text: str) -> None:
+        errors.write(f'[WARN] [rosbag2_player]: {text}\n')
+        errors.flush()
+
+    path, meta, scan = metadata_or_rebuilt(bag, note)
+    wanted = {expand_topic_name(t, 'player', '/') for t in topics or []}
+    reg = registry()
     ctx = open_context('bag_play')
     published = 0
+    refused: dict[str, int] = {}
     try:
-        with BagReader(path, meta) as reader:
+        bag_reader = BagReader(path, meta, scan=scan)
+        with bag_reader as reader:
+            for damage in bag_reader.damage:
+                note(f'{damage}; playing what was read')
             connections = []
             writers: dict[int, Any] = {}
             for conn in reader.connections:
@@ -151,7 +169,13 @@ def play(bag: str | Path, *, rate: float = 1.0, topics: list[str] | None = None,
                                            1.0 / clock_hz))  # type: ignore[operator]
                         payload = data if len(data) % 4 == 0 else \
                             bytes(data) + b'\0' * (-len(data) % 4)
-                        writers[conn.id].write(payload)
+                        try:
+                            writers[conn.id].write(payload)
+                        except DdsError:
+                            # Cyclone checks a sample against its type before sending; a damaged
+                            # record is skipped (counted, one line at the end), play goes on
+                            refused[conn.topic] = refused.get(conn.topic, 0) + 1
+                            continue
                         published += 1
                         if on_message is not None:
                             on_message(conn.topic, stamp)
@@ -161,9 +185,14 @@ def play(bag: str | Path, *, rate: float = 1.0, topics: list[str] | None = None,
                         break
             if bar is not None:
                 bar.close()
-            for writer in writers.values():
-                if writer.qos.reliability == ReliabilityPolicy.RELIABLE:
-                    writer.wait_for_acks(5.0)
+            for topic, count in refused.items():
+                warn(f"skipped {count} record{'s' if count > 1 else ''} on '{topic}' that DDS "
+                     'refused to send (damaged: not a valid sample of the topic type)')
+            stalled = wait_for_acks([w for w in writers.values()
+                                     if w.qos.reliability == ReliabilityPolicy.RELIABLE],
+                                    ack_timeout_s, ctx)
+            if stalled:
+                note(stalled)
     finally:
         ctx.close()
     stream.write(f'[INFO] [rosbag2_player]: Playback finished; {published} messages '

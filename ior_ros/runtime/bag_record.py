@@ -1,6 +1,6 @@
 """
-``ros2 bag record`` on the DDS runtime, writing rosbag2 bags with rosbags (``mcap`` and
-``sqlite3`` storage, as Jazzy's rosbag2 writes them).
+``ros2 bag record`` on the DDS runtime, writing rosbag2 bags (``mcap`` and ``sqlite3`` storage, as
+Jazzy's rosbag2 writes them) that survive the recorder being killed.
 
 It subscribes (raw CDR, no decoding) to the given topics or to every topic discovery
 finds (``-a``), adapting QoS to the publishers as rosbag2 does, and writes each sample as
@@ -11,8 +11,13 @@ each topic's ``offered_qos_profiles`` is the YAML list Jazzy writes (string enum
 durations as ``{sec: 9223372036, nsec: 854775807}``), so ``ros2 bag info`` / ``ros2 bag play``
 read the bag and replay each topic with its publishers' reliability and durability. A topic
 with publishers of several types is not recorded (one line; Jazzy's recorder refuses it too).
-It stops on SIGINT/SIGTERM, after ``duration_s`` or after ``max_messages``, and always closes
-the bag.
+
+Crash consistency (:mod:`~ior_ros.runtime.bag_writers`): data reaches the file (fsynced unless
+``fsync=False``) at least every ``max_chunk_interval_s`` (default 0.5 s) or every
+``max_cache_size`` bytes, and ``metadata.yaml`` exists from the start and is refreshed every
+``metadata_period_s``; a recorder killed by SIGKILL or a power cut loses at most the last
+interval, and ``ior bag reindex`` makes the bag whole again. It stops on SIGINT/SIGTERM, after
+``duration_s`` or after ``max_messages``, and then closes the bag properly.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from typing import IO, Any
 
 from ior_ros.runtime.bag_qos import qos_to_rosbags
 from ior_ros.runtime.bag_storage import STORAGES
+from ior_ros.runtime.bag_writers import (
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_CHUNK_INTERVAL_S,
+    DEFAULT_METADATA_PERIOD_S,
+    McapBagWriter,
+    Sqlite3BagWriter,
+    open_bag_writer,
+)
 from ior_ros.runtime.errors import RosInputError
 from ior_ros.runtime.qos import QoSProfile, adapt_subscription_qos
 from ior_ros.runtime.registry import registry
@@ -57,11 +70,13 @@ def record(output: str | Path, topics: list[str] | None = None, *, all_topics: b
            include_hidden: bool = False, duration_s: float | None = None,
            max_messages: int | None = None, qos_override: QoSProfile | None = None,
            out: IO[str] | None = None, stop: threading.Event | None = None,
-           poll_period_s: float = 0.1, storage: str = 'mcap') -> dict[str, int]:
+           poll_period_s: float = 0.1, storage: str = 'mcap',
+           max_chunk_interval_s: float = DEFAULT_CHUNK_INTERVAL_S,
+           max_cache_size: int = DEFAULT_CACHE_SIZE, fsync: bool = True,
+           metadata_period_s: float = DEFAULT_METADATA_PERIOD_S) -> dict[str, int]:
     """Record into a new bag folder (``storage`` mcap or sqlite3); returns messages written
-    per topic."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
+    per topic. ``max_chunk_interval_s`` [s] and ``max_cache_size`` [bytes]: the most data
+    held in memory before it is written (see the module docstring)."""
     from ior_ros.runtime.names import expand_topic_name
     from ior_ros.runtime.topic_tools import open_context
 
@@ -74,17 +89,24 @@ def record(output: str | Path, topics: list[str] | None = None, *, all_topics: b
     if storage not in STORAGES:
         raise RosInputError(f"storage '{storage}' is not supported; use one of "
                             f"{', '.join(STORAGES)}")
+    if not 0 < max_chunk_interval_s < float('inf'):
+        raise RosInputError(f'--max-chunk-interval {max_chunk_interval_s}: must be a number of '
+                            'seconds > 0')
+    if max_cache_size < 0:
+        raise RosInputError(f'--max-cache-size {max_cache_size}: must be a number of bytes >= 0')
     wanted = {expand_topic_name(t, 'recorder', '/') for t in topics or []}
     reg = registry()
     ctx = open_context('bag_record')
-    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP if storage == 'mcap'
-                    else StoragePlugin.SQLITE3)
+    writer: McapBagWriter | Sqlite3BagWriter | None = None
     counts: dict[str, int] = {}
-    readers: dict[str, tuple[Any, Any, str]] = {}  # topic → (reader, connection, type)
+    readers: dict[str, tuple[Any, Any, str]] = {}  # topic → (reader, writer key, type)
     several_types: set[str] = set()  # topics reported as having publishers of several types
     written = 0
+    failure: OSError | None = None  # the disk refused a write (full, read-only, gone)
     try:
-        writer.open()
+        writer = open_bag_writer(path, storage, max_chunk_interval_s=max_chunk_interval_s,
+                                 max_cache_size=max_cache_size, fsync=fsync,
+                                 metadata_period_s=metadata_period_s)
         with StopFlag() as flag:
             stop_event = stop or flag.event
             start = time.monotonic()
@@ -131,10 +153,9 @@ def record(output: str | Path, topics: list[str] | None = None, *, all_topics: b
                         profiles = [e.qos for e in eps]
                         profile = qos_override or adapt_subscription_qos(profiles, depth=1000)
                         reader = ctx.create_reader(topic, typename, profile)
-                        connection = writer.add_connection(
-                            topic, typename, msgdef=reg.message_definition(typename),
-                            rihs01=reg.type_hash(typename),
-                            offered_qos_profiles=[qos_to_rosbags(p) for p in profiles])
+                        connection = writer.add_topic(
+                            topic, typename, reg.message_definition(typename),
+                            reg.type_hash(typename), [qos_to_rosbags(p) for p in profiles])
                         readers[topic] = (reader, connection, typename)
                         counts[topic] = 0
                         stream.write(f"[INFO] [rosbag2_recorder]: Subscribed to topic '{topic}'\n")
@@ -143,21 +164,33 @@ def record(output: str | Path, topics: list[str] | None = None, *, all_topics: b
                 for topic, (reader, connection, _typename) in readers.items():
                     if reader is None:
                         continue
-                    for data, _info in reader.take():
-                        writer.write(connection, time.time_ns(), data)
+                    for data, info in reader.take():
+                        writer.write(connection, time.time_ns(), data, info.source_timestamp)
                         counts[topic] += 1
                         written += 1
+                writer.tick()
                 if max_messages is not None and written >= max_messages:
                     break
             # drain what already arrived
             for topic, (reader, connection, _typename) in readers.items():
                 if reader is not None:
-                    for data, _info in reader.take(10_000):
-                        writer.write(connection, time.time_ns(), data)
+                    for data, info in reader.take(10_000):
+                        writer.write(connection, time.time_ns(), data, info.source_timestamp)
                         counts[topic] += 1
+    except OSError as exc:
+        failure = exc
     finally:
-        writer.close()
-        ctx.close()
+        try:
+            if writer is not None and failure is None:
+                writer.close()
+        except OSError as exc:
+            failure = exc
+        finally:
+            ctx.close()
+    if failure is not None:  # what reached the file before stays readable, as after a crash
+        raise RosInputError(f'{path}: cannot write the bag ({failure.strerror or failure}); '
+                            f'what was written before is kept: run `ior bag reindex {path}`') \
+            from None
     stream.write(f'[INFO] [rosbag2_recorder]: Recording stopped; {sum(counts.values())} '
                  f'messages in {path}\n')
     stream.flush()

@@ -4,6 +4,13 @@ Service clients on the DDS runtime (wire format: :mod:`ior_ros.runtime.service_w
 :class:`Client` is a node's client (rclpy.client.Client): the executor spinning the node
 completes the Futures of ``call_async``. :class:`ServiceClient` is a synchronous client on a
 bare DDS context, what the tools (``ior param``, ``ior service call``) use.
+
+A reply that does not decode is dropped like a lost one: a node's client warns
+(:class:`~ior_ros.runtime.drop_report.DropReport`, at most every 5 s, naming the server's node)
+and leaves the Future pending, so ``call`` returns None after its timeout and no callback sees
+a made-up response (what rclpy hands a subscription callback for an undecodable sample is a
+default-constructed message; :mod:`~ior_ros.runtime.cdr_decode`); the tools'
+:class:`ServiceClient` raises MessageDecodeError, one line.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ior_ros.runtime.errors import RosInputError
+from ior_ros.runtime.drop_report import DropReport, WriterNames
+from ior_ros.runtime.errors import MessageDecodeError, RosInputError
 from ior_ros.runtime.qos import QoSProfile, qos_profile_services_default
 from ior_ros.runtime.registry import get_message, get_service, registry
 from ior_ros.runtime.service_wire import (
@@ -64,9 +72,17 @@ class Client:
         self._guid = fold_guid(bytes(self._writer.gid))
         self._lock = threading.Lock()
         self._pending: dict[int, Any] = {}
+        self._drops = DropReport(f'on the replies of service {srv_name} ({self.response_type})',
+                                 node.get_logger().warning)
+        self._writer_names = WriterNames(self._reader.reader, dds.graph)
         use = getattr(node, '_use_type', None)
         if use is not None:
             use(self.srv_typename)
+
+    @property
+    def dropped_samples(self) -> int:
+        """How many replies to this client were dropped because they did not decode."""
+        return self._drops.total
 
     @property
     def service_name(self) -> str:
@@ -141,37 +157,43 @@ class Client:
             samples = self._reader.take()
             if not samples:
                 return
-            for data, _info in samples:
+            for data, info in samples:
                 raw = bytes(data)
                 if len(raw) < 20:
-                    continue
-                header = HEADER if raw[1] == 1 else HEADER_BE
+                    continue  # no request header: whose reply it is cannot be known
+                header = HEADER if raw[1] & 1 else HEADER_BE  # odd ids are little-endian
                 guid, seq = header.unpack_from(raw, 4)
                 if guid != self._guid:
                     continue  # the reply to another client of the service
                 with self._lock:
                     future = self._pending.get(seq)
                 if future is not None:
-                    out.append(self._make_completion(future, raw))
+                    out.append(self._make_completion(future, raw, info))
 
-    def _make_completion(self, future: Any, raw: bytes) -> Callable[[], None]:
+    def _make_completion(self, future: Any, raw: bytes, info: Any = None) -> Callable[[], None]:
         def complete() -> None:
             if future.done():
                 return
             try:
-                response = self._registry.deserialize(raw[:4] + raw[20:], self.response_type)
-            except Exception as exc:  # noqa: BLE001
-                future.set_exception(RosInputError(f'service {self._service_name}: malformed '
-                                                   f'reply: {exc}'))
+                response = self._registry.decode(raw[:4] + raw[20:], self.response_type)
+            except MessageDecodeError as exc:  # dropped like a lost reply: the Future waits on
+                self._drops.drop(str(exc), lambda: self._server_of(info))
                 return
+            self._drops.tick()
             future.set_result(response)
         return complete
+
+    def _server_of(self, info: Any) -> str:
+        """The node (or GUID) of the server that sent a reply, for the drop report."""
+        return 'an unknown server' if info is None else self._writer_names(
+            info.publication_handle)
 
     def destroy(self) -> bool:
         """Delete the client (Node.destroy_client)."""
         return bool(self._node.destroy_client(self))
 
     def _close(self) -> None:
+        self._drops.flush()
         self._writer.close()
         self._reader.close()
         unuse = getattr(self._node, '_unuse_type', None)
@@ -224,9 +246,13 @@ class ServiceClient:
                 raw = bytes(data)
                 if len(raw) < 20:
                     continue
-                header = HEADER if raw[1] == 1 else HEADER_BE
+                header = HEADER if raw[1] & 1 else HEADER_BE  # odd ids are little-endian
                 if header.unpack_from(raw, 4) == (self._guid, self._seq):
-                    return self._registry.deserialize(raw[:4] + raw[20:], self.response_type)
+                    try:
+                        return self._registry.decode(raw[:4] + raw[20:], self.response_type)
+                    except MessageDecodeError as exc:
+                        raise MessageDecodeError(f'service {self.service_name}: malformed '
+                                                 f'reply: {exc}') from None
             time.sleep(0.005)
         raise RosInputError(f'service {self.service_name}: no reply within {timeout_s} s')
 

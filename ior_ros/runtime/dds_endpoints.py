@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ['RawWriter', 'RawReader', 'idl_type', 'rmw_policy_name', 'delete_entity']
 
 _TAKE_BATCH = 64
+# dds_return_t values and DDS_INFINITY (ddsrt/retcode.h, dds/ddsrt/time.h)
+_DDS_RETCODE_OK = 0
+_DDS_RETCODE_TIMEOUT = -10
+_DDS_INFINITY = 2**63 - 1
 
 _IDL_CACHE: dict[str, Any] = {}
 _IDL_LOCK = threading.RLock()
@@ -157,8 +161,34 @@ class RawWriter:
         return int(status.current_count)
 
     def wait_for_acks(self, timeout_s: float) -> bool:
-        """Block until every matched reliable reader acknowledged (or the timeout)."""
-        return bool(self.writer.wait_for_acks(int(timeout_s * 1e9)))
+        """
+        Block until every matched reliable reader acknowledged (True) or ``timeout_s`` passed
+        (False, e.g. a reader in a stopped process).
+
+        Calls ``dds_wait_for_acks`` through cyclonedds' binding and reads its return code here:
+        cyclonedds 11.0.x's ``DataWriter.wait_for_acks`` compares it with
+        ``Exception.DDS_RETCODE_TIMEOUT`` (pub.py), so it raises AttributeError exactly when the
+        wait times out.
+        """
+        timeout_ns = min(_DDS_INFINITY, max(0, int(timeout_s * 1e9)))
+        ret = int(self.writer._wait_for_acks(self._ref, timeout_ns))
+        if ret == _DDS_RETCODE_OK:
+            return True
+        if ret == _DDS_RETCODE_TIMEOUT:
+            return False
+        raise DdsError(f'DDS wait_for_acks on {self.topic} failed with return code {ret}')
+
+    def matched_reader_gids(self) -> list[bytes]:
+        """The 16-byte GUIDs of the matched readers (those that vanished meanwhile left out)."""
+        found = []
+        for handle in self.writer.get_matched_subscriptions():  # type: ignore[no-untyped-call]
+            try:
+                endpoint = self.writer.get_matched_subscription_data(handle)
+            except Exception:  # noqa: BLE001, S112 - unmatched since the list was taken
+                continue
+            if endpoint is not None:
+                found.append(bytes(endpoint.key.bytes))
+        return found
 
     def close(self) -> None:
         """Delete the DDS writer."""

@@ -14,7 +14,8 @@ from pathlib import Path
 from ior_ros.core.errors import ConfigError, IorError
 
 __all__ = ['RosInputError', 'MessageTypeError', 'MessageDefinitionError', 'LaunchError',
-           'ParameterFileError', 'RosArgsError', 'DdsError', 'NameError_', 'at']
+           'ParameterFileError', 'RosArgsError', 'DdsError', 'NameError_', 'MessageDecodeError',
+           'at']
 
 
 def at(path: str | Path | None, line: int | None) -> str:
@@ -54,3 +55,11 @@ class NameError_(RosInputError):  # noqa: N801  (a ROS name error, not Python's 
 
 class DdsError(IorError, RuntimeError):
     """The DDS layer refused an operation (participant, topic, writer or reader creation)."""
+
+
+class MessageDecodeError(IorError, ValueError):
+    """
+    Bytes that are not a sample of the expected type (a peer's malformed sample, a damaged bag
+    record); the message is one line naming the type, the field, the offset and what is wrong
+    (:mod:`ior_ros.runtime.cdr_decode`).
+    """

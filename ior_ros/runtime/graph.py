@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ior_ros.runtime.dds_endpoints import RawReader, delete_entity
+from ior_ros.runtime.errors import MessageDecodeError
 from ior_ros.runtime.names import dds_topic_to_ros, dds_topic_to_service
 from ior_ros.runtime.qos import (
     DurabilityPolicy,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from ior_ros.runtime.dds import DdsContext
 
 __all__ = ['DISCOVERY_TOPIC', 'DISCOVERY_TYPE', 'DISCOVERY_WRITER_QOS', 'EndpointInfo',
-           'GraphSnapshot', 'DiscoveryGraph']
+           'GraphSnapshot', 'DiscoveryGraph', 'SHARED_NAME_WARNING', 'shared_names']
 
 DISCOVERY_TOPIC = 'ros_discovery_info'
 DISCOVERY_TYPE = 'rmw_dds_common/msg/ParticipantEntitiesInfo'
@@ -42,6 +43,21 @@ DISCOVERY_WRITER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 _DISCOVERY_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL,
                                    reliability=ReliabilityPolicy.RELIABLE,
                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+#: what ``ros2 node list`` prints (after ``WARNING: ``) when two nodes share a fully qualified
+#: name (ros2node/verb/list.py, Jazzy)
+SHARED_NAME_WARNING = ('Be aware that there are nodes in the graph that share an exact name, '
+                       'which can have unintended side effects.')
+
+
+def shared_names(full_names: list[str]) -> list[str]:
+    """The fully qualified node names that occur more than once, sorted (ros2node's
+    ``has_duplicates``, naming them)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name in full_names:
+        (twice if name in seen else seen).add(name)
+    return sorted(twice)
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,11 @@ class GraphSnapshot:
             if gid in self.participants:
                 out.extend((ns, name) for ns, name, _, _ in nodes)
         return sorted(out)
+
+    def node_full_names(self) -> list[str]:
+        """Every node's ``/ns/name`` (a name twice when two nodes share it), sorted."""
+        return sorted(f'/{name}' if ns in ('', '/') else f'{ns.rstrip("/")}/{name}'
+                      for ns, name in self.node_names())
 
     def topic_names_and_types(self) -> dict[str, list[str]]:
         """ROS topic → sorted ROS type names of every reader and writer."""
@@ -151,6 +172,7 @@ class DiscoveryGraph:
         self.endpoints: dict[bytes, EndpointInfo] = {}
         self.participants: dict[bytes, bytes] = {}
         self.nodes: dict[bytes, list[tuple[str, str, list[bytes], list[bytes]]]] = {}
+        self.dropped_samples = 0  # ros_discovery_info samples that did not decode
         self._lock = threading.Lock()
 
     def refresh(self) -> GraphSnapshot:
@@ -188,8 +210,9 @@ class DiscoveryGraph:
                     break
                 for data, _info in raw:
                     try:
-                        msg = registry().deserialize(data, DISCOVERY_TYPE)
-                    except Exception:  # noqa: S112  (a malformed foreign sample)
+                        msg = registry().decode(data, DISCOVERY_TYPE)
+                    except MessageDecodeError:  # a malformed foreign sample: counted, skipped
+                        self.dropped_samples += 1
                         continue
                     gid = bytes(msg.gid.data)
                     self.nodes[gid] = [

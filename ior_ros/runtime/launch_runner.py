@@ -7,7 +7,9 @@ Supervision: output lines carry the prefix ``[label-N]`` (label = node name, els
 the log folder; ``both`` does both. Ctrl-C (or SIGTERM) sends SIGINT to every process, then SIGTERM
 after ``sigterm_timeout`` s, then SIGKILL. A node with ``on_exit: shutdown`` or ``required: true``
 that exits stops the whole launch, which then fails with an error naming it; other processes that
-exit are reported and the rest keep running.
+exit are reported (``process has died``, as ``ros2 launch`` says it, then one line saying the rest
+keep running; exit code 2, an ior node's refusal of its configuration, points at the node's own
+error line above) and the rest keep running.
 """
 
 from __future__ import annotations
@@ -166,6 +168,16 @@ class LaunchRunner:
                       error=True)
         return code
 
+    def _say_others_run_on(self, run: _Running, code: int) -> None:
+        """After a non-required process failed: why (exit code 2) and what keeps running."""
+        alive = [r.spec.label for r in self.running if not r.done]
+        if not alive:
+            return
+        why = (' because it refused its configuration (its error line is above)' if code == 2
+               else '')
+        self._say(f'[WARNING] [launch]: {run.spec.label} stopped{why}; still running: '
+                  f"{', '.join(alive)} (Ctrl-C stops them)", error=True)
+
     def request_stop(self) -> None:
         """Ask the supervisor loop to stop every process (what Ctrl-C does)."""
         self._stop.set()
@@ -220,6 +232,8 @@ class LaunchRunner:
                         any_failed = True
                     if run.spec.respawn:
                         run.restart_at = time.monotonic() + run.spec.respawn_delay_s
+                    elif code != 0:
+                        self._say_others_run_on(run, code)
                 if failed_required is not None:
                     break
                 now = time.monotonic()

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ior_ros.core.input_files import display_path, input_file, yaml_value_or_text
 from ior_ros.runtime.errors import LaunchError, RosInputError, at
 from ior_ros.runtime.launch_plan import LaunchArgument, LaunchPlan, ProcessSpec
 from ior_ros.runtime.names import normalize_namespace
@@ -69,10 +68,12 @@ def parse_launch_arguments(items: list[str]) -> dict[str, str]:
 def resolve_launch_file(target: str, second: str | None = None) -> Path:
     """A path, or ``PKG FILE`` looked up under the package's share folder (like ros2 launch)."""
     if second is None:
-        path = Path(target)
-        if not path.is_file():
+        if not Path(target).exists():
             raise LaunchError(f'launch file {target!r} not found')
-        return path
+        return input_file(target, 'launch file', error=LaunchError)
+    if Path(target).is_file() and (target.endswith(('.yaml', '.yml', '.py', '.xml'))):
+        # `ior launch FILE rate=2`: a launch file then a malformed argument, not PKG FILE
+        raise LaunchError(f"launch argument {second!r}: expected 'name:=value'")
     from ior_ros.runtime.packages import find_package_share
 
     share = find_package_share(target)
@@ -95,6 +96,8 @@ class _Parser:
         self.label_counts: dict[str, int] = {}
         self.param_files = 0
         self.anon: dict[str, str] = {}
+        self.skipped_arguments: set[str] = set()
+        """Names of ``arg`` tags in branches whose condition is false (still declared)."""
 
     def ctx(self, scope: _Scope, file: Path, line: int | None) -> SubstitutionContext:
         return SubstitutionContext(scope.variables, file, line, self.anon)
@@ -107,7 +110,7 @@ class _Parser:
                   depth: int = 0) -> None:
         if depth > 20:
             raise self.fail(file, None, 'includes nested deeper than 20 levels (a loop?)')
-        data = load_yaml_with_lines(file, LaunchError)
+        data = load_yaml_with_lines(file, LaunchError, what='launch file', allow_empty=False)
         if not isinstance(data, dict) or 'launch' not in data:
             raise self.fail(file, line_of(data), "a YAML launch file is a mapping with the key "
                             "'launch' holding a list of actions")
@@ -139,6 +142,7 @@ class _Parser:
             if not isinstance(body, dict):
                 raise self.fail(file, line, f'{tag}: expected a mapping of attributes')
             if not self.condition(body, file, scope, line):
+                self.skipped_arguments.update(_argument_names(tag, body))
                 continue
             handler = getattr(self, 'tag_' + str(tag).replace('-', '_'), None)
             if handler is None:
@@ -442,6 +446,21 @@ class _Parser:
         return out
 
 
+def _argument_names(tag: Any, body: Any) -> list[str]:
+    """The literal names of the ``arg`` tags in an action that was skipped (and its children)."""
+    if not isinstance(body, dict):
+        return []
+    if tag == 'arg':
+        name = body.get('name')
+        return [name] if isinstance(name, str) else []
+    names: list[str] = []
+    children = body.get('children') if tag == 'group' else None
+    for child in children if isinstance(children, list) else []:
+        if isinstance(child, dict) and len(child) == 1:
+            names += _argument_names(*next(iter(child.items())))
+    return names
+
+
 def _param_value(raw: Any, ctx: SubstitutionContext) -> Any:
     if isinstance(raw, list):
         return [_param_value(v, ctx) for v in raw]
@@ -449,10 +468,7 @@ def _param_value(raw: Any, ctx: SubstitutionContext) -> Any:
         raise ctx.fail('a parameter value cannot be a mapping (use nested param entries)')
     if isinstance(raw, str):
         text = substitute(raw, ctx)
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            return text
+        value = yaml_value_or_text(text, 'parameter value', error=ctx.fail)
         if isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value):
@@ -479,6 +495,27 @@ def load_launch(path: str | Path, arguments: Mapping[str, str] | None = None,
     plan.temp_dir = temp_dir or Path(tempfile.mkdtemp(prefix='ior_launch_'))
     parser = _Parser(plan, plan.temp_dir)
     scope = _Scope({}, '/', {})
-    parser.load_file(file, scope, dict(arguments or {}))
+    given = dict(arguments or {})
+    parser.load_file(file, scope, given)
+    _check_arguments_declared(file, given, [a.name for a in plan.arguments] +
+                              sorted(parser.skipped_arguments))
     plan.env = scope.env
     return plan
+
+
+def _check_arguments_declared(file: Path, given: Mapping[str, str],
+                              declared: list[str]) -> None:
+    """
+    Refuse a command-line argument that no ``arg`` tag of the launch (its includes, or a branch
+    whose condition is false) declares: a misspelt name would otherwise be ignored silently,
+    which is what ``ros2 launch`` does.
+    """
+    known = list(dict.fromkeys(declared))
+    unknown = [name for name in given if name not in known]
+    if not unknown:
+        return
+    names = ', '.join(repr(n) for n in unknown)
+    word = 'argument' if len(unknown) == 1 else 'arguments'
+    listing = f"declared: [{', '.join(known)}]" if known else 'it declares no arguments'
+    raise LaunchError(f'{display_path(file)}: launch {word} {names} not declared by the launch '
+                      f'file or its includes; {listing} (ior launch -s FILE lists them)')

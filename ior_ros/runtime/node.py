@@ -8,9 +8,9 @@ Supported (names and semantics as rclpy.node.Node, Jazzy): construction with ``n
 ``raw=True`` subscriptions get the CDR bytes), ``create_timer`` (on the node's ROS clock, so timers
 follow ``/clock`` when ``use_sim_time`` is true), parameters (``declare_parameter(s)``,
 ``get_parameter(s)``, ``get_parameter_or``, ``has_parameter``, ``set_parameters``,
-``undeclare_parameter``, ``add_on_set_parameters_callback``), ``get_logger``, ``get_clock``,
-``get_name``/``get_namespace``/``get_fully_qualified_name``, graph queries
-(``get_node_names``, ``get_node_names_and_namespaces``, ``get_topic_names_and_types``,
+``undeclare_parameter``, ``describe_parameter(s)``, ``add_on_set_parameters_callback``),
+``get_logger``, ``get_clock``, ``get_name``/``get_namespace``/``get_fully_qualified_name``, graph
+queries (``get_node_names``, ``get_node_names_and_namespaces``, ``get_topic_names_and_types``,
 ``count_publishers``, ``count_subscribers``, ``get_service_names_and_types`` and the ``_by_node``
 variants, ``count_services``, ``count_clients``), services (``create_service``/``create_client``),
 ``destroy_publisher``/``destroy_subscription``/``destroy_timer``/``destroy_service``/
@@ -21,7 +21,11 @@ parameter services (``start_parameter_services=False`` turns them off) and
 ``~/get_type_description`` (read-only parameter ``start_type_description_service``, default
 true), and is listed in ``ros_discovery_info`` so ``ros2 node list`` and ``ros2 node info`` show
 it. Like rcl, a node keeps a count of the types its publishers, subscriptions, services and
-clients use: ``~/get_type_description`` answers for those. Not provided: actions, callback groups
+clients use: ``~/get_type_description`` answers for those. A node that finds another node of its
+fully qualified name in the graph during its first seconds logs one warning (ROS 2 itself only
+warns in ``ros2 node list``): two nodes of one name both answer the services addressed to it, so
+one ``ros2 param set`` changes both. Parameters with descriptors (ranges, read-only):
+:mod:`~ior_ros.runtime.node_parameters`. Not provided: actions, callback groups
 (accepted, ignored: everything runs in the executor's thread), lifecycle nodes, guard conditions.
 
 The node's parts have a file each, as in rclpy: :mod:`~ior_ros.runtime.publisher`,
@@ -33,12 +37,15 @@ The node's parts have a file each, as in rclpy: :mod:`~ior_ros.runtime.publisher
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ior_ros.runtime.clock import Clock, ClockType, Duration, ROSClock, Time
 from ior_ros.runtime.context import Context, get_default_context
 from ior_ros.runtime.errors import RosInputError
+from ior_ros.runtime.graph import SHARED_NAME_WARNING
 from ior_ros.runtime.message_classes import RosMessage
 from ior_ros.runtime.names import (
     fully_qualified_node_name,
@@ -69,7 +76,12 @@ from ior_ros.runtime.subscription import MessageInfo, Subscription
 from ior_ros.runtime.timer import Timer
 from ior_ros.runtime.type_names import typename_of
 
-__all__ = ['Node', 'NodeNameNonExistentError']
+__all__ = ['Node', 'NodeNameNonExistentError', 'SHARED_NAME_CHECKS_S']
+
+#: seconds after its creation at which a node looks for another node of its name in the graph
+#: (discovery on one host takes 0.1 to 1 s; a loaded machine more). The look-ups run in the
+#: node's executor, so creating a node does not wait for discovery.
+SHARED_NAME_CHECKS_S = (0.3, 1.0, 2.0, 4.0)
 
 
 class NodeNameNonExistentError(RosInputError):
@@ -111,6 +123,8 @@ class Node(NodeParameters):
         if not self.context.ok():
             raise RuntimeError('call ior_ros.runtime.init() (rclpy.init) before creating a node')
         self._destroyed = False
+        self._name_warned = False
+        self._name_checked = threading.Event()  # set: warned, destroyed, or the checks are over
         original = validate_node_name(node_name)
         ros_args = [parse_ros_args(['--ros-args', *_strip_prefix(cli_args)])] if cli_args else []
         if use_global_arguments:
@@ -169,6 +183,34 @@ class Node(NodeParameters):
                 if pname not in self._parameters:
                     self.declare_parameter(pname, value)
         self._start_type_description_service()
+        threading.Thread(target=self._schedule_name_checks, args=(dds,), daemon=True,
+                         name=f'ior-name-check-{self._name}').start()
+
+    # ------------------------------------------------------------------ shared names
+    def _schedule_name_checks(self, dds: Any) -> None:
+        """Hand :meth:`_check_shared_name` to the executor at each of SHARED_NAME_CHECKS_S
+        (DdsContext.post: the graph is read in the executor's thread, never beside a close)."""
+        start = time.monotonic()
+        for at_s in SHARED_NAME_CHECKS_S:
+            if self._name_checked.wait(max(0.0, start + at_s - time.monotonic())):
+                return
+            dds.post(self._check_shared_name)
+        self._name_checked.set()
+
+    def _check_shared_name(self) -> None:
+        """Warn once when the graph holds another node of this fully qualified name."""
+        if self._destroyed or self._name_warned:
+            return
+        try:
+            names = self.context.dds.graph().node_full_names()
+        except Exception:  # noqa: BLE001  (the context is closing: nothing to warn about)
+            return
+        fqn = self.get_fully_qualified_name()
+        if names.count(fqn) > 1:
+            self._name_warned = True
+            self._name_checked.set()
+            self._logger.warning(f'{SHARED_NAME_WARNING} Another node is also named {fqn}: '
+                                 'services addressed to it (ros2 param set, say) reach both.')
 
     def _start_type_description_service(self) -> None:
         """rclpy's TypeDescriptionService: the read-only parameter decides (default true)."""
@@ -488,6 +530,7 @@ class Node(NodeParameters):
         if self._destroyed:
             return
         self._destroyed = True
+        self._name_checked.set()
         for timer in self._timers:
             timer.destroy()
         self._timers.clear()

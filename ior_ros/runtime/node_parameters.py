@@ -4,9 +4,14 @@ on-set callbacks, ``/parameter_events``.
 
 Static typing as in Jazzy: a parameter keeps the type it was declared with unless its descriptor
 allows ``dynamic_typing``; an override (``-p``, a params file, ``parameter_overrides``) of
-another type is refused with one clear error; rejection reasons are rclpy's words, since tools
-show them. :class:`NodeParameters` is a base class of :class:`~ior_ros.runtime.node.Node`, which
-owns the state it works on.
+another type is refused with one clear error. Descriptors (rcl_interfaces/ParameterDescriptor,
+of this runtime or rclpy's message class) are kept per parameter and checked as rclpy does
+(:mod:`~ior_ros.runtime.parameter_checks`): a set request that is read-only, of the wrong type or
+outside the range is refused with rclpy's reason, since tools show it; a declared value (default
+or override) outside the range raises :class:`InvalidParameterValueException` with one line
+naming the parameter, the value and what is allowed (rclpy raises with its reason only).
+:class:`NodeParameters` is a base class of :class:`~ior_ros.runtime.node.Node`, which owns the
+state it works on.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ior_ros.runtime.parameter_checks import allowed_text, check_descriptor
 from ior_ros.runtime.parameters import (
     InvalidParameterTypeException,
+    InvalidParameterValueException,
     Parameter,
     ParameterAlreadyDeclaredException,
     ParameterDescriptor,
@@ -57,14 +64,24 @@ class NodeParameters:
         raise NotImplementedError
 
     def declare_parameter(self, name: str, value: Any = None,
-                          descriptor: ParameterDescriptor | None = None,
+                          descriptor: Any = None,
                           ignore_override: bool = False) -> Parameter:
-        """Declare a parameter; a command-line/file override replaces ``value``."""
+        """
+        Declare a parameter; a command-line/file override replaces ``value``.
+
+        ``descriptor``: a :class:`ParameterDescriptor` or an rcl_interfaces/ParameterDescriptor
+        message (copied; its name and type come from ``name`` and the value, as in rclpy).
+        Raises :class:`InvalidParameterTypeException` for an override of another type and
+        :class:`InvalidParameterValueException` for a value the descriptor's range or an on-set
+        callback refuses.
+        """
         self._check_alive()
         if name in self._parameters:
             raise ParameterAlreadyDeclaredException(f"parameter '{name}' is already declared "
                                                     f'on node {self.get_fully_qualified_name()}')
-        descriptor = descriptor or ParameterDescriptor()
+        descriptor = (ParameterDescriptor() if descriptor is None
+                      else ParameterDescriptor.from_any(descriptor))
+        overridden = False
         declared_type: ParameterType | None = None
         if isinstance(value, ParameterType):
             declared_type, value = value, None
@@ -82,7 +99,7 @@ class NodeParameters:
                     f'{override!r} has type {found.name}, the parameter is '
                     f'{declared_type.name} (write it as the declared type, e.g. 1.0 for a '
                     'double)')
-            value = override
+            value, overridden = override, True
             if declared_type in (None, ParameterType.NOT_SET):
                 declared_type = found
         if value is None:
@@ -93,10 +110,20 @@ class NodeParameters:
             param = Parameter(name, None, value)
         descriptor.name = name
         descriptor.type = int(param.type_)
-        self._descriptors[name] = descriptor
+        where = (f"parameter '{name}' of node {self.get_fully_qualified_name()}: "
+                 + ('override ' if overridden else 'value '))
+        if param.value is not None:
+            check = check_descriptor(param, descriptor, check_read_only=False, declared=False)
+            if not check.successful:
+                about = f' ({descriptor.description})' if descriptor.description else ''
+                raise InvalidParameterValueException(
+                    f'{where}{param.value!r} is not allowed: the parameter takes '
+                    f'{allowed_text(descriptor)}{about}')
         result = self._run_set_callbacks([param])
         if not result.successful:
-            raise InvalidParameterTypeException(f"parameter '{name}': {result.reason}")
+            raise InvalidParameterValueException(f'{where}{param.value!r} was refused: '
+                                                 f'{result.reason}')
+        self._descriptors[name] = descriptor
         self._parameters[name] = param
         self._after_set(param, new=True)
         return param
@@ -125,6 +152,20 @@ class NodeParameters:
     def has_parameter(self, name: str) -> bool:
         """True when declared."""
         return name in self._parameters
+
+    def describe_parameter(self, name: str) -> ParameterDescriptor:
+        """The descriptor of a declared parameter (a default one for an undeclared parameter
+        when undeclared parameters are allowed; else ParameterNotDeclaredException)."""
+        if name in self._descriptors:
+            return self._descriptors[name]
+        if self._allow_undeclared:
+            return ParameterDescriptor()
+        raise ParameterNotDeclaredException(f"parameter '{name}' is not declared on node "
+                                            f'{self.get_fully_qualified_name()}')
+
+    def describe_parameters(self, names: list[str]) -> list[ParameterDescriptor]:
+        """The descriptors of several parameters (see :meth:`describe_parameter`)."""
+        return [self.describe_parameter(n) for n in names]
 
     def get_parameter(self, name: str) -> Parameter:
         """A declared parameter (raises ParameterNotDeclaredException otherwise)."""
@@ -188,18 +229,11 @@ class NodeParameters:
             if self._allow_undeclared:
                 return SetParametersResult(True)
             raise ParameterNotDeclaredException(f"parameter '{param.name}' is not declared")
-        descriptor = self._descriptors.get(param.name, ParameterDescriptor())
-        # the reasons are rclpy's words (Node._check_parameter_descriptor): tools show them
-        if descriptor.read_only:
-            return SetParametersResult(False,
-                                       f'Trying to set a read-only parameter: {param.name}.')
-        current = self._parameters[param.name].type_
-        if (not descriptor.dynamic_typing and current != ParameterType.NOT_SET
-                and param.type_ != current and param.type_ != ParameterType.NOT_SET):
-            expected, got = f'Type.{current.name}', f'Type.{param.type_.name}'
-            return SetParametersResult(False, f"Wrong parameter type, expected '{expected}' got "
-                                              f"'{got}'")
-        return SetParametersResult(True)
+        descriptor = self._descriptors.get(param.name)
+        if descriptor is None:  # declared without one (not through declare_parameter)
+            return SetParametersResult(True)
+        # the reasons are rclpy's words (Node._apply_descriptor): tools show them
+        return check_descriptor(param, descriptor, check_read_only=True, declared=True)
 
     def _set_one(self, param: Parameter) -> SetParametersResult:
         check = self._check_set(param)
@@ -212,6 +246,19 @@ class NodeParameters:
 
     def _store(self, param: Parameter) -> None:
         new = param.name not in self._parameters
+        descriptor = self._descriptors.get(param.name)
+        if descriptor is None:  # an undeclared parameter (allowed): typed by its values
+            descriptor = ParameterDescriptor(name=param.name, dynamic_typing=True)
+            self._descriptors[param.name] = descriptor
+        if param.type_ == ParameterType.NOT_SET and descriptor.dynamic_typing:
+            # rclpy: setting NOT_SET undeclares a dynamically typed parameter
+            self._parameters.pop(param.name, None)
+            self._descriptors.pop(param.name, None)
+            if not new:
+                self._publish_event(deleted=[param])
+            return
+        if descriptor.type == ParameterType.NOT_SET:  # declared without a type: now it has one
+            descriptor.type = int(param.type_)
         self._parameters[param.name] = param
         self._after_set(param, new=new)
 

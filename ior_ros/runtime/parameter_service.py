@@ -5,9 +5,12 @@ The six parameter services of every node, as rclpy's ``ParameterService``
 conversions between parameters and their rcl_interfaces messages.
 
 ``get_parameters`` answers an empty list when any name is undeclared, ``get_parameter_types``
-answers NOT_SET (0) for one, ``describe_parameters`` an empty list, ``set_parameters`` sets each
-parameter atomically on its own and reports "not declared" as an unsuccessful result,
-``list_parameters`` filters by prefixes and depth as rclpy's ``Node.list_parameters`` does.
+answers NOT_SET (0) for one, ``describe_parameters`` the full descriptors (description, ranges,
+read-only, dynamic typing) or an empty list, ``set_parameters`` sets each parameter atomically
+on its own and reports "not declared" as an unsuccessful result with rclpy's words (``Invalid
+access to undeclared parameter(s): ['name']``; rclpy itself prints ``[]`` there, a generator
+spent by ``any()`` in ``Node._check_undeclared_parameters``), ``list_parameters`` filters by
+prefixes and depth as rclpy's ``Node.list_parameters`` does.
 """
 
 from __future__ import annotations
@@ -15,13 +18,22 @@ from __future__ import annotations
 from typing import Any
 
 from ior_ros.runtime.errors import RosInputError
-from ior_ros.runtime.parameters import Parameter, ParameterType
+from ior_ros.runtime.parameters import (
+    Parameter,
+    ParameterNotDeclaredException,
+    ParameterType,
+    SetParametersResult,
+)
 from ior_ros.runtime.qos import qos_profile_parameters
 from ior_ros.runtime.registry import get_message, get_service
 from ior_ros.runtime.service import ServiceServer
 
-__all__ = ['PARAMETER_SERVICES', 'register_service_types', 'start_parameter_services',
-           'value_from_msg', 'parameter_from_msg']
+__all__ = ['PARAMETER_SERVICES', 'UNDECLARED_REASON', 'register_service_types',
+           'start_parameter_services', 'value_from_msg', 'parameter_from_msg']
+
+#: how rclpy's set_parameters answers for an undeclared parameter (str of its
+#: ParameterNotDeclaredException), followed by the names
+UNDECLARED_REASON = 'Invalid access to undeclared parameter(s)'
 
 #: service name suffix → rcl_interfaces service type (what rclpy's ParameterService creates)
 PARAMETER_SERVICES: dict[str, str] = {
@@ -122,17 +134,12 @@ class _ParameterHandlers:
 
     def describe_parameters(self, request: Any) -> Any:
         response = self._response('DescribeParameters')
-        cls = get_message('rcl_interfaces/msg/ParameterDescriptor')
         out = []
         for name in request.names:
-            if not self.node.has_parameter(name):
+            try:
+                out.append(self.node.describe_parameter(name).to_msg())
+            except ParameterNotDeclaredException:
                 return response  # rclpy: an undeclared name empties the answer
-            param = self.node.get_parameter(name)
-            found = self.node._descriptors.get(name)
-            out.append(cls(name=name, type=int(param.type_),
-                           description=getattr(found, 'description', ''),
-                           read_only=bool(getattr(found, 'read_only', False)),
-                           dynamic_typing=bool(getattr(found, 'dynamic_typing', False))))
         response.descriptors = out
         return response
 
@@ -161,8 +168,11 @@ class _ParameterHandlers:
     def _set(self, params: list[Any]) -> Any:
         try:
             return _result_msg(self.node.set_parameters_atomically(params))
+        except ParameterNotDeclaredException:
+            names = [p.name for p in params if not self.node.has_parameter(p.name)]
+            return _result_msg(SetParametersResult(False, f'{UNDECLARED_REASON}: {names}'))
         except (RosInputError, ValueError, TypeError) as exc:
-            return _result_msg(type('R', (), {'successful': False, 'reason': str(exc)}))
+            return _result_msg(SetParametersResult(False, str(exc)))
 
     def set_parameters(self, request: Any) -> Any:
         response = self._response('SetParameters')
@@ -171,8 +181,7 @@ class _ParameterHandlers:
             try:
                 param = parameter_from_msg(msg)
             except (RosInputError, ValueError, TypeError) as exc:
-                results.append(_result_msg(type('R', (), {'successful': False,
-                                                          'reason': str(exc)})))
+                results.append(_result_msg(SetParametersResult(False, str(exc))))
                 continue
             results.append(self._set([param]))
         response.results = results
@@ -183,8 +192,7 @@ class _ParameterHandlers:
         try:
             params = [parameter_from_msg(m) for m in request.parameters]
         except (RosInputError, ValueError, TypeError) as exc:
-            response.result = _result_msg(type('R', (), {'successful': False,
-                                                         'reason': str(exc)}))
+            response.result = _result_msg(SetParametersResult(False, str(exc)))
             return response
         response.result = self._set(params)
         return response

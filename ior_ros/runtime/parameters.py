@@ -6,20 +6,28 @@ Typing follows rclpy (Jazzy) static typing: a parameter's type is fixed by its d
 by the override given on the command line); a value of another type is refused (``set_parameters``
 returns ``successful=False``; a mismatching override at declaration raises
 :class:`InvalidParameterTypeException`).
+
+Descriptors are rcl_interfaces/ParameterDescriptor with its ranges (:class:`FloatingPointRange`,
+:class:`IntegerRange`); :meth:`ParameterDescriptor.from_any` also takes the message class of
+either backend (``get_message('rcl_interfaces/msg/ParameterDescriptor')``), so a node written
+for rclpy passes its descriptor unchanged. The checks a descriptor implies live in
+:mod:`ior_ros.runtime.parameter_checks`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
 from ior_ros.runtime.errors import RosInputError
 
 __all__ = ['Parameter', 'ParameterType', 'SetParametersResult', 'ParameterDescriptor',
+           'FloatingPointRange', 'IntegerRange',
            'ParameterNotDeclaredException', 'ParameterAlreadyDeclaredException',
-           'InvalidParameterTypeException', 'ParameterUninitializedException',
-           'ParameterImmutableException', 'parameter_value_msg']
+           'InvalidParameterTypeException', 'InvalidParameterValueException',
+           'ParameterUninitializedException', 'ParameterImmutableException',
+           'parameter_value_msg']
 
 
 class ParameterNotDeclaredException(RosInputError):
@@ -32,6 +40,10 @@ class ParameterAlreadyDeclaredException(RosInputError):
 
 class InvalidParameterTypeException(RosInputError):
     """A value whose type differs from the parameter's type."""
+
+
+class InvalidParameterValueException(RosInputError):
+    """A value its descriptor (range, read-only) or an on-set callback refuses (rclpy's name)."""
 
 
 class ParameterUninitializedException(RosInputError):
@@ -104,14 +116,84 @@ _ARRAY_TYPES = {ParameterType.BYTE_ARRAY, ParameterType.BOOL_ARRAY, ParameterTyp
 
 
 @dataclass
+class FloatingPointRange:
+    """rcl_interfaces/FloatingPointRange: ``from_value`` ≤ value ≤ ``to_value``; ``step`` 0.0:
+    any value, else ``from_value + k * step`` (both ends always allowed)."""
+
+    from_value: float = 0.0
+    to_value: float = 0.0
+    step: float = 0.0
+
+
+@dataclass
+class IntegerRange:
+    """rcl_interfaces/IntegerRange: as :class:`FloatingPointRange` for integers (``step`` 0:
+    any integer in the range)."""
+
+    from_value: int = 0
+    to_value: int = 0
+    step: int = 0
+
+
+@dataclass
 class ParameterDescriptor:
-    """The subset of rcl_interfaces/ParameterDescriptor that is used."""
+    """
+    rcl_interfaces/ParameterDescriptor: what ``ros2 param describe`` shows and what a set
+    request is checked against. At most one range applies (the message bounds each list to one
+    element); ``additional_constraints`` is text for people, not checked.
+    """
 
     name: str = ''
     type: int = 0
     description: str = ''
+    additional_constraints: str = ''
     read_only: bool = False
     dynamic_typing: bool = False
+    floating_point_range: list[FloatingPointRange] = field(default_factory=list)
+    integer_range: list[IntegerRange] = field(default_factory=list)
+
+    @classmethod
+    def from_any(cls, descriptor: Any) -> ParameterDescriptor:
+        """
+        A copy of ``descriptor``: this class, or an rcl_interfaces/ParameterDescriptor message
+        of either backend (anything with the message's fields; missing ones keep defaults).
+        """
+        if isinstance(descriptor, cls):
+            return cls(descriptor.name, descriptor.type, descriptor.description,
+                       descriptor.additional_constraints, descriptor.read_only,
+                       descriptor.dynamic_typing,
+                       [FloatingPointRange(r.from_value, r.to_value, r.step)
+                        for r in descriptor.floating_point_range],
+                       [IntegerRange(r.from_value, r.to_value, r.step)
+                        for r in descriptor.integer_range])
+        out = cls(name=str(getattr(descriptor, 'name', '')),
+                  type=int(getattr(descriptor, 'type', 0)),
+                  description=str(getattr(descriptor, 'description', '')),
+                  additional_constraints=str(getattr(descriptor, 'additional_constraints', '')),
+                  read_only=bool(getattr(descriptor, 'read_only', False)),
+                  dynamic_typing=bool(getattr(descriptor, 'dynamic_typing', False)))
+        out.floating_point_range = [
+            FloatingPointRange(float(r.from_value), float(r.to_value), float(r.step))
+            for r in list(getattr(descriptor, 'floating_point_range', []))[:1]]
+        out.integer_range = [IntegerRange(int(r.from_value), int(r.to_value), int(r.step))
+                             for r in list(getattr(descriptor, 'integer_range', []))[:1]]
+        return out
+
+    def to_msg(self) -> Any:
+        """The rcl_interfaces/ParameterDescriptor message (what describe_parameters answers)."""
+        from ior_ros.runtime.registry import get_message
+
+        floating = get_message('rcl_interfaces/msg/FloatingPointRange')
+        integer = get_message('rcl_interfaces/msg/IntegerRange')
+        return get_message('rcl_interfaces/msg/ParameterDescriptor')(
+            name=self.name, type=int(self.type), description=self.description,
+            additional_constraints=self.additional_constraints, read_only=self.read_only,
+            dynamic_typing=self.dynamic_typing,
+            floating_point_range=[floating(from_value=float(r.from_value),
+                                           to_value=float(r.to_value), step=float(r.step))
+                                  for r in self.floating_point_range],
+            integer_range=[integer(from_value=int(r.from_value), to_value=int(r.to_value),
+                                   step=int(r.step)) for r in self.integer_range])
 
 
 class Parameter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ior_ros.runtime.ack_wait import stall_text
 from ior_ros.runtime.clock import Duration
 from ior_ros.runtime.qos import QoSProfile
 from ior_ros.runtime.registry import message_typename, registry
@@ -33,6 +34,7 @@ class Publisher:
         self._writer = dds.create_writer(
             topic, self.typename, qos,
             on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
+        self._stall_reported = False
         self._entry = self._registry.entry(self.typename)
         self._registry.prepare(self.typename)  # the first publish does not pay for codegen
 
@@ -68,9 +70,20 @@ class Publisher:
         return int(self._writer.matched_count())
 
     def wait_for_all_acked(self, timeout: Duration | None = None) -> bool:
-        """Block until all reliable subscribers acknowledged every sample."""
+        """
+        Block until all reliable subscribers acknowledged every sample: True, or False when
+        ``timeout`` passed first (None or negative: wait forever), as rclpy. A subscriber that
+        does not acknowledge in time (a stopped or vanished process) is reported once per
+        publisher, as a warning of the node's logger naming it.
+        """
         seconds = 1e9 if timeout is None or timeout.nanoseconds < 0 else timeout.nanoseconds / 1e9
-        return bool(self._writer.wait_for_acks(seconds))
+        if self._writer.wait_for_acks(seconds):
+            return True
+        if not self._stall_reported:
+            self._stall_reported = True
+            self._node.get_logger().warning(
+                stall_text(self._node.context.dds, [self._writer], seconds))
+        return False
 
     def destroy(self) -> bool:
         """Delete the writer."""

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ior_ros.core.input_files import yaml_value_or_text
 from ior_ros.runtime.errors import ParameterFileError, RosArgsError, at
 from ior_ros.runtime.names import RemapRule
 from ior_ros.runtime.yaml_lines import LineDict, LineList, line_of, load_yaml_with_lines
@@ -104,10 +103,8 @@ def strip_ros_args(argv: list[str]) -> list[str]:
 
 def parse_param_value(text: str) -> Any:
     """A ``-p`` value as rcl reads it: YAML scalar or a homogeneous list."""
-    try:
-        value = yaml.safe_load(text) if text.strip() else ''
-    except yaml.YAMLError:
-        return text
+    value = yaml_value_or_text(text, f'parameter value {text[:40]!r}', error=RosArgsError) \
+        if text.strip() else ''
     if value is None:
         return text if text.strip() not in ('', '~', 'null') else ''
     return _check_param_value(value, 'value', None, None)
@@ -216,9 +213,17 @@ def node_pattern_matches(pattern: str, fqn: str) -> bool:
 
 
 def load_params_file(path: str | Path) -> list[ParamsFileEntry]:
-    """Read a ``node: ros__parameters:`` YAML file; errors name the file and line."""
+    """
+    Read a ``node: ros__parameters:`` YAML file; errors name the file and line.
+
+    The file is read through :mod:`ior_ros.core.input_files` (missing, a folder, unreadable,
+    binary, not UTF-8, larger than 1 MiB or malformed: one ParameterFileError line). An empty
+    file sets no parameter, as rcl accepts it.
+    """
     source = str(path)
-    data = load_yaml_with_lines(path, ParameterFileError)
+    # an empty file (or only comments) sets nothing, as rcl_yaml_param_parser reads it
+    data = load_yaml_with_lines(path, ParameterFileError, what='parameter file',
+                                allow_empty=True)
     if data is None:
         return []
     if not isinstance(data, dict):

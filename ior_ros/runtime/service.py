@@ -4,7 +4,10 @@ node's waitset and a reply writer (wire format: :mod:`ior_ros.runtime.service_wi
 
 The callback runs in the executor like a subscription callback. A server callback that raises,
 or returns something that is not the response, is logged as an error naming the service and the
-request gets no reply; the node goes on (rclpy would let the exception out of ``spin``).
+request gets no reply; the node goes on (rclpy would let the exception out of ``spin``). A
+request that does not decode is dropped unanswered (the callback is not called) and reported
+like a subscription's malformed sample (:class:`~ior_ros.runtime.drop_report.DropReport`, a
+warning at most every 5 s, naming the client's node); ``dropped_samples`` counts them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ior_ros.runtime.drop_report import DropReport, WriterNames
+from ior_ros.runtime.errors import MessageDecodeError
 from ior_ros.runtime.qos import QoSProfile
 from ior_ros.runtime.registry import get_message, get_service, registry
 from ior_ros.runtime.service_wire import (
@@ -66,9 +71,17 @@ class ServiceServer:
                                          user_data_prefix=prefix)
         self._writer = dds.create_writer(reply_topic, self.response_type, qos,
                                          user_data_prefix=prefix)
+        self._drops = DropReport(f'on service {service} ({self.request_type})',
+                                 self._logger.warning)
+        self._writer_names = WriterNames(self._reader.reader, dds.graph)
         use = getattr(node, '_use_type', None)
         if use is not None:  # rcl's node type cache: the service type is in use by the node
             use(srv_type)
+
+    @property
+    def dropped_samples(self) -> int:
+        """How many requests were dropped because they did not decode."""
+        return self._drops.total
 
     @property
     def reader_gid(self) -> bytes:
@@ -86,26 +99,31 @@ class ServiceServer:
             samples = self._reader.take()
             if not samples:
                 return
-            for data, _info in samples:
-                out.append(self._make_call(bytes(data)))
+            for data, info in samples:
+                out.append(self._make_call(bytes(data), info))
 
-    def _make_call(self, data: bytes) -> Callable[[], None]:
+    def _make_call(self, data: bytes, info: Any = None) -> Callable[[], None]:
         def call() -> None:
-            self._serve(data)
+            self._serve(data, info)
         return call
 
-    def _serve(self, data: bytes) -> None:
+    def _serve(self, data: bytes, info: Any = None) -> None:
         # a malformed request or a failing callback is logged; it never stops the node's spin
         name = self.service_name
         try:
             if len(data) < 20:
-                raise ValueError(f'{len(data)} bytes is shorter than the request header')
-            header = HEADER if data[1] == 1 else HEADER_BE
+                raise MessageDecodeError(
+                    f'{self.request_type}: the {len(data)}-byte request is shorter than the '
+                    '4-byte encapsulation and 16-byte request header')
+            header = HEADER if data[1] & 1 else HEADER_BE  # odd ids are little-endian
             guid, seq = header.unpack_from(data, 4)
-            request = self._registry.deserialize(data[:4] + data[20:], self.request_type)
-        except Exception as exc:  # noqa: BLE001
-            self._logger.error(f'service {name}: malformed request dropped: {exc}')
+            # the body is laid out as if it started at offset 16 (8-aligned): header + body
+            # decode as one message
+            request = self._registry.decode(data[:4] + data[20:], self.request_type)
+        except MessageDecodeError as exc:
+            self._drops.drop(str(exc), lambda: self._client_of(info))
             return
+        self._drops.tick()
         try:
             response = self._handler(request)
         except Exception as exc:  # noqa: BLE001
@@ -130,8 +148,14 @@ class ServiceServer:
             time.sleep(0.005)
         self._writer.write(reply)
 
+    def _client_of(self, info: Any) -> str:
+        """The node (or GUID) of the client that sent a request, for the drop report."""
+        return 'an unknown client' if info is None else self._writer_names(
+            info.publication_handle)
+
     def close(self) -> None:
         """Delete both endpoints."""
+        self._drops.flush()
         self._reader.close()
         self._writer.close()
         unuse = getattr(self._node, '_unuse_type', None)

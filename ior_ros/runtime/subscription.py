@@ -3,6 +3,11 @@
 the node's waitset. Samples are taken raw and decoded only when their callback runs (in the
 executor); a callback with two parameters also gets a :class:`MessageInfo`, and ``raw=True``
 delivers the CDR bytes.
+
+A sample that does not decode (:meth:`~ior_ros.runtime.registry.MessageRegistry.decode`) is
+dropped: the callback is not called, ``dropped_samples`` counts it and the node's logger warns
+(:class:`~ior_ros.runtime.drop_report.DropReport`: the first at once, then one summary at most
+every 5 s, naming the publisher); the samples around it are delivered in order.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ior_ros.runtime.drop_report import DropReport, WriterNames
+from ior_ros.runtime.errors import MessageDecodeError
 from ior_ros.runtime.qos import QoSProfile
 from ior_ros.runtime.registry import message_typename, registry
 
@@ -42,6 +49,8 @@ class Subscription:
             topic, self.typename, qos,
             on_incompatible_qos=lambda policy: dds.post(lambda: self._incompatible(policy)))
         self._wants_info = _accepts_two_args(callback)
+        self._drops = DropReport(f'on {topic} ({self.typename})', node.get_logger().warning)
+        self._writer_names = WriterNames(self._reader.reader, dds.graph)
         if not raw:
             self._registry.prepare(self.typename)  # the first sample does not pay for codegen
 
@@ -61,6 +70,11 @@ class Subscription:
         """The 16-byte DDS GUID of the reader."""
         return bytes(self._reader.gid)
 
+    @property
+    def dropped_samples(self) -> int:
+        """How many samples were dropped because they did not decode."""
+        return self._drops.total
+
     def get_publisher_count(self) -> int:
         """Number of matched publishers (DDS writers)."""
         return int(self._reader.matched_count())
@@ -76,7 +90,16 @@ class Subscription:
 
     def _make_call(self, data: bytes, info: Any) -> Callable[[], None]:
         def call() -> None:
-            msg = data if self.raw else self._registry.deserialize(data, self.typename)
+            if self.raw:
+                msg: Any = data
+            else:
+                try:
+                    msg = self._registry.decode(data, self.typename)
+                except MessageDecodeError as exc:
+                    self._drops.drop(str(exc), lambda: self._writer_names(
+                        info.publication_handle))
+                    return
+                self._drops.tick()
             if self._wants_info:
                 self.callback(msg, MessageInfo(source_timestamp=info.source_timestamp,
                                                publication_handle=info.publication_handle))
@@ -89,6 +112,7 @@ class Subscription:
         return self._node.destroy_subscription(self)
 
     def _close(self) -> None:
+        self._drops.flush()
         self._reader.close()
 
 

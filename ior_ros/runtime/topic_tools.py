@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import yaml
 
+from ior_ros.runtime.ack_wait import DEFAULT_ACK_TIMEOUT_S, wait_for_acks
 from ior_ros.runtime.conversions import message_to_dict, set_message_fields
 from ior_ros.runtime.errors import MessageTypeError, RosInputError
 from ior_ros.runtime.names import expand_topic_name
@@ -154,15 +155,40 @@ def _type_and_publisher_qos(ctx: Any, topic: str, typename: str | None,
 def echo(topic: str, typename: str | None = None, *, once: bool = False,
          max_count: int | None = None, timeout_s: float | None = None, spin_time_s: float = 5.0,
          qos: QoSProfile | None = None, no_arr: bool = False, out: IO[str] | None = None,
-         on_ready: Callable[[], None] | None = None) -> int:
-    """Print every message of ``topic`` as YAML followed by ``---``; returns how many."""
+         on_ready: Callable[[], None] | None = None, err: IO[str] | None = None) -> int:
+    """
+    Print every message of ``topic`` as YAML followed by ``---``; returns how many.
+
+    A sample that does not decode is dropped and reported on ``err`` (stderr) as a warning in
+    rcutils' format, the first at once and then a summary at most every 5 s
+    (:class:`~ior_ros.runtime.drop_report.DropReport`); when any were dropped, the last line on
+    ``err`` gives the total, also after Ctrl-C.
+    """
+    import functools
+
+    from ior_ros.runtime.drop_report import DropReport, WriterNames
+    from ior_ros.runtime.errors import MessageDecodeError
+    from ior_ros.runtime.ros_logging import get_logger
+
     stream = out or sys.stdout
+    errors = err or sys.stderr
     topic = _absolute(topic)
     ctx = open_context('topic_echo')
+    drops: DropReport | None = None
     try:
         typename, pubs = _type_and_publisher_qos(ctx, topic, typename, spin_time_s)
         profile = qos or adapt_subscription_qos(pubs)
         reader = ctx.create_reader(topic, typename, profile)
+        logger = get_logger(tool_node_name('topic_echo'))
+
+        def warn(text: str) -> None:
+            if err is None:
+                logger.warning(text)  # rcutils format on stderr
+            else:
+                errors.write(f'[WARN] [{logger.name}]: {text}\n')
+
+        drops = DropReport(f'on {topic} ({typename})', warn)
+        writer_names = WriterNames(reader.reader, ctx.graph)
         if on_ready:
             on_ready()
         limit = 1 if once else max_count
@@ -173,14 +199,27 @@ def echo(topic: str, typename: str | None = None, *, once: bool = False,
             if deadline is not None and time.monotonic() >= deadline:
                 break
             ctx.wait(50_000_000)
-            for data, _info in reader.take():
-                stream.write(format_message(reg.deserialize(data, typename), no_arr) + '\n---\n')
+            for data, info in reader.take():
+                try:
+                    msg = reg.decode(data, typename)
+                except MessageDecodeError as exc:
+                    drops.drop(str(exc), functools.partial(writer_names,
+                                                           info.publication_handle))
+                    continue
+                drops.tick()
+                stream.write(format_message(msg, no_arr) + '\n---\n')
                 stream.flush()
                 count += 1
                 if limit is not None and count >= limit:
                     break
         return count
     finally:
+        if drops is not None and drops.total:
+            drops.flush()
+            noun = 'sample' if drops.total == 1 else 'samples'
+            errors.write(f'ior topic echo: dropped {drops.total} malformed {noun} on {topic} '
+                         'in all\n')
+            errors.flush()
         ctx.close()
 
 
@@ -188,11 +227,16 @@ def publish(topic: str, typename: str, values: str | None, *, rate_hz: float = 1
             times: int | None = None, once: bool = False, wait_matching: int | None = None,
             max_wait_s: float | None = None, keep_alive_s: float = 0.1,
             qos: QoSProfile | None = None, print_every: int = 1,
-            out: IO[str] | None = None, node_name: str | None = None) -> int:
+            out: IO[str] | None = None, node_name: str | None = None,
+            ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S, err: IO[str] | None = None) -> int:
     """
     ``ros2 topic pub``: publish a message built from YAML ``values`` at ``rate_hz`` (or
     ``times``/``once``); returns the number published. The publisher belongs to the node
     ``node_name`` (default ``ior_topic_pub_<pid>``) in the ROS graph.
+
+    A reliable publisher then waits up to ``ack_timeout_s`` for its subscribers to acknowledge;
+    one that does not (a stopped or vanished process) is named in one warning line on ``err``
+    (default stderr), and publishing still counts as done.
     """
     stream = out or sys.stdout
     topic = _absolute(topic)
@@ -249,7 +293,12 @@ def publish(topic: str, typename: str, values: str | None, *, rate_hz: float = 1
             next_time += period
             time.sleep(max(0.0, next_time - time.monotonic()))
         if profile.reliability == ReliabilityPolicy.RELIABLE:
-            writer.wait_for_acks(max(1.0, keep_alive_s))
+            stalled = wait_for_acks([writer], ack_timeout_s, ctx)
+            if stalled:
+                errors = err or sys.stderr
+                errors.write(f'[WARN] [{node_name or tool_node_name("topic_pub")}]: '
+                             f'{stalled}\n')
+                errors.flush()
         time.sleep(keep_alive_s)
         return count
     finally:

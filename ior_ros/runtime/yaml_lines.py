@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ior_ros.core.input_files import YAML_LIMIT, display_path, parse_yaml_text, read_input_text
 from ior_ros.runtime.errors import RosInputError
 
 __all__ = ['LineDict', 'LineList', 'load_yaml_with_lines', 'line_of']
@@ -64,30 +65,28 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 
 def load_yaml_with_lines(path: str | Path, error: type[RosInputError] = RosInputError,
-                         text: str | None = None) -> Any:
-    """Parse a YAML file (or ``text``); malformed YAML raises ``error('file:line: problem')``."""
-    file = Path(path)
+                         text: str | None = None, *, what: str = '',
+                         allow_empty: bool = True) -> Any:
+    """
+    Parse a YAML file (or ``text``) keeping line numbers.
+
+    The file is read by :func:`ior_ros.core.input_files.read_input_text` (missing, a folder,
+    unreadable, binary, not UTF-8, empty or larger than 1 MiB: one line naming the file) and
+    parsed by :func:`~ior_ros.core.input_files.parse_yaml_text` (``file:line: malformed YAML
+    (column C): problem``); both raise ``error``.
+
+    Args:
+        what: what the file is, for messages (``'launch file'``).
+        allow_empty: an empty file (or only comments) gives None instead of an error.
+    """
     if text is None:
-        try:
-            text = file.read_text(encoding='utf-8')
-        except OSError as exc:
-            raise error(f'{file}: cannot read: {exc.strerror}') from None
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        problem_mark = getattr(exc, 'problem_mark', None)
-        context_mark = getattr(exc, 'context_mark', None)
-        problem = getattr(exc, 'problem', None) or str(exc)
-        mark = problem_mark or context_mark
-        detail = ''
-        if context_mark is not None and problem_mark is not None and \
-                '<stream end>' in problem and context_mark.line != problem_mark.line:
-            # an unclosed bracket or quote: the line where it opened is the useful one
-            mark = context_mark
-            detail = f' ({getattr(exc, "context", "")} at line {context_mark.line + 1}, ' \
-                     f'still open at the end of the file)'
-        line = f':{mark.line + 1}' if mark is not None else ''
-        raise error(f'{file}{line}: malformed YAML: {problem}{detail}') from None
+        text = read_input_text(path, what, YAML_LIMIT, expected='UTF-8 YAML text',
+                               allow_empty=allow_empty, error=error)
+    data = parse_yaml_text(text, path, loader=_Loader, error=error)
+    if data is None and not allow_empty:
+        raise error(f'{what + " " if what else ""}{display_path(path)}: holds no YAML value '
+                    '(only comments or null)')
+    return data
 
 
 def line_of(container: Any, key: Any = None) -> int | None:

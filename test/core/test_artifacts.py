@@ -16,7 +16,7 @@ from ior_ros.core.artifacts import (
     read_artifact,
     write_artifact,
 )
-from ior_ros.core.errors import ArtifactError, ConfigError
+from ior_ros.core.errors import ArtifactError, ConfigError, IorError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -165,3 +165,26 @@ def test_cli_one_line_exit_2(ior, tmp_path: Path) -> None:
     proc = ior('control', 'certify', '--gain-file', str(tmp_path), '--max-delay', '3')
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert 'newer than this ior_ros reads' in proc.stderr
+
+
+@pytest.mark.parametrize('damage', ['no_n_prb', 'bad_layer', 'string_scale'])
+def test_policy_of_the_right_format_with_cut_contents(tmp_path: Path, damage: str) -> None:
+    """A policy file of the right format and version whose contents were edited is one
+    ArtifactError naming the file, not a KeyError or a shape error from inside the loader."""
+    from ior_ros.core.slicing.policy import POLICY_ARTIFACT, SlicingPolicy
+    saved = read_artifact(REPO / 'config' / 'policies' / 'seed003_slicing', POLICY_ARTIFACT)
+    document = {k: v for k, v in saved.document.items() if k != 'format'}
+    arrays = dict(saved.arrays)
+    if damage == 'no_n_prb':
+        del document['n_prb']
+    elif damage == 'bad_layer':
+        arrays['embb/W1'] = np.zeros((3, 3), dtype=np.float32)
+    else:
+        document['action_logit_scale'] = 'large'
+    write_artifact(tmp_path, POLICY_ARTIFACT, document, arrays)
+    with pytest.raises(IorError if damage == 'bad_layer' else ArtifactError) as err:
+        SlicingPolicy.load(tmp_path)
+    message = str(err.value)
+    assert 'policy.npz' in message and '\n' not in message
+    assert {'no_n_prb': "no 'n_prb' entry", 'bad_layer': 'W has shape (3, 3)',
+            'string_scale': 'do not fit'}[damage] in message

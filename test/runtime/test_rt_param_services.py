@@ -161,7 +161,7 @@ def test_ior_param_list_get_set_reach_a_running_node(ros: RosEnv) -> None:
     assert (done.returncode, done.stdout.strip()) == (0, 'Set parameter successful'), done.stderr
     talker.wait_for(r'Publishing: "Bonjour \d+"', timeout=30)  # the node uses the new value
     refused = ros.run_ior('param', 'set', '/cli/talker', 'period_s', 'fast', '--timeout', '30')
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert refused.stderr.strip() == ("Setting parameter failed: Wrong parameter type, expected "
                                       "'Type.DOUBLE' got 'Type.STRING'")  # rclpy's words
     missing = ros.run_ior('param', 'get', '/cli/nobody', 'x', '--timeout', '1')

@@ -328,7 +328,7 @@ def test_get_type_description_of_our_node(ros: RosEnv) -> None:
     got = ros.run_ior('param', 'get', '/quiet', 'start_type_description_service')
     assert got.stdout.strip() == 'Boolean value is: False', got.stderr
     refused = ros.run_ior('param', 'set', '/talker', 'start_type_description_service', 'false')
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert refused.stderr.strip() == ('Setting parameter failed: Trying to set a read-only '
                                       'parameter: start_type_description_service.')
     talker.interrupt()

@@ -6,18 +6,19 @@ Every choice the seed leaves open is a field here, documented in docs/models/con
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 
 __all__ = ['PlantConfig', 'LqrConfig', 'CertificateConfig', 'FallbackPolicy', 'ScheduleConfig',
            'SwitchingConfig', 'PlantModel', 'CurvatureMetric', 'ReferenceConfig',
            'TrackingConfig', 'DexterityConfig', 'ReproductionConfig', 'ControlConfig',
-           'move_legacy_reference_keys']
+           'move_legacy_reference_keys', 'sdp_solvers']
 
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
@@ -53,7 +54,32 @@ class CertificateConfig(FrozenModel):
     per_axis: bool = True
     """Solve per axis when the plant and the gain are identical decoupled blocks (exact)."""
     solver: str = 'CLARABEL'
-    """cvxpy solver name."""
+    """cvxpy solver for the LMIs: an installed one that handles semidefinite constraints
+    (:func:`sdp_solvers`; CLARABEL and SCS with the default install)."""
+
+    @field_validator('solver')
+    @classmethod
+    def _installed_sdp_solver(cls, value: str) -> str:
+        name = value.strip().upper()
+        if name == 'CLARABEL':  # a dependency of cvxpy itself: no need to import cvxpy here
+            return name
+        allowed = sdp_solvers()
+        if name not in allowed:
+            raise ValueError(f'{value!r} is not an installed cvxpy solver for semidefinite '
+                             f'programs (LMIs); allowed: {", ".join(allowed)}')
+        return name
+
+
+@functools.cache
+def sdp_solvers() -> tuple[str, ...]:
+    """The installed cvxpy solvers that accept semidefinite constraints (the LMIs need them)."""
+    from cvxpy.constraints.psd import PSD, SvecPSD
+    from cvxpy.reductions.solvers.defines import INSTALLED_CONIC_SOLVERS, SOLVER_MAP_CONIC
+
+    return tuple(name for name in INSTALLED_CONIC_SOLVERS
+                 if name in SOLVER_MAP_CONIC and any(
+                     kind in SOLVER_MAP_CONIC[name].SUPPORTED_CONSTRAINTS
+                     for kind in (PSD, SvecPSD)))
 
 
 class FallbackPolicy(str, Enum):
@@ -70,7 +96,7 @@ class ScheduleConfig(FrozenModel):
 
     max_delay_steps: Annotated[int, Field(ge=0, le=200)] = 30
     """H [samples]."""
-    workers: Annotated[int, Field(ge=1)] | None = None
+    workers: Annotated[int, Field(ge=1, le=64)] | None = None
     """Worker processes for the build (None: min(2, cpu count))."""
     detune_min: PositiveFloat = 10.0 ** 0.25
     """Smallest input-weight factor s of the detuned LQR scan."""
@@ -240,11 +266,14 @@ class DexterityConfig(FrozenModel):
 class ReproductionConfig(FrozenModel):
     """``ior reproduce seed003-table2``."""
 
-    violation_slots: list[Annotated[int, Field(ge=0)]] = [5, 10, 20]
+    violation_slots: list[Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        [5, 10, 20], max_length=100, json_schema_extra=why('every value is one column of runs'))
     """Violation slots per run (Table II's x axis)."""
-    seeds: Annotated[int, Field(ge=1)] = 20
+    seeds: int = Field(20, ge=1, le=1000, json_schema_extra=why(
+        'every cell runs the whole tracking simulation once per seed'))
     """Runs per cell in a full run."""
-    quick_seeds: Annotated[int, Field(ge=1)] = 6
+    quick_seeds: int = Field(6, ge=1, le=1000, json_schema_extra=why(
+        'every cell runs the whole tracking simulation once per seed'))
     """Runs per cell with --quick."""
 
 

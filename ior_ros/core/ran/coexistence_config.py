@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 from ior_ros.core.errors import ConfigError, QueueStabilityError
 from ior_ros.core.ran.link_budget import LinkConfig, link_preset, upgrade_link_keys
 from ior_ros.core.ran.puncturing import PunctureChoice
@@ -86,7 +86,8 @@ class RadioConfig(FrozenModel):
     """Subcarriers per PRB (TS 38.211: 12)."""
     prbs_per_ru: int = Field(3, ge=1)
     """PRBs per resource unit (RU); an RU in a mini-slot must hold one URLLC block."""
-    n_ru: int = Field(12, ge=1)
+    n_ru: int = Field(12, ge=1, le=1000, json_schema_extra=why(
+        'every resource unit is scheduled on its own in every mini-slot'))
     """Resource units in the band (the seed's "12 sub-carriers"; Fig. 6b: 10)."""
     slot_s: float = Field(1e-3, gt=0)
     """eMBB scheduling slot [s] (seed: 1 ms)."""
@@ -225,7 +226,8 @@ class SchemeConfig(FrozenModel):
 class SimulationConfig(FrozenModel):
     """Simulated time."""
 
-    horizon_s: float = Field(10.0, gt=0)
+    horizon_s: float = Field(10.0, gt=0, le=3600, json_schema_extra=why(
+        'the simulation steps every mini-slot, per scheme and candidate split'))
     """Simulated time [s]."""
     warmup_s: float = Field(0.2, ge=0)
     """Start-up period left out of the statistics [s]."""
@@ -239,7 +241,7 @@ class CoexistenceConfig(FrozenModel):
     schemes: list[Scheme] = Field(
         default_factory=lambda: [Scheme.PROPOSED, Scheme.PUTD, Scheme.EUAD], min_length=1)
     """Schemes to run."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, json_schema_extra=why('a 32-bit seed'))
     """Random seed (the same sample for every scheme)."""
     radio: RadioConfig = Field(default_factory=RadioConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)

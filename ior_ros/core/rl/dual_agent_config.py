@@ -13,7 +13,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 
 __all__ = ['ActorObjective', 'RewardForm', 'DualStatistic', 'DualAgentConfig']
 
@@ -68,9 +68,11 @@ class DualAgentConfig(FrozenModel):
     """Discount factor (horizon about 1/(1-γ) = 20 slots = D_max)."""
     polyak: float = Field(default=0.005, gt=0.0, le=1.0)
     """Target-network update rate τ."""
-    batch_size: int = Field(default=128, ge=1)
+    batch_size: int = Field(default=128, ge=1, le=65536, json_schema_extra=why(
+        'a minibatch and its gradients are held in memory at once'))
     """Transitions per gradient step."""
-    buffer_size: int = Field(default=100_000, ge=1)
+    buffer_size: int = Field(default=100_000, ge=1, le=10_000_000, json_schema_extra=why(
+        'the replay buffers are allocated up front and saved in every checkpoint'))
     """Capacity of each agent's replay buffer [transitions]."""
     learning_starts: int = Field(default=2000, ge=0)
     """Slots of uniformly random actions before learning."""

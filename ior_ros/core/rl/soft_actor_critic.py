@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 from ior_ros.core.errors import DimensionError
 from ior_ros.core.twin.buffers import Transitions
 from ior_ros.core.twin.ensemble import Activation, EnsembleMLP, make_activation
@@ -52,13 +52,16 @@ __all__ = ['SacConfig', 'SacActor', 'SacAgent']
 class SacConfig(FrozenModel):
     """SAC hyper-parameters (defaults: seed 000 §III where it gives them, else Haarnoja 2018)."""
 
-    hidden_sizes: tuple[int, ...] = (256, 256, 256)
+    hidden_sizes: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
+        (256, 256, 256), min_length=1, max_length=16, json_schema_extra=why(
+        'a layer of n units holds n x n weights per member'))
     """Hidden widths of actor and critics (seed: three layers of 256)."""
     activation: Activation = 'relu'
     """Hidden activation (seed: ReLU)."""
     learning_rate: float = Field(3e-4, gt=0.0)
     """Adam learning rate of actor, critics and temperature (seed: 3e-4)."""
-    batch_size: int = Field(256, ge=1)
+    batch_size: int = Field(256, ge=1, le=65536, json_schema_extra=why(
+        'a minibatch and its gradients are held in memory at once'))
     """Minibatch (seed: 256)."""
     gamma: float = Field(0.99, gt=0.0, le=1.0)
     """Discount γ."""

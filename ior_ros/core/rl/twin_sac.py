@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ior_ros.core.config import FrozenModel, config_to_dict
+from ior_ros.core.config import FrozenModel, config_to_dict, why
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.rl.envs import HOPPER_ENV_ID, FallCounter, FallCounts
 from ior_ros.core.rl.soft_actor_critic import SacAgent, SacConfig
@@ -73,15 +73,18 @@ class TwinScheduleConfig(FrozenModel):
     """Gradient steps of each later (warm-started) refit."""
     holdout_every: int = Field(10, ge=2)
     """Every n-th real transition is held out from model training (error measurement)."""
-    holdout_size: int = Field(5000, ge=10)
+    holdout_size: int = Field(5000, ge=10, le=1_000_000, json_schema_extra=why(
+        'the held-out transitions are kept and evaluated at every refresh'))
     """Most recent held-out transitions kept."""
     max_trusted_nmse: float = Field(0.5, gt=0.0)
     """The twin is used while its held-out reward and state-change nMSE are below this."""
     twin_ratio: float = Field(0.5, ge=0.0, le=1.0)
     """Share of each SAC minibatch drawn from the twin buffer."""
-    twin_buffer_size: int = Field(50_000, ge=1)
+    twin_buffer_size: int = Field(50_000, ge=1, le=10_000_000, json_schema_extra=why(
+        'the buffer is allocated up front, about 100 bytes per transition for Hopper'))
     """Twin buffer capacity (FIFO)."""
-    samples_per_refresh: int = Field(10_000, ge=0)
+    samples_per_refresh: int = Field(10_000, ge=0, le=10_000_000, json_schema_extra=why(
+        'imagined samples are generated in one go'))
     """Twin transitions generated at every refit."""
     max_sample_uncertainty: float = Field(1.0, gt=0.0)
     """Generated twin transitions with a larger ensemble disagreement are dropped."""
@@ -97,7 +100,8 @@ class TwinScheduleConfig(FrozenModel):
     """GAN generator iterations at each later refit."""
     gan_max_moment_error: float = Field(0.5, gt=0.0)
     """GAN samples are used while their moment errors (in data std) are below this."""
-    gan_moment_samples: int = Field(2000, ge=10)
+    gan_moment_samples: int = Field(2000, ge=10, le=1_000_000, json_schema_extra=why(
+        'the samples are drawn in one batch'))
     """Samples used to measure the GAN's moment error."""
 
 
@@ -108,19 +112,24 @@ class TwinTrainConfig(FrozenModel):
     """Gymnasium environment id (1-D Box spaces)."""
     variant: Variant = 'twin_gan'
     """sac, twin (world model, no GAN) or twin_gan."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1, json_schema_extra=why('a 32-bit seed'))
     """Seeds the environment, numpy and torch generators."""
-    epochs: int = Field(50, ge=1)
+    epochs: int = Field(50, ge=1, le=10_000, json_schema_extra=why(
+        'each epoch is epoch_steps of training; the limit is already weeks on two cores'))
     """Epochs to run (seed Fig. 4b: 50)."""
-    epoch_steps: int = Field(1000, ge=1)
+    epoch_steps: int = Field(1000, ge=1, le=1_000_000, json_schema_extra=why(
+        "an epoch's rows are kept and checkpointed only at its end"))
     """Real environment steps per epoch (seed: 1000)."""
     learning_starts: int = Field(1000, ge=1)
     """Uniform random steps before the first SAC update."""
-    real_buffer_size: int = Field(1_000_000, ge=1)
+    real_buffer_size: int = Field(1_000_000, ge=1, le=10_000_000, json_schema_extra=why(
+        'the buffer is allocated up front, about 100 bytes per transition for Hopper'))
     """Real replay buffer capacity."""
-    eval_episodes: int = Field(5, ge=0)
+    eval_episodes: int = Field(5, ge=0, le=1000, json_schema_extra=why(
+        'the evaluation episodes run after every epoch'))
     """Deterministic evaluation episodes after each epoch (0: none; reward = training return)."""
-    eval_max_steps: int = Field(1000, ge=1)
+    eval_max_steps: int = Field(1000, ge=1, le=1_000_000, json_schema_extra=why(
+        'an evaluation episode runs to its end after every epoch'))
     """Step cap of an evaluation episode."""
     eval_with_gate: bool = False
     """Evaluate the policy behind the gate (False: the bare policy, comparable across variants)."""

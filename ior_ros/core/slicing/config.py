@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ior_ros.core.config import FrozenModel, format_validation_error
+from ior_ros.core.config import FrozenModel, format_validation_error, why
 from ior_ros.core.control.control_config import ReferenceConfig, move_legacy_reference_keys
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.ran.link_budget import LinkConfig, link_preset, upgrade_link_keys
@@ -110,11 +110,14 @@ class SlicingEnvConfig(FrozenModel):
     (§IV-A, eqs. 10-14).
     """
 
-    n_embb: int = Field(default=5, ge=1)
+    n_embb: int = Field(default=5, ge=1, le=100, json_schema_extra=why(
+        'every user adds a queue, a channel per PRB and inputs to both actors; the seed has 5'))
     """n_e: eMBB users (video feedback from the robots) [-]."""
-    n_urllc: int = Field(default=5, ge=1)
+    n_urllc: int = Field(default=5, ge=1, le=100, json_schema_extra=why(
+        'every user adds a queue, a channel per PRB and inputs to both actors; the seed has 5'))
     """n_u: URLLC users (operator-to-robot commands), one robot each [-]."""
-    n_prb: int = Field(default=25, ge=2)
+    n_prb: int = Field(default=25, ge=2, le=1000, json_schema_extra=why(
+        'the actions and channels grow with the PRBs; a 100 MHz NR carrier has 273'))
     """K: PRBs shared by all users (Table I); constraint 8d needs K >= n_e + n_u."""
     carrier_bandwidth_hz: float = Field(default=10e6, gt=0.0)
     """Channel bandwidth of Table I [Hz]; the PRB grid must fit in it."""
@@ -138,7 +141,8 @@ class SlicingEnvConfig(FrozenModel):
                                  legacy_base=link_preset('seed003'))
     slot_s: float = Field(default=1e-3, gt=0.0)
     """τ: decision slot of the upper level [s] (one NR slot at 15 kHz subcarrier spacing)."""
-    episode_slots: int = Field(default=1000, ge=1)
+    episode_slots: int = Field(default=1000, ge=1, le=1_000_000, json_schema_extra=why(
+        "an episode's per-slot statistics are kept until it ends"))
     """Slots per episode (truncation) [-]."""
     reliability: float = 0.95
     """χ_s: required fraction of slots with D_ti <= D_max, in (0, 1] (Table I)."""
@@ -296,22 +300,26 @@ def make_slicing_config(base: SlicingEnvConfig | Mapping[str, Any] | None = None
 class TrainSettings(FrozenModel):
     """``ior train slicing``: how long and how the run is saved."""
 
-    steps: int = Field(default=60_000, ge=1)
+    steps: int = Field(default=60_000, ge=1, le=100_000_000, json_schema_extra=why(
+        'training takes about a millisecond per slot: the limit is already more than a day'))
     """Environment slots to train for (rounded up to whole episodes)."""
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, json_schema_extra=why('a 32-bit seed'))
     """Seeds the networks, exploration, replay sampling and the training channels."""
     checkpoint_every_episodes: int = Field(default=10, ge=1)
     """Episodes between checkpoints (a checkpoint is also written at the end)."""
-    episode_slots: int | None = Field(default=None, ge=1)
+    episode_slots: int | None = Field(default=None, ge=1, le=1_000_000, json_schema_extra=why(
+        "an episode's per-slot statistics are kept until it ends"))
     """Training episode length [slots]; None: ``env.episode_slots``."""
 
 
 class EvalSettings(FrozenModel):
     """``ior eval slicing`` and the reproductions: held-out channel seeds."""
 
-    episodes: int = Field(default=5, ge=1)
+    episodes: int = Field(default=5, ge=1, le=1000, json_schema_extra=why(
+        "every slot's URLLC delays are kept for the percentiles"))
     """Evaluation episodes (one held-out seed each)."""
-    episode_slots: int = Field(default=2000, ge=1)
+    episode_slots: int = Field(default=2000, ge=1, le=1_000_000, json_schema_extra=why(
+        "every slot's URLLC delays are kept for the percentiles"))
     """Slots per evaluation episode."""
     first_seed: int = Field(default=1_000_000, ge=0)
     """Episode k uses environment seed ``first_seed + k``; training never seeds these."""

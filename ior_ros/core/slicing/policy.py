@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ior_ros.core.artifacts import ArtifactFormat, read_artifact, write_artifact
+from ior_ros.core.artifacts import ArtifactFormat, artifact_contents, read_artifact, write_artifact
 from ior_ros.core.errors import DimensionError, ModelError
 from ior_ros.core.slicing.spaces import (
     CARRY_BOUND,
@@ -232,12 +232,14 @@ class SlicingPolicy:
         saved = read_artifact(path, POLICY_ARTIFACT)
         meta = saved.document
         layers: dict[str, list[DenseLayer]] = {'embb': [], 'urllc': []}
-        for name, bucket in layers.items():
-            index = 0
-            while f'{name}/W{index}' in saved.arrays:
-                bucket.append(DenseLayer(saved.arrays[f'{name}/W{index}'],
-                                         saved.arrays[f'{name}/b{index}']))
-                index += 1
-        return cls(layers['embb'], layers['urllc'], int(meta['n_embb']), int(meta['n_urllc']),
-                   int(meta['n_prb']), float(meta['action_logit_scale']), meta,
-                   rounding_carry=meta.get('rounding_carry'))
+        with artifact_contents(saved.path, POLICY_ARTIFACT):
+            for name, bucket in layers.items():
+                index = 0
+                while f'{name}/W{index}' in saved.arrays:
+                    bucket.append(DenseLayer(saved.arrays[f'{name}/W{index}'],
+                                             saved.arrays[f'{name}/b{index}']))
+                    index += 1
+            return cls(layers['embb'], layers['urllc'], int(meta['n_embb']),
+                       int(meta['n_urllc']), int(meta['n_prb']),
+                       float(meta['action_logit_scale']), meta,
+                       rounding_carry=meta.get('rounding_carry'))

@@ -31,7 +31,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.twin.normalizer import Standardizer
 
@@ -41,11 +41,14 @@ __all__ = ['GanConfig', 'GanGenerator', 'GanCritic', 'Wgan', 'MomentError']
 class GanConfig(FrozenModel):
     """GAN architecture and training (defaults: seed 000 §III, WGAN with weight clipping)."""
 
-    noise_dim: int = Field(32, ge=1)
+    noise_dim: int = Field(32, ge=1, le=4096, json_schema_extra=why(
+        'a layer of n units holds n x n weights per member'))
     """Latent noise width (seed: not given)."""
-    hidden_size: int = Field(100, ge=1)
+    hidden_size: int = Field(100, ge=1, le=4096, json_schema_extra=why(
+        'a layer of n units holds n x n weights per member'))
     """Units per hidden layer of both networks (seed: 100)."""
-    generator_blocks: int = Field(4, ge=1)
+    generator_blocks: int = Field(4, ge=1, le=64, json_schema_extra=why(
+        'a layer of n units holds n x n weights per member'))
     """Generator blocks (Linear, BatchNorm, LeakyReLU) (seed: 4)."""
     leaky_slope: float = Field(0.2, ge=0.0, lt=1.0)
     """LeakyReLU negative slope (seed: not given; 0.2 as in DCGAN/WGAN)."""
@@ -53,7 +56,8 @@ class GanConfig(FrozenModel):
     """Learning rate of both networks (seed: 5e-5)."""
     optimizer: Literal['rmsprop', 'adam'] = 'rmsprop'
     """Optimizer (seed: RMSprop; Adam(0.5, 0.9) is the WGAN-GP recipe)."""
-    batch_size: int = Field(64, ge=2)
+    batch_size: int = Field(64, ge=2, le=65536, json_schema_extra=why(
+        'a minibatch and its gradients are held in memory at once'))
     """Minibatch (seed: 64)."""
     critic_steps: int = Field(5, ge=1)
     """Critic updates per generator update (WGAN: 5)."""

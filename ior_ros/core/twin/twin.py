@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ior_ros.core.artifacts import ArtifactFormat, read_artifact, write_artifact
+from ior_ros.core.artifacts import ArtifactFormat, artifact_contents, read_artifact, write_artifact
 from ior_ros.core.config import config_to_dict
 from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.twin.buffers import Transitions
@@ -311,16 +311,18 @@ class DigitalTwin:
         Raises:
             ArtifactError: missing or unreadable file, another format or version.
         """
-        payload = read_artifact(path, TWIN_ARTIFACT).document
-        spec = TwinSpec.from_dict(payload['spec'])
-        if expect is not None:
-            spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())
-        twin = DigitalTwin(spec, WorldModelConfig.model_validate(payload['config']),
-                           termination_fn)
-        twin.model.load_state_dict(payload['model'])
-        twin.model.eval()
-        if payload.get('errors'):
-            twin.errors = OneStepErrors(**payload['errors'])
+        saved = read_artifact(path, TWIN_ARTIFACT)
+        payload = saved.document
+        with artifact_contents(saved.path, TWIN_ARTIFACT):
+            spec = TwinSpec.from_dict(payload['spec'])
+            if expect is not None:
+                spec.check_compatible(expect, f'the environment {expect.env_id or ""}'.rstrip())
+            twin = DigitalTwin(spec, WorldModelConfig.model_validate(payload['config']),
+                               termination_fn)
+            twin.model.load_state_dict(payload['model'])
+            twin.model.eval()
+            if payload.get('errors'):
+                twin.errors = OneStepErrors(**payload['errors'])
         return twin
 
 

@@ -31,12 +31,13 @@ quantity, averaged over state dimensions: 0 is perfect, 1 is no better than pred
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from ior_ros.core.config import FrozenModel
+from ior_ros.core.config import FrozenModel, why
 from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.twin.buffers import Transitions
 from ior_ros.core.twin.ensemble import Activation, EnsembleMLP
@@ -49,7 +50,9 @@ __all__ = ['WorldModelConfig', 'WorldModel', 'WorldModelTrainer', 'ModelPredicti
 class WorldModelConfig(FrozenModel):
     """Architecture and training of the predict network (defaults: seed 000 §III)."""
 
-    hidden_sizes: tuple[int, ...] = (200, 200, 200, 200, 200)
+    hidden_sizes: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
+        (200, 200, 200, 200, 200), min_length=1, max_length=16, json_schema_extra=why(
+        'a layer of n units holds n x n weights per member'))
     """Hidden-layer widths (seed: five fully connected layers of 200)."""
     activation: Activation = 'silu'
     """Hidden activation (seed: sigmoid; SiLU learns 3-10x faster here, docs/models/twin.md)."""
@@ -57,7 +60,8 @@ class WorldModelConfig(FrozenModel):
     """Members K of the ensemble (seed: 1; K >= 2 gives the disagreement used as uncertainty)."""
     learning_rate: float = Field(3e-4, gt=0.0)
     """Adam learning rate (seed: 3e-4)."""
-    batch_size: int = Field(256, ge=1)
+    batch_size: int = Field(256, ge=1, le=65536, json_schema_extra=why(
+        'a minibatch and its gradients are held in memory at once'))
     """Minibatch per member and gradient step (seed: 256)."""
     weight_decay: float = Field(0.0, ge=0.0)
     """Adam L2 weight decay (seed: none)."""
