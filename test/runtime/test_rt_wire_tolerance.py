@@ -418,6 +418,11 @@ def test_listener_survives_malformed_samples_and_hears_every_valid_one(ros: RosE
     ctx, writer = _fuzz_writer(ros)
     try:
         assert wait_until(lambda: writer.matched_count() > 0, timeout=60)
+        # the warning names the sender's node once discovery has carried it (ros_discovery_info):
+        # let it arrive, as seen from another process, before the first malformed sample
+        assert wait_until(lambda: '/wire_fuzzer' in ros.run_ior(
+            'node', 'list', '--spin-time', '1').stdout, timeout=60)
+        time.sleep(1.0)
         samples = _wire_samples(60, seed=11, reg=reg)
         counts = _send(writer, samples, reg,
                        lambda text: listener.wait_for(rf'I heard: \[{text}\]', timeout=60))

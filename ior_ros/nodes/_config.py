@@ -1,0 +1,125 @@
+"""
+The frozen configuration objects of the teleoperation nodes: one per node, field by field the
+node's ROS parameters (same names, same units, same ranges), so that a node is
+``parameters → config → core objects → publishers/subscriptions`` and the checks live in one
+place (:class:`~ior_ros.core.config.FrozenModel`: unknown keys, NaN and infinities refused).
+
+The ranges are also the parameter descriptors' ranges (:data:`TELEOP_RANGES`,
+:data:`CONTROLLER_RANGES`), so ``ros2 param describe`` shows what the model checks.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError
+
+from ior_ros.core.config import FrozenModel
+from ior_ros.core.errors import ConfigError
+
+__all__ = ['ReferenceShape', 'TeleopOperatorConfig', 'RobotControllerConfig', 'TELEOP_RANGES',
+           'CONTROLLER_RANGES', 'build_config']
+
+
+class ReferenceShape(str, Enum):
+    """The set-point trajectory the operator follows."""
+
+    FIGURE_EIGHT = 'figure_eight'
+    """:class:`~ior_ros.core.control.figure_eight.FigureEight` (the one reference of the core)."""
+    LINE = 'line'
+    """A straight line along +x at ``line_speed_mps`` (a constant-velocity set-point)."""
+
+
+#: parameter ranges of teleop_operator (inclusive ends), shared with its descriptors
+TELEOP_RANGES: dict[str, tuple[float, float]] = {
+    'amplitude_m': (0.01, 100.0),
+    'period_s': (0.5, 3600.0),
+    'line_speed_mps': (0.0, 10.0),
+    'base_rate_per_s': (1.0, 1000.0),
+    'alpha': (0.0, 1.0),
+    'urllc_rate_bps': (0.0, 1e10),
+    'packet_bits': (8.0, 1e6),
+    'tick_s': (0.001, 1.0),
+}
+
+#: parameter ranges of robot_controller (inclusive ends), shared with its descriptors
+CONTROLLER_RANGES: dict[str, tuple[float, float]] = {
+    'command_timeout_s': (0.01, 60.0),
+    'tolerated_growth': (1.0001, 1e6),
+    'dwell_time_s': (0.0, 60.0),
+    'disturbance_std_mps2': (0.0, 10.0),
+    'noise_std_mps2': (0.0, 10.0),
+    'stop_brake_per_s': (0.1, 100.0),
+    'path_length': (2, 100_000),
+}
+
+
+def _in(name: str, ranges: dict[str, tuple[float, float]]) -> Any:
+    low, high = ranges[name]
+    return Field(ge=low, le=high)
+
+
+class TeleopOperatorConfig(FrozenModel):
+    """teleop_operator: the set-points it sends and when (seed 003 §III-C, eq. 2)."""
+
+    reference: ReferenceShape = ReferenceShape.FIGURE_EIGHT
+    """Trajectory of the set-points."""
+    amplitude_m: Annotated[float, _in('amplitude_m', TELEOP_RANGES)] = 1.0
+    """Half-width a of the figure eight [m]."""
+    period_s: Annotated[float, _in('period_s', TELEOP_RANGES)] = 10.0
+    """Period of the figure eight [s]."""
+    line_speed_mps: Annotated[float, _in('line_speed_mps', TELEOP_RANGES)] = 0.3
+    """Speed along the line [m/s] (reference ``line``)."""
+    base_rate_per_s: Annotated[float, _in('base_rate_per_s', TELEOP_RANGES)] = 100.0
+    """λ0 of the modified Poisson law: the mean command rate with an idle URLLC link [1/s]."""
+    alpha: Annotated[float, _in('alpha', TELEOP_RANGES)] = 0.1
+    """α of ``λ = max(0, λ0 − α r_u)`` (seed 003 eq. 2) [-]."""
+    urllc_rate_bps: Annotated[float, _in('urllc_rate_bps', TELEOP_RANGES)] = 0.0
+    """r_u, the URLLC data rate the operator's traffic sees [bit/s] (0: λ = λ0)."""
+    packet_bits: Annotated[float, _in('packet_bits', TELEOP_RANGES)] = 800.0
+    """L_u, bits per command packet: r_u is counted in packets/s (core/ran/teleop_queues.py)."""
+    tick_s: Annotated[float, _in('tick_s', TELEOP_RANGES)] = 0.005
+    """τ, the counting window: every tick draws the number of commands of eq. 2 [s]."""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 3
+    """Seed of the command-timing generator (numpy default_rng)."""
+
+
+class RobotControllerConfig(FrozenModel):
+    """robot_controller: the simulated delayed robot and its gain switching."""
+
+    schedule_path: str = ''
+    """Certified gain schedule (JSON); empty: the shipped core/control/reference_schedule.json.
+    Its plant's sample period is the control period."""
+    command_timeout_s: Annotated[float, _in('command_timeout_s', CONTROLLER_RANGES)] = 0.5
+    """Without a command for this long the robot stops (brakes) [s]."""
+    tolerated_growth: Annotated[float, _in('tolerated_growth', CONTROLLER_RANGES)] = 3.0
+    """G_max of the switching policy [-]."""
+    dwell_time_s: Annotated[float, _in('dwell_time_s', CONTROLLER_RANGES)] = 0.5
+    """Time within the nominal bound before the nominal gain returns [s]."""
+    always_switch: bool = False
+    """Switch to the scheduled gain at every violation (no growth test)."""
+    disturbance_std_mps2: Annotated[float, _in('disturbance_std_mps2', CONTROLLER_RANGES)] = 0.0
+    """σ_w of the piecewise-constant acceleration disturbance [m/s²]."""
+    noise_std_mps2: Annotated[float, _in('noise_std_mps2', CONTROLLER_RANGES)] = 0.0
+    """σ_n of the per-sample acceleration noise [m/s²]."""
+    stop_brake_per_s: Annotated[float, _in('stop_brake_per_s', CONTROLLER_RANGES)] = 2.0
+    """Braking gain c of the stop command, ``a = −c v`` [1/s]."""
+    path_length: Annotated[int, _in('path_length', CONTROLLER_RANGES)] = 1000
+    """Poses kept in the published nav_msgs/Path."""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    """Seed of the disturbance generator."""
+
+
+def build_config(model: type[FrozenModel], node_name: str, values: dict[str, Any]) -> Any:
+    """
+    ``model(**values)``; a refused value raises ConfigError, one line naming the node, the
+    parameter, the value and what is allowed.
+    """
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = '.'.join(str(p) for p in error['loc']) or '?'
+        raise ConfigError(f'parameter {field!r} of node {node_name}: '
+                          f'{values.get(field)!r}: {error["msg"]}') from None

@@ -1,0 +1,285 @@
+"""
+``ran_emulator``: the simulated gNodeB and air interface between the teleoperation nodes.
+
+Relays the URLLC command topic (ior_ros/TeleopCommand, ``cmd_in`` → ``cmd_out``) and the eMBB
+state topic (ior_ros/RobotState, ``state_in`` → ``state_out``; remap them as any topic) with the
+delay and loss that :class:`~ior_ros.core.ran.emulated_link.EmulatedLink` decides per packet for
+the slice's PRBs, channel, load and injected faults. Messages are relayed as serialized bytes
+(raw subscriptions), unchanged. A slice policy (ior_ros/SlicePolicy on ``slice_policy``) sets the
+PRBs per slice from its next slot; a policy that does not fit the carrier is logged and ignored.
+
+Time: a steady (wall) timer every ``tick_period_s`` runs as many slots of ``slot_s`` as
+``real_time_factor`` × elapsed wall time asks for (so a late tick catches up), then publishes the
+packets whose release slot has passed. Simulated time is ``slot index × slot_s``; with
+``publish_clock`` the node publishes it on ``/clock`` every ``clock_period_s`` of simulated time,
+so nodes with ``use_sim_time`` follow the emulated network. Metrics (ior_ros/RanMetrics on
+``ran_metrics``, one UeMetrics per slice: UE 0 the eMBB UE, UE 1 the URLLC UE) every
+``metrics_period_s`` of simulated time.
+
+Parameters (``ros2 param describe`` shows each with its range): the cell (``slot_s``,
+``total_prbs``, ``link_preset``, ``seed``), per slice (prefix ``urllc_`` or ``embb_``): ``prbs``,
+``distance_m``, ``packet_bits``, ``background_bps``, ``max_queue_bits``, ``loss`` and
+``extra_delay_s`` (the last two change at run time with ``ros2 param set``; the others are
+read-only), and the node's timing (``real_time_factor``, ``tick_period_s``, ``metrics_period_s``,
+``publish_clock``, ``clock_period_s``). A start value outside its range, or slices with more PRBs
+than the carrier, stops the node with one line (exit code 2).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import sys
+import time
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from ior_ros.core.config import FrozenModel, validate_config
+from ior_ros.core.errors import ConfigError
+from ior_ros.core.ran.emulated_link import (
+    SLICE_EMBB,
+    SLICE_URLLC,
+    EmulatedLink,
+    EmulatedLinkConfig,
+)
+from ior_ros.core.ran.link_budget import LINK_PRESETS
+from ior_ros.nodes._descriptors import describe
+from ior_ros.runtime import (
+    Clock,
+    ClockType,
+    ExternalShutdownException,
+    Node,
+    QoSProfile,
+    SetParametersResult,
+    get_message,
+    init,
+    qos_profile_clock,
+    spin,
+    try_shutdown,
+)
+
+ClockMsg = get_message('rosgraph_msgs/msg/Clock')
+TimeMsg = get_message('builtin_interfaces/msg/Time')
+TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
+RobotState = get_message('ior_ros/msg/RobotState')
+SlicePolicy = get_message('ior_ros/msg/SlicePolicy')
+RanMetrics = get_message('ior_ros/msg/RanMetrics')
+UeMetrics = get_message('ior_ros/msg/UeMetrics')
+
+#: most slots one tick may run: a node that fell further behind (suspended, overloaded) skips the
+#: rest instead of stalling its relays while it catches up
+MAX_CATCH_UP_SLOTS = 2000
+
+_SLICES = {'urllc': SLICE_URLLC, 'embb': SLICE_EMBB}
+
+
+class RanEmulatorConfig(FrozenModel):
+    """Everything the node's parameters set: the emulated cell plus the node's timing."""
+
+    cell: EmulatedLinkConfig = Field(default_factory=EmulatedLinkConfig)
+    seed: int = Field(0, ge=0)
+    """Seed of the link's random generator (fading, losses, background arrivals)."""
+    real_time_factor: float = Field(1.0, ge=0.01, le=100.0)
+    """Simulated seconds per wall second."""
+    tick_period_s: float = Field(1e-3, ge=1e-4, le=0.1)
+    """Wall time between two runs of the slot loop [s]."""
+    metrics_period_s: float = Field(0.1, ge=1e-3, le=3600.0)
+    """Simulated time between two RanMetrics [s]."""
+    publish_clock: bool = False
+    """Publish the simulated time on /clock."""
+    clock_period_s: float = Field(0.01, ge=1e-4, le=10.0)
+    """Simulated time between two /clock messages [s]."""
+
+
+def declare_config(node: Any) -> RanEmulatorConfig:
+    """Declare the node's parameters (with descriptors) and build its configuration."""
+    def param(name: str, default: Any, text: str, **kw: Any) -> Any:
+        return node.declare_parameter(name, default, describe(text, **kw)).value
+
+    ro = {'read_only': True}
+    cell: dict[str, Any] = {
+        'slot_s': param('slot_s', 1e-3, 'slot length [s]; 1 ms is NR numerology 0; from 10 us '
+                        'to 100 ms', float_range=(1e-5, 0.1), **ro),
+        'total_prbs': param('total_prbs', 50, 'PRBs of the carrier (275: the largest NR '
+                            'carrier)', int_range=(1, 275), **ro),
+        'link': param('link_preset', 'physical', 'radio link model preset (docs/models/ran.md)',
+                      additional_constraints='one of ' + ', '.join(LINK_PRESETS), **ro),
+    }
+    defaults = EmulatedLinkConfig()
+    for prefix, slice_id in _SLICES.items():
+        d = defaults.slice(slice_id)
+        cell[prefix] = {
+            'prbs': param(f'{prefix}_prbs', d.prbs, f'PRBs of the {prefix} slice until a slice '
+                          'policy arrives', int_range=(0, 275), **ro),
+            'distance_m': param(f'{prefix}_distance_m', d.distance_m, f'distance of the {prefix} '
+                                'UE from the gNB [m]', float_range=(0.1, 100e3), **ro),
+            'packet_bits': param(f'{prefix}_packet_bits', d.packet_bits, 'size of one '
+                                 f'{prefix} packet on the air [bit]',
+                                 int_range=(8, 100_000_000), **ro),
+            'background_bps': param(f'{prefix}_background_bps', d.background_bps, 'background '
+                                    f'traffic sharing the {prefix} queue [bit/s], Poisson',
+                                    float_range=(0.0, 10e9), **ro),
+            'max_queue_bits': param(f'{prefix}_max_queue_bits', d.max_queue_bits, f'{prefix} '
+                                    'queue capacity [bit]; a packet beyond it is dropped',
+                                    float_range=(1.0, 1e12), **ro),
+            'loss': param(f'{prefix}_loss', d.loss, f'injected loss probability of {prefix} '
+                          'packets [1]; follows ros2 param set', float_range=(0.0, 1.0)),
+            'extra_delay_s': param(f'{prefix}_extra_delay_s', d.extra_delay_s, 'injected delay '
+                                   f'added to every {prefix} packet [s]; follows ros2 param set',
+                                   float_range=(0.0, 60.0)),
+        }
+    name = node.get_name()
+    if cell['link'] not in LINK_PRESETS:
+        raise ConfigError(f"parameter 'link_preset' of node {name}: {cell['link']!r} is not "
+                          f"one of {', '.join(LINK_PRESETS)}")
+    used = cell['urllc']['prbs'] + cell['embb']['prbs']
+    if used > cell['total_prbs']:
+        raise ConfigError(f"parameters 'urllc_prbs' + 'embb_prbs' of node {name} = {used}: at "
+                          f"most 'total_prbs' = {cell['total_prbs']}")
+    return validate_config(RanEmulatorConfig, {
+        'cell': cell,
+        'seed': param('seed', 0, 'seed of the random generator; fixed at start',
+                      int_range=(0, 2**31 - 1), **ro),
+        'real_time_factor': param('real_time_factor', 1.0, 'simulated seconds per wall second',
+                                  float_range=(0.01, 100.0), **ro),
+        'tick_period_s': param('tick_period_s', 1e-3, 'wall time between runs of the slot loop '
+                               '[s]; late ticks catch up', float_range=(1e-4, 0.1), **ro),
+        'metrics_period_s': param('metrics_period_s', 0.1, 'simulated time between RanMetrics '
+                                  '[s]', float_range=(1e-3, 3600.0), **ro),
+        'publish_clock': param('publish_clock', False, 'publish the simulated time on /clock',
+                               **ro),
+        'clock_period_s': param('clock_period_s', 0.01, 'simulated time between /clock '
+                                'messages [s]', float_range=(1e-4, 10.0), **ro),
+    })
+
+
+class RanEmulator(Node):  # type: ignore[misc]
+    """Relays the teleoperation topics through the emulated radio."""
+
+    def __init__(self) -> None:
+        super().__init__('ran_emulator')
+        self.config = declare_config(self)
+        cell = self.config.cell
+        self.link = EmulatedLink(cell, np.random.default_rng(self.config.seed))
+        qos = QoSProfile(depth=100)
+        self.cmd_pub = self.create_publisher(TeleopCommand, 'cmd_out', qos)
+        self.state_pub = self.create_publisher(RobotState, 'state_out', qos)
+        self.metrics_pub = self.create_publisher(RanMetrics, 'ran_metrics', 10)
+        self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos_profile_clock)
+                          if self.config.publish_clock else None)
+        self.create_subscription(TeleopCommand, 'cmd_in', self._relay(SLICE_URLLC, self.cmd_pub),
+                                 qos, raw=True)
+        self.create_subscription(RobotState, 'state_in',
+                                 self._relay(SLICE_EMBB, self.state_pub), qos, raw=True)
+        self.create_subscription(SlicePolicy, 'slice_policy', self.on_policy, 10)
+        self._ids = itertools.count()
+        self._held: dict[int, tuple[Any, bytes]] = {}
+        self._due: list[tuple[int, int]] = []  # (release slot, packet id)
+        self._metrics_slots = max(1, round(self.config.metrics_period_s / cell.slot_s))
+        self._clock_slots = max(1, round(self.config.clock_period_s / cell.slot_s))
+        self._start = time.monotonic()
+        self._slots_done = 0
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        self.timer = self.create_timer(self.config.tick_period_s, self.tick,
+                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(
+            f'ran_emulator: slot {cell.slot_s * 1e3:g} ms, PRBs urllc {cell.urllc.prbs} / embb '
+            f'{cell.embb.prbs} of {cell.total_prbs}, mean SNR urllc '
+            f'{self.link.mean_snr_db(SLICE_URLLC):.1f} dB, embb '
+            f'{self.link.mean_snr_db(SLICE_EMBB):.1f} dB')
+
+    def _relay(self, slice_id: int, publisher: Any) -> Any:
+        def on_message(data: bytes) -> None:
+            self.tick()  # run the slots due first: the packet arrives in the slot of its time
+            packet_id = next(self._ids)
+            if self.link.offer(slice_id, packet_id):
+                self._held[packet_id] = (publisher, bytes(data))
+        return on_message
+
+    def on_policy(self, msg: Any) -> None:
+        """New PRBs per slice; a policy that does not fit is logged and ignored."""
+        ids, prbs = list(msg.slice_id), list(msg.slice_prbs)
+        if len(ids) != len(prbs):
+            self.get_logger().warning(f'slice_policy ignored: {len(ids)} slice_id but '
+                                      f'{len(prbs)} slice_prbs (must be parallel arrays)')
+            return
+        try:
+            self.link.set_prbs({int(s): int(n) for s, n in zip(ids, prbs, strict=True)})
+        except ValueError as exc:  # ModelError
+            self.get_logger().warning(f'slice_policy ignored: {exc}')
+            return
+        self.get_logger().info('slice policy: PRBs urllc '
+                               f'{self.link.prbs(SLICE_URLLC)}, embb {self.link.prbs(SLICE_EMBB)}')
+
+    def on_set_parameters(self, params: list[Any]) -> Any:
+        """``<slice>_loss`` and ``<slice>_extra_delay_s`` apply from the next packet/slot."""
+        for p in params:
+            prefix, _, rest = p.name.partition('_')
+            if prefix in _SLICES and rest == 'loss':
+                self.link.set_fault(_SLICES[prefix], loss=float(p.value))
+            elif prefix in _SLICES and rest == 'extra_delay_s':
+                self.link.set_fault(_SLICES[prefix], extra_delay_s=float(p.value))
+        return SetParametersResult(successful=True)
+
+    @property
+    def sim_time_ns(self) -> int:
+        """Simulated time: start of the slot in progress [ns]."""
+        return int(round(self.link.slot * self.config.cell.slot_s * 1e9))
+
+    def tick(self) -> None:
+        cfg = self.config
+        target = int((time.monotonic() - self._start) * cfg.real_time_factor / cfg.cell.slot_s)
+        if target - self._slots_done > MAX_CATCH_UP_SLOTS:
+            self._slots_done = target - MAX_CATCH_UP_SLOTS
+        while self._slots_done < target:
+            self._slots_done += 1
+            for delivery in self.link.step():
+                heapq.heappush(self._due, (delivery.release_slot, delivery.packet_id))
+            slot = self.link.slot  # slots finished so far
+            while self._due and self._due[0][0] < slot:
+                _, packet_id = heapq.heappop(self._due)
+                publisher, data = self._held.pop(packet_id)
+                publisher.publish(data)
+            if slot % self._metrics_slots == 0:
+                self.publish_metrics()
+            if self.clock_pub is not None and slot % self._clock_slots == 0:
+                sec, nsec = divmod(self.sim_time_ns, 1_000_000_000)
+                self.clock_pub.publish(ClockMsg(clock=TimeMsg(sec=sec, nanosec=nsec)))
+
+    def publish_metrics(self) -> None:
+        sec, nsec = divmod(self.sim_time_ns, 1_000_000_000)
+        stamp = TimeMsg(sec=sec, nanosec=nsec)
+        msg = RanMetrics(interval_s=self.config.metrics_period_s,
+                         total_prbs=self.config.cell.total_prbs)
+        msg.header.stamp = stamp
+        ues = []
+        for report in self.link.report():
+            ue = UeMetrics(ue_id=report.slice_id, slice_id=report.slice_id,
+                           rate_bps=report.rate_bps, queue_bits=report.queue_bits,
+                           delay_s=report.delay_s, sinr_db=report.sinr_db, prbs=report.prbs,
+                           packet_loss_ratio=report.loss_ratio)
+            ue.header.stamp = stamp
+            ues.append(ue)
+        msg.ues = ues
+        self.metrics_pub.publish(msg)
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = RanEmulator()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""
+``robot_controller``: the simulated teleoperated robot of seed 003 and its delay-aware controller.
+
+* **Robot**: :mod:`ior_ros.core.control.tracking_dynamics` (one robot, the plant of the gain
+  schedule: planar double integrator at the schedule's sample period T), stepped by a timer of
+  period T on the node's clock (``use_sim_time`` works). It starts at rest at the origin of
+  ``odom``, which is where the figure eight starts.
+* **Set-point**: the newest ior_ros/TeleopCommand received on ``cmd`` (best effort, keep last 1,
+  as the operator sends it) gives the set-point velocity ``twist.linear``; the set-point position
+  is that velocity integrated at every control sample, restarting from the robot's position at
+  the first command (and after a timeout). The feed-forward acceleration is the difference of
+  the last two set-point velocities over the difference of their ``send_time`` (0 before two).
+* **Delay**: for each command ``d = now − send_time`` on the node clock (so both nodes must share
+  a clock: the same host, or sim time); published as ior_ros/DelayMeasurement on ``delay``
+  (``rtt_s`` is ``2 d``: this node sees only the command path, so the round trip is estimated
+  as symmetric). The largest delay received since the last sample, in samples
+  (:func:`~ior_ros.core.control.tracking_dynamics.command_delay_steps`), is the bound given to
+  the switching policy (:class:`~ior_ros.core.control.switching_policy.SwitchingPolicy` over the
+  certified :class:`~ior_ros.core.control.gain_schedule.GainSchedule`); without new commands the
+  last bound stays. Every change of mode or gain is logged as one info line
+  ``gain: <mode> for delay bound <h> samples``.
+* **Loop**: ``u = a_ff − K (x − r)`` as in core/control/tracking_sim.py. The loop of seed 003
+  closes over the link, so the command acts after the measured delay: ``transition`` gets the
+  bound as the command's delay (the reason the gain must be certified for it).
+* **Timeout**: no command for ``command_timeout_s`` (or a stop decision of the policy) sends the
+  stop command of the dynamics (local braking ``a = −c v``, ``stop_brake_per_s``) and logs one
+  warning ``no command for <t> s: stopping the robot``; the next command resumes tracking from
+  where the robot is. While stopped the set-point is frozen, so ``tracking_error_m`` is the
+  distance to the last set-point.
+* **Outputs** every sample: ior_ros/RobotState on ``state`` (best effort, keep last 1: eMBB
+  feedback, newest only) with position error to the set-point, heading error, the excess
+  curvature ``|κ_robot − κ_set-point|`` and the dexterity index of seed 003 eq. 3
+  (:func:`~ior_ros.core.control.dexterity.dexterity_index`, evaluated on this sample's values,
+  not over a run); nav_msgs/Odometry on ``odom`` (frame ``odom``, child ``base_link``, twist in
+  ``base_link``); tf2_msgs/TFMessage on ``/tf`` (``map → odom`` identity, ``odom → base_link``).
+  Every 10 samples a pose is added to nav_msgs/Path on ``path`` (frame ``odom``, the last
+  ``path_length`` poses) and the path is published.
+* **Heading**: the direction of the velocity (REP 103: x forward, z up), kept while the speed is
+  below the dynamics' ``min_speed_mps``. transforms3d is not a dependency, so
+  :func:`yaw_quaternion` is the two-line yaw-only formula ``(0, 0, sin ψ/2, cos ψ/2)``.
+
+Parameters (descriptors with ranges; all read-only): see
+:class:`~ior_ros.nodes._config.RobotControllerConfig`. Uses only ``ior_ros.runtime`` names.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from ior_ros.core.control.control_config import TrackingConfig
+from ior_ros.core.control.dexterity import dexterity_index
+from ior_ros.core.control.gain_schedule import REFERENCE_SCHEDULE, GainSchedule
+from ior_ros.core.control.switching_policy import SwitchingMode, SwitchingPolicy
+from ior_ros.core.control.tracking_dynamics import (
+    command_delay_steps,
+    initial_disturbance,
+    initial_state,
+    next_disturbance,
+    tracking_params,
+    transition,
+)
+from ior_ros.nodes._config import CONTROLLER_RANGES, RobotControllerConfig, build_config
+from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes.teleop_operator import command_qos
+from ior_ros.runtime import (
+    ExternalShutdownException,
+    Node,
+    QoSProfile,
+    ReliabilityPolicy,
+    get_message,
+    init,
+    spin,
+    try_shutdown,
+)
+
+TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
+RobotState = get_message('ior_ros/msg/RobotState')
+DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
+Odometry = get_message('nav_msgs/msg/Odometry')
+Path = get_message('nav_msgs/msg/Path')
+PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
+TransformStamped = get_message('geometry_msgs/msg/TransformStamped')
+TFMessage = get_message('tf2_msgs/msg/TFMessage')
+
+#: a pose is added to the path every this many samples
+PATH_EVERY = 10
+
+_FLOATS: dict[str, str] = {
+    'command_timeout_s': 'without a command for this long the robot stops [s]',
+    'tolerated_growth': 'G_max of the switching policy: growth the nominal gain may ride out',
+    'dwell_time_s': 'time within the nominal bound before the nominal gain returns [s]',
+    'disturbance_std_mps2': 'σ_w of the piecewise-constant acceleration disturbance [m/s²]',
+    'noise_std_mps2': 'σ_n of the per-sample acceleration noise [m/s²]',
+    'stop_brake_per_s': 'braking gain c of the stop command, a = −c v [1/s]',
+}
+
+
+def yaw_quaternion(yaw_rad: float) -> tuple[float, float, float, float]:
+    """The unit quaternion ``(x, y, z, w)`` of a rotation by ``yaw`` about z."""
+    return 0.0, 0.0, math.sin(0.5 * yaw_rad), math.cos(0.5 * yaw_rad)
+
+
+def _ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def declare_config(node: Any) -> RobotControllerConfig:
+    """Declare the parameters (read-only, with ranges) and build the config object."""
+    defaults = RobotControllerConfig()
+    values: dict[str, Any] = {}
+    values['schedule_path'] = node.declare_parameter('schedule_path', '', describe(
+        'certified gain schedule (JSON); empty: the shipped reference schedule; its sample '
+        'period is the control period', read_only=True)).value
+    for name, text in _FLOATS.items():
+        values[name] = node.declare_parameter(name, float(getattr(defaults, name)), describe(
+            text, read_only=True, float_range=CONTROLLER_RANGES[name])).value
+    values['always_switch'] = node.declare_parameter('always_switch', False, describe(
+        'switch to the scheduled gain at every violation (no growth test)', read_only=True)).value
+    low, high = CONTROLLER_RANGES['path_length']
+    values['path_length'] = node.declare_parameter('path_length', defaults.path_length, describe(
+        'poses kept in the published path', read_only=True,
+        int_range=(int(low), int(high)))).value
+    values['seed'] = node.declare_parameter('seed', 0, describe(
+        'seed of the disturbance generator', read_only=True, int_range=(0, 2**63 - 1))).value
+    config: RobotControllerConfig = build_config(RobotControllerConfig,
+                                                   node.get_fully_qualified_name(), values)
+    return config
+
+
+class RobotController(Node):  # type: ignore[misc]
+    """The delayed robot, stepped at the control period, tracking the operator's set-points."""
+
+    def __init__(self) -> None:
+        super().__init__('robot_controller')
+        cfg = self.config = declare_config(self)
+        self.schedule = GainSchedule.load(cfg.schedule_path or REFERENCE_SCHEDULE)
+        self.period_s = float(self.schedule.plant.sample_period_s)
+        self.policy = SwitchingPolicy(
+            self.schedule, cfg.tolerated_growth,
+            int(round(cfg.dwell_time_s / self.period_s)), always_switch=cfg.always_switch)
+        tracking = TrackingConfig(disturbance_std_mps2=cfg.disturbance_std_mps2,
+                                  noise_std_mps2=cfg.noise_std_mps2,
+                                  stop_brake_per_s=cfg.stop_brake_per_s)
+        self.params = tracking_params(tracking, self.period_s, plant=self.schedule.plant)
+        state = initial_state(self.params, 1, held_command_mps2=np.zeros(2))
+        self.state = state._replace(x=np.zeros((1, 4)))  # at rest at the origin
+        self.rng = np.random.default_rng(cfg.seed)
+        self.hold = initial_disturbance(self.rng, self.params, 1)
+        # set-point
+        self.set_pos = np.zeros(2)
+        self.set_vel = np.zeros(2)
+        self.feed_forward = np.zeros(2)
+        self.last_send_ns: int | None = None
+        self.last_receive_ns: int | None = None
+        self.sequence = 0
+        self.tracking = False  # following commands (False: stopped)
+        # delay
+        self.bound_steps = 0
+        self.pending_bound: int | None = None
+        self.last_decision: tuple[str, int] | None = None
+        self.heading = 0.0
+        self.path: deque[Any] = deque(maxlen=cfg.path_length)
+        self.step = 0
+        best_effort = command_qos()
+        self.state_pub = self.create_publisher(RobotState, 'state', best_effort)
+        self.odom_pub = self.create_publisher(Odometry, 'odom', 10)
+        self.path_pub = self.create_publisher(Path, 'path', 1)
+        self.tf_pub = self.create_publisher(TFMessage, '/tf', QoSProfile(
+            depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        self.delay_pub = self.create_publisher(DelayMeasurement, 'delay', 100)
+        self.sub = self.create_subscription(TeleopCommand, 'cmd', self.on_command, best_effort)
+        self.timer = self.create_timer(self.period_s, self.tick)
+        self.get_logger().info(
+            f'control period {self.period_s * 1e3:g} ms, nominal gain certified up to '
+            f'{self.schedule.nominal_certified_steps} samples, schedule up to '
+            f'{self.schedule.max_delay_steps} samples')
+
+    # ---- commands
+    def on_command(self, msg: Any) -> None:
+        now = self.get_clock().now()
+        now_ns = now.nanoseconds
+        send_ns = _ns(msg.send_time)
+        if msg.sequence <= self.sequence and self.tracking:
+            return  # overtaken by a newer command: stale
+        delay_s = (now_ns - send_ns) * 1e-9
+        steps = int(command_delay_steps(delay_s, self.period_s))
+        if self.pending_bound is None or steps > self.pending_bound:
+            self.pending_bound = steps
+        velocity = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        if not self.tracking:
+            self.set_pos = self.state.x[0, [0, 2]].copy()
+            self.feed_forward = np.zeros(2)
+            if self.last_receive_ns is not None:
+                self.get_logger().info('commands again: tracking')
+        elif self.last_send_ns is not None and send_ns - self.last_send_ns > 1_000_000:
+            self.feed_forward = (velocity - self.set_vel) / ((send_ns - self.last_send_ns) * 1e-9)
+        self.set_vel = velocity
+        self.last_send_ns = send_ns
+        self.last_receive_ns = now_ns
+        self.sequence = msg.sequence
+        self.tracking = bool(msg.deadman)
+        out = DelayMeasurement()
+        out.header.stamp = now.to_msg()
+        out.header.frame_id = 'base_link'
+        out.sequence = msg.sequence
+        out.send_time = msg.send_time
+        out.receive_time = now.to_msg()
+        out.one_way_delay_s = delay_s
+        out.rtt_s = 2.0 * delay_s
+        self.delay_pub.publish(out)
+
+    # ---- control sample
+    def tick(self) -> None:
+        now = self.get_clock().now()
+        now_ns = now.nanoseconds
+        if self.tracking and self.last_receive_ns is not None:
+            silent_s = (now_ns - self.last_receive_ns) * 1e-9
+            if silent_s > self.config.command_timeout_s:
+                self.tracking = False
+                self.set_vel = np.zeros(2)
+                self.feed_forward = np.zeros(2)
+                self.get_logger().warning(f'no command for {silent_s:.3f} s: stopping the robot')
+        if self.pending_bound is not None:
+            self.bound_steps, self.pending_bound = self.pending_bound, None
+        decision = self.policy.decide(self.bound_steps, 1)
+        key = (decision.mode.value, decision.delay_bound_steps)
+        if self.last_decision is None or key[0] != self.last_decision[0]:
+            self.get_logger().info(f'gain: {key[0]} for delay bound {key[1]} samples')
+        self.last_decision = key
+        x = self.state.x[0]
+        reference = np.array([self.set_pos[0], self.set_vel[0], self.set_pos[1], self.set_vel[1]])
+        stop = not self.tracking or decision.mode is SwitchingMode.STOP
+        command = np.zeros(2)
+        if not stop:
+            assert decision.gain is not None
+            command = self.feed_forward - decision.gain @ (x - reference)
+        disturbance = next_disturbance(self.hold, self.step, self.rng, self.params)
+        self.hold = disturbance.hold_mps2
+        self.state = transition(self.state, command[None, :], self.bound_steps, disturbance,
+                                self.params, stop=np.array([stop]))
+        self.step += 1
+        if self.tracking:
+            self.set_pos = self.set_pos + self.set_vel * self.period_s
+        self.publish(now)
+
+    # ---- outputs
+    def publish(self, now: Any) -> None:
+        x = self.state.x[0]
+        accel = self.state.accel_mps2[0]
+        px, vx, py, vy = (float(v) for v in x)
+        speed = math.hypot(vx, vy)
+        previous = self.heading
+        if speed > self.params.min_speed_mps:
+            self.heading = math.atan2(vy, vx)
+        yaw_rate = _wrap(self.heading - previous) / self.period_s
+        error_m = float(math.hypot(px - self.set_pos[0], py - self.set_pos[1]))
+        set_speed = float(np.hypot(*self.set_vel))
+        heading_error = 0.0
+        if speed > self.params.min_speed_mps and set_speed > self.params.min_speed_mps:
+            heading_error = abs(_wrap(self.heading - math.atan2(self.set_vel[1], self.set_vel[0])))
+        curvature = abs(vx * accel[1] - vy * accel[0]) / speed ** 3 if speed > 0.05 else 0.0
+        set_curv = 0.0
+        if set_speed > 0.05:
+            ff = self.feed_forward
+            set_curv = abs(self.set_vel[0] * ff[1] - self.set_vel[1] * ff[0]) / set_speed ** 3
+        excess = abs(curvature - set_curv)
+        di = float(dexterity_index(error_m, math.degrees(heading_error), excess))
+        stamp = now.to_msg()
+        qx, qy, qz, qw = yaw_quaternion(self.heading)
+
+        state = RobotState()
+        state.header.stamp = stamp
+        state.header.frame_id = 'odom'
+        state.pose.position.x, state.pose.position.y = px, py
+        state.pose.orientation.z, state.pose.orientation.w = qz, qw
+        state.twist.linear.x, state.twist.linear.y = vx, vy
+        state.twist.angular.z = yaw_rate
+        state.tracking_error_m = error_m
+        state.orientation_error_rad = heading_error
+        state.curvature_1pm = curvature
+        state.dexterity_index = di
+        state.command_sequence = self.sequence
+        self.state_pub.publish(state)
+
+        odom = Odometry()
+        odom.header.stamp = stamp
+        odom.header.frame_id = 'odom'
+        odom.child_frame_id = 'base_link'
+        odom.pose.pose.position.x, odom.pose.pose.position.y = px, py
+        odom.pose.pose.orientation.x, odom.pose.pose.orientation.y = qx, qy
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = qz, qw
+        cos_h, sin_h = math.cos(self.heading), math.sin(self.heading)
+        odom.twist.twist.linear.x = vx * cos_h + vy * sin_h
+        odom.twist.twist.linear.y = -vx * sin_h + vy * cos_h
+        odom.twist.twist.angular.z = yaw_rate
+        self.odom_pub.publish(odom)
+
+        to_odom = TransformStamped()
+        to_odom.header.stamp = stamp
+        to_odom.header.frame_id = 'map'
+        to_odom.child_frame_id = 'odom'
+        to_odom.transform.rotation.w = 1.0
+        to_base = TransformStamped()
+        to_base.header.stamp = stamp
+        to_base.header.frame_id = 'odom'
+        to_base.child_frame_id = 'base_link'
+        to_base.transform.translation.x, to_base.transform.translation.y = px, py
+        to_base.transform.rotation.z, to_base.transform.rotation.w = qz, qw
+        self.tf_pub.publish(TFMessage(transforms=[to_odom, to_base]))
+
+        if self.step % PATH_EVERY == 0:
+            pose = PoseStamped()
+            pose.header = state.header
+            pose.pose = state.pose
+            self.path.append(pose)
+            path = Path()
+            path.header = state.header
+            path.poses = list(self.path)
+            self.path_pub.publish(path)
+
+
+def main(args: list[str] | None = None) -> int:
+    init(args=args)
+    node = None
+    try:
+        node = RobotController()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
