@@ -12,16 +12,13 @@ from __future__ import annotations
 import sys
 
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
     Clock,
     ClockType,
-    ExternalShutdownException,
     Node,
     get_message,
-    init,
     qos_profile_clock,
-    spin,
-    try_shutdown,
 )
 
 ClockMsg = get_message('rosgraph_msgs/msg/Clock')
@@ -53,18 +50,7 @@ class ClockPublisher(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = ClockPublisher()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(ClockPublisher, args)
 
 
 if __name__ == '__main__':

@@ -13,14 +13,11 @@ import sys
 import numpy as np
 
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
-    ExternalShutdownException,
     Node,
     get_message,
-    init,
     qos_profile_sensor_data,
-    spin,
-    try_shutdown,
 )
 
 Image = get_message('sensor_msgs/msg/Image')
@@ -53,18 +50,7 @@ class ImageSource(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = ImageSource()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(ImageSource, args)
 
 
 if __name__ == '__main__':

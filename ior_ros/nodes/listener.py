@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ior_ros.nodes._main import spin_node
 from ior_ros.nodes.talker import chatter_qos
-from ior_ros.runtime import ExternalShutdownException, Node, get_message, init, spin, try_shutdown
+from ior_ros.runtime import Node, get_message
 
 String = get_message('std_msgs/msg/String')
 
@@ -30,18 +31,7 @@ class Listener(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = Listener()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(Listener, args)
 
 
 if __name__ == '__main__':

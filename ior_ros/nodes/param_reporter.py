@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from ior_ros.nodes._descriptors import describe
-from ior_ros.runtime import ExternalShutdownException, Node, get_message, init, spin, try_shutdown
+from ior_ros.nodes._main import spin_node
+from ior_ros.runtime import Node, get_message
 
 String = get_message('std_msgs/msg/String')
 
@@ -42,18 +43,7 @@ class ParamReporter(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = ParamReporter()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(ParamReporter, args)
 
 
 if __name__ == '__main__':

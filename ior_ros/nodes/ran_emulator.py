@@ -46,18 +46,15 @@ from ior_ros.core.ran.emulated_link import (
 )
 from ior_ros.core.ran.link_budget import LINK_PRESETS
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
     Clock,
     ClockType,
-    ExternalShutdownException,
     Node,
     QoSProfile,
     SetParametersResult,
     get_message,
-    init,
     qos_profile_clock,
-    spin,
-    try_shutdown,
 )
 
 ClockMsg = get_message('rosgraph_msgs/msg/Clock')
@@ -267,18 +264,7 @@ class RanEmulator(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = RanEmulator()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(RanEmulator, args)
 
 
 if __name__ == '__main__':

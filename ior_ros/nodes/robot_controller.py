@@ -66,16 +66,13 @@ from ior_ros.core.control.tracking_dynamics import (
 )
 from ior_ros.nodes._config import CONTROLLER_RANGES, RobotControllerConfig, build_config
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.nodes.teleop_operator import command_qos
 from ior_ros.runtime import (
-    ExternalShutdownException,
     Node,
     QoSProfile,
     ReliabilityPolicy,
     get_message,
-    init,
-    spin,
-    try_shutdown,
 )
 
 TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
@@ -329,18 +326,7 @@ class RobotController(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = RobotController()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(RobotController, args)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ior_ros.runtime import ExternalShutdownException, Node, get_service, init, spin, try_shutdown
+from ior_ros.nodes._main import spin_node
+from ior_ros.runtime import Node, get_service
 
 SetBool = get_service('std_srvs/srv/SetBool')
 
@@ -29,18 +30,7 @@ class SetBoolServer(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = SetBoolServer()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(SetBoolServer, args)
 
 
 if __name__ == '__main__':

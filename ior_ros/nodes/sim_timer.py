@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 
 from ior_ros.nodes._descriptors import describe
-from ior_ros.runtime import ExternalShutdownException, Node, get_message, init, spin, try_shutdown
+from ior_ros.nodes._main import spin_node
+from ior_ros.runtime import Node, get_message
 
 Int64 = get_message('std_msgs/msg/Int64')
 
@@ -33,18 +34,7 @@ class SimTimer(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = SimTimer()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(SimTimer, args)
 
 
 if __name__ == '__main__':

@@ -17,16 +17,13 @@ import sys
 from typing import Any
 
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
-    ExternalShutdownException,
     Node,
     QoSProfile,
     ReliabilityPolicy,
     SetParametersResult,
     get_message,
-    init,
-    spin,
-    try_shutdown,
 )
 from ior_ros.runtime.errors import RosInputError
 
@@ -88,18 +85,7 @@ class Talker(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = Talker()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(Talker, args)
 
 
 if __name__ == '__main__':

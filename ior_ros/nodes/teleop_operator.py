@@ -40,15 +40,12 @@ from ior_ros.nodes._config import (
     build_config,
 )
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
-    ExternalShutdownException,
     Node,
     QoSProfile,
     ReliabilityPolicy,
     get_message,
-    init,
-    spin,
-    try_shutdown,
 )
 
 TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
@@ -150,18 +147,7 @@ class TeleopOperator(Node):  # type: ignore[misc]
 
 
 def main(args: list[str] | None = None) -> int:
-    init(args=args)
-    node = None
-    try:
-        node = TeleopOperator()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        try_shutdown()
-    return 0
+    return spin_node(TeleopOperator, args)
 
 
 if __name__ == '__main__':

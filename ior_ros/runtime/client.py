@@ -26,13 +26,13 @@ from ior_ros.runtime.qos import QoSProfile, qos_profile_services_default
 from ior_ros.runtime.registry import get_message, get_service, registry
 from ior_ros.runtime.service_wire import (
     ENDPOINT_IDS,
-    HEADER,
-    HEADER_BE,
     SEQUENCE_NUMBERS,
     dotted_id,
     fold_guid,
+    join_sample,
     service_topics,
     service_typename,
+    split_sample,
 )
 
 __all__ = ['Client', 'ServiceClient']
@@ -128,7 +128,7 @@ class Client:
         with self._lock:
             self._pending[seq] = future
         future.add_done_callback(self.remove_pending_request)
-        self._writer.write(bytearray(body[:4]) + HEADER.pack(self._guid, seq) + body[4:])
+        self._writer.write(join_sample(body, self._guid, seq))
         return future
 
     def call(self, request: Any, timeout_sec: float | None = None) -> Any:
@@ -158,24 +158,23 @@ class Client:
             if not samples:
                 return
             for data, info in samples:
-                raw = bytes(data)
-                if len(raw) < 20:
+                split = split_sample(bytes(data))
+                if split is None:
                     continue  # no request header: whose reply it is cannot be known
-                header = HEADER if raw[1] & 1 else HEADER_BE  # odd ids are little-endian
-                guid, seq = header.unpack_from(raw, 4)
+                guid, seq, body = split
                 if guid != self._guid:
                     continue  # the reply to another client of the service
                 with self._lock:
                     future = self._pending.get(seq)
                 if future is not None:
-                    out.append(self._make_completion(future, raw, info))
+                    out.append(self._make_completion(future, body, info))
 
-    def _make_completion(self, future: Any, raw: bytes, info: Any = None) -> Callable[[], None]:
+    def _make_completion(self, future: Any, body: bytes, info: Any = None) -> Callable[[], None]:
         def complete() -> None:
             if future.done():
                 return
             try:
-                response = self._registry.decode(raw[:4] + raw[20:], self.response_type)
+                response = self._registry.decode(body, self.response_type)
             except MessageDecodeError as exc:  # dropped like a lost reply: the Future waits on
                 self._drops.drop(str(exc), lambda: self._server_of(info))
                 return
@@ -239,17 +238,14 @@ class ServiceClient:
         """Send ``request``, return the response (RosInputError after ``timeout_s``)."""
         body = self._registry.serialize(request, self.request_type)
         self._seq = next(SEQUENCE_NUMBERS)
-        self._writer.write(bytearray(body[:4]) + HEADER.pack(self._guid, self._seq) + body[4:])
+        self._writer.write(join_sample(body, self._guid, self._seq))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for data, _info in self._reader.take():
-                raw = bytes(data)
-                if len(raw) < 20:
-                    continue
-                header = HEADER if raw[1] & 1 else HEADER_BE  # odd ids are little-endian
-                if header.unpack_from(raw, 4) == (self._guid, self._seq):
+                split = split_sample(bytes(data))
+                if split is not None and split[:2] == (self._guid, self._seq):
                     try:
-                        return self._registry.decode(raw[:4] + raw[20:], self.response_type)
+                        return self._registry.decode(split[2], self.response_type)
                     except MessageDecodeError as exc:
                         raise MessageDecodeError(f'service {self.service_name}: malformed '
                                                  f'reply: {exc}') from None

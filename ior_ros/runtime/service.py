@@ -22,11 +22,11 @@ from ior_ros.runtime.qos import QoSProfile
 from ior_ros.runtime.registry import get_message, get_service, registry
 from ior_ros.runtime.service_wire import (
     ENDPOINT_IDS,
-    HEADER,
-    HEADER_BE,
     dotted_id,
+    join_sample,
     service_topics,
     service_typename,
+    split_sample,
 )
 
 __all__ = ['ServiceServer', 'Service']
@@ -111,15 +111,13 @@ class ServiceServer:
         # a malformed request or a failing callback is logged; it never stops the node's spin
         name = self.service_name
         try:
-            if len(data) < 20:
+            split = split_sample(data)
+            if split is None:
                 raise MessageDecodeError(
                     f'{self.request_type}: the {len(data)}-byte request is shorter than the '
                     '4-byte encapsulation and 16-byte request header')
-            header = HEADER if data[1] & 1 else HEADER_BE  # odd ids are little-endian
-            guid, seq = header.unpack_from(data, 4)
-            # the body is laid out as if it started at offset 16 (8-aligned): header + body
-            # decode as one message
-            request = self._registry.decode(data[:4] + data[20:], self.request_type)
+            guid, seq, request_body = split
+            request = self._registry.decode(request_body, self.request_type)
         except MessageDecodeError as exc:
             self._drops.drop(str(exc), lambda: self._client_of(info))
             return
@@ -141,7 +139,7 @@ class ServiceServer:
         except Exception as exc:  # noqa: BLE001
             self._logger.error(f'service {name}: the response can not be sent: {exc}')
             return
-        reply = bytearray(body[:4]) + HEADER.pack(guid, seq) + body[4:]
+        reply = join_sample(body, guid, seq)
         # rmw waits up to 100 ms for the client's reply reader before answering (§7)
         deadline = time.monotonic() + 0.1
         while self._writer.matched_count() == 0 and time.monotonic() < deadline:

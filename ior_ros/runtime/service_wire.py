@@ -30,12 +30,32 @@ from typing import Any
 from ior_ros.runtime.registry import get_service
 
 __all__ = ['HEADER', 'HEADER_BE', 'ENDPOINT_IDS', 'SEQUENCE_NUMBERS', 'service_typename',
-           'service_topics', 'dotted_id', 'fold_guid']
+           'service_topics', 'dotted_id', 'fold_guid', 'split_sample', 'join_sample']
 
 ENDPOINT_IDS = itertools.count(1)  # the last 4 bytes of a serviceid/clientid, per process
 SEQUENCE_NUMBERS = itertools.count(1)  # of requests: one counter per process, as rmw's
 HEADER = struct.Struct('<Qq')
 HEADER_BE = struct.Struct('>Qq')
+
+
+def split_sample(data: bytes) -> tuple[int, int, bytes] | None:
+    """
+    ``(client guid, sequence number, body)`` of a request or reply sample, or None when it is
+    shorter than the 4-byte encapsulation and the 16-byte header. rmw_cyclonedds writes the
+    header in the sample's byte order (odd encapsulation ids are little-endian); the body is laid
+    out as if it started at offset 16 (8-aligned), so encapsulation + bytes 20.. decode as one
+    message.
+    """
+    if len(data) < 20:
+        return None
+    guid, seq = (HEADER if data[1] & 1 else HEADER_BE).unpack_from(data, 4)
+    return guid, seq, data[:4] + data[20:]
+
+
+def join_sample(body: bytes | bytearray, guid: int, seq: int) -> bytearray:
+    """A request or reply sample: the serialized message ``body`` with the header put after its
+    encapsulation (little-endian, as this runtime serializes)."""
+    return bytearray(body[:4]) + HEADER.pack(guid, seq) + body[4:]
 
 
 def service_typename(srv_type: Any) -> str:
