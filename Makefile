@@ -12,7 +12,7 @@ OUT    ?= out
 .PHONY: venv demo test test-all lint typecheck bench clean help
 
 help:
-	@echo "make demo   - set up .venv and run the demo (seed000-fig6a, quick)"
+	@echo "make demo   - set up .venv and run the closed loop: five nodes over DDS, DEMO_S=60 simulated s"
 	@echo "make test   - set up .venv and run the test suite (slow tests skipped)"
 	@echo "make test-all - also the long runs marked slow"
 	@echo "make lint     - ruff on ior_ros, test, benchmarks"
@@ -28,8 +28,11 @@ $(STAMP): setup.py pyproject.toml
 
 venv: $(STAMP)
 
+DEMO_S ?= 60
+
+# the closed loop of sim.launch.yaml: bag, summary.json and figures in $(OUT)/demo/<time>
 demo: $(STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/ior reproduce seed000-fig6a --quick --out $(OUT)/demo
+	OMP_NUM_THREADS=1 $(VENV)/bin/ior demo --duration $(DEMO_S)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup

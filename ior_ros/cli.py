@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     'ior_ros.commands.evaluate',   # `ior eval` (slicing policies)
     'ior_ros.commands.twin',       # digital twin (seed 000 §III)
     'ior_ros.commands.ros',        # ROS 2 tools: launch, topic, node, bag
+    'ior_ros.commands.demo',       # issue 12: the closed loop (make demo)
 )
 
 

@@ -175,6 +175,8 @@ class _Parser:
         return substitute(str(value), ctx) if value is not None else default
 
     def check_attrs(self, body: dict[str, Any], allowed: set[str], tag: str, file: Path) -> None:
+        # every launch action takes 'if'/'unless' (launch.Action.parse), let and log included
+        allowed = allowed | set(_CONDITION_ATTRS)
         for key in body:
             if key not in allowed:
                 raise self.fail(file, line_of(body, key), f"{tag}: unknown attribute '{key}' "

@@ -166,3 +166,63 @@ def test_launch_arguments_and_file_lookup() -> None:
     assert found == REPO / 'launch' / 'talker_listener.launch.yaml'
     with pytest.raises(LaunchError, match='not found'):
         resolve_launch_file('ior_ros', 'nope.launch.yaml')
+
+
+def test_let_takes_if_and_unless_as_every_launch_action(tmp_path: Path) -> None:
+    main = _write(tmp_path / 'let.launch.yaml', """
+launch:
+  - arg: {name: mode, default: a}
+  - let: {name: where, value: /first, if: "$(equals $(var mode) a)"}
+  - let: {name: where, value: /second, unless: "$(equals $(var mode) a)"}
+  - node: {pkg: ior_ros, exec: listener, name: l, remap: [{from: chatter, to: $(var where)/x}]}
+""")
+    for mode, where in (('a', '/first'), ('b', '/second')):
+        (node,) = load_launch(main, {'mode': mode}, temp_dir=tmp_path).processes
+        remaps = parse_ros_args(_ros_args(node.cmd)).remaps
+        assert [(r.source, r.target) for r in remaps if r.source == 'chatter'] == \
+            [('chatter', f'{where}/x')]
+
+
+def _remap_of(node_cmd: list[str], source: str) -> str:
+    (target,) = [r.target for r in parse_ros_args(_ros_args(node_cmd)).remaps
+                 if r.source == source]
+    return target
+
+
+def _params_given(cmd: list[str]) -> dict[str, object]:
+    """Every parameter the --params-file arguments of one command line set (later files win)."""
+    given: dict[str, object] = {}
+    for index, arg in enumerate(cmd[:-1]):
+        if arg == '--params-file':
+            for params in yaml.safe_load(Path(cmd[index + 1]).read_text()).values():
+                given.update(params['ros__parameters'])
+    return given
+
+
+def test_system_launch_files_wire_the_closed_loop(tmp_path: Path) -> None:
+    """edge_server.launch.yaml with network:=none talks to /robot/* directly; with the
+    emulator the operator's topics are /teleop/* and the emulator relays them."""
+    edge = load_launch(REPO / 'launch' / 'edge_server.launch.yaml',
+                       {'network': 'none', 'twin': 'false', 'broker': 'false'},
+                       temp_dir=tmp_path)
+    (operator,) = edge.processes
+    assert _remap_of(operator.cmd, 'cmd') == '/robot/cmd'
+    robot = load_launch(REPO / 'launch' / 'robot.launch.yaml', {}, temp_dir=tmp_path)
+    (controller,) = robot.processes
+    assert _remap_of(controller.cmd, 'cmd') == '/robot/cmd'
+    assert _remap_of(controller.cmd, 'twin_prediction') == '/robot/twin_prediction'
+    sim = load_launch(REPO / 'launch' / 'sim.launch.yaml', {'twin': 'false', 'broker': 'false'},
+                      temp_dir=tmp_path)
+    by_name = {p.label.rsplit('-', 1)[0]: p for p in sim.processes}
+    assert set(by_name) == {'teleop_operator', 'ran_emulator', 'robot_controller'}
+    assert _remap_of(by_name['teleop_operator'].cmd, 'cmd') == '/teleop/cmd'
+    emulator = by_name['ran_emulator'].cmd
+    assert (_remap_of(emulator, 'cmd_in'), _remap_of(emulator, 'cmd_out')) == \
+        ('/teleop/cmd', '/robot/cmd')
+    assert (_remap_of(emulator, 'state_in'), _remap_of(emulator, 'state_out')) == \
+        ('/robot/state', '/teleop/state')
+    launched = _params_given(emulator)
+    assert launched['publish_clock'] is True and launched['real_time_factor'] == 1.0
+    assert launched['clock_period_s'] == 0.001  # the sim-time nodes' clock resolution
+    controller = _params_given(by_name['robot_controller'].cmd)
+    assert controller['use_sim_time'] is True and controller['twin_gate'] is False
