@@ -7,12 +7,22 @@ trains the predict network (seed 000 §III: 60000 training and 10000 test sample
 a behaviour policy (uniform random actions, or a trained agent with ``--policy RUN_DIR``) and
 reports the held-out one-step normalized MSE of reward and state (``DIR/model_eval.json``; the twin
 itself in ``DIR/twin/twin.pt``). ``--load DIR`` evaluates a saved twin instead of training one.
+
+    ior twin train --bag DIR [--out twin.pt]
+
+trains the digital_twin node's robot twin (:class:`~ior_ros.core.twin.robot_twin.RobotTwin`) on a
+recorded run: the commands, robot states and RAN metrics of the bag (``/teleop/cmd``,
+``/teleop/state``, ``/ran_metrics`` unless told otherwise) are fed to it in the order they were
+recorded, then it is trained for ``--steps`` gradient steps and saved (atomically) where the
+node's ``model_path`` can load it. A bag that cannot be read, or that holds no commands or no
+states, stops with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 from ior_ros.commands.common import (
@@ -65,6 +75,27 @@ def register(subparsers: Any) -> None:
     ev.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_config_options(ev)
     ev.set_defaults(handler=_eval_model)
+    tr = group.add_parser(
+        'train', help="train the digital_twin node's robot twin on a bag",
+        description='Feed the commands, robot states and RAN metrics of a recorded run to the '
+                    "robot twin, train it and save it (load it with the digital_twin node's "
+                    'model_path).', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tr.add_argument('--bag', type=input_path, required=True, metavar='DIR',
+                    help='rosbag2 folder (mcap or sqlite3), e.g. recorded by `ior bag record`')
+    tr.add_argument('--out', type=input_path, default=Path('twin.pt'), metavar='FILE',
+                    help='the trained twin (a .pt file, or a folder to hold robot_twin.pt)')
+    tr.add_argument('--steps', type=number(int, 1, 10_000_000, why=(
+        'each step is one minibatch per member, a few ms: the limit is already hours')),
+        default=2000, help='gradient steps')
+    tr.add_argument('--cmd-topic', default='/teleop/cmd', metavar='TOPIC',
+                    help='ior_ros/msg/TeleopCommand topic')
+    tr.add_argument('--state-topic', default='/teleop/state', metavar='TOPIC',
+                    help='ior_ros/msg/RobotState topic')
+    tr.add_argument('--metrics-topic', default='/ran_metrics', metavar='TOPIC',
+                    help='ior_ros/msg/RanMetrics topic (optional in the bag)')
+    tr.add_argument('--seed', type=seed_number(), default=0, help='random seed')
+    tr.add_argument('--no-progress', action='store_true', help='no progress bar')
+    tr.set_defaults(handler=_train_from_bag)
 
 
 def _eval_model(args: argparse.Namespace) -> int:
@@ -145,4 +176,85 @@ def _eval_model(args: argparse.Namespace) -> int:
           f'{errors.reward_nmse:.4f}, state {errors.state_nmse:.4f} (state change '
           f'{errors.delta_nmse:.4f}); no-change baseline: state {baseline.state_nmse:.4f}, '
           f'reward {baseline.reward_nmse:.4f}; wrote {out}/model_eval.json')
+    return 0
+
+
+def _train_from_bag(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ior_ros.commands.progress import terminal_progress
+    from ior_ros.core.errors import ConfigError
+    from ior_ros.runtime.bag_storage import BagReader, bag_metadata
+    from ior_ros.runtime.registry import deserialize
+
+    path, info = bag_metadata(args.bag)
+    wanted = {args.cmd_topic: 'ior_ros/msg/TeleopCommand', args.state_topic:
+              'ior_ros/msg/RobotState', args.metrics_topic: 'ior_ros/msg/RanMetrics'}
+    counts = dict.fromkeys(wanted, 0)
+    queue_bits = 0.0
+
+    def seconds(stamp: Any) -> float:
+        return int(stamp.sec) + int(stamp.nanosec) * 1e-9
+
+    progress = terminal_progress(not args.no_progress)
+    with BagReader(path, info) as reader:
+        connections = [c for c in reader.connections if c.topic in wanted]
+        topics = sorted({c.topic for c in reader.connections})
+        for conn in connections:
+            if str(conn.msgtype) != wanted[conn.topic]:
+                raise ConfigError(f'bag {str(args.bag)!r}: topic {conn.topic} has type '
+                                  f'{conn.msgtype}, expected {wanted[conn.topic]}')
+        for topic in (args.cmd_topic, args.state_topic):
+            if not any(c.topic == topic for c in connections):
+                raise ConfigError(f'bag {str(args.bag)!r} has no topic {topic} (it has: '
+                                  f'{", ".join(topics) or "no topics"}); see --cmd-topic and '
+                                  '--state-topic')
+        import torch  # after the checks: a bad bag is refused without loading torch
+
+        from ior_ros.core.twin.robot_twin import RobotTwin
+
+        torch.set_num_threads(1)
+        twin = RobotTwin(seed=args.seed)
+        total = sum(int(c.msgcount) for c in connections)
+        with progress('read', total, unit='msg') as bar:
+            for conn, _stamp, data in reader.messages(connections=connections):
+                msg = deserialize(data, wanted[conn.topic])
+                counts[conn.topic] += 1
+                if conn.topic == args.cmd_topic:
+                    twin.observe_command(int(msg.sequence),
+                                         np.array([msg.twist.linear.x, msg.twist.linear.y]))
+                elif conn.topic == args.state_topic:
+                    p, v = msg.pose.position, msg.twist.linear
+                    twin.observe_state(seconds(msg.header.stamp), np.array([p.x, p.y]),
+                                       np.array([v.x, v.y]), float(msg.tracking_error_m),
+                                       int(msg.command_sequence))
+                else:
+                    for ue in msg.ues:
+                        if int(ue.slice_id) == 1:  # the URLLC UE
+                            interval = max(float(msg.interval_s), 1e-6)
+                            load = max(float(ue.rate_bps) + (float(ue.queue_bits) - queue_bits)
+                                       / interval, 0.0)
+                            queue_bits = float(ue.queue_bits)
+                            twin.observe_metrics(float(ue.prbs), queue_bits, load,
+                                                 float(ue.delay_s), float(ue.rate_bps))
+                bar.update(1)
+    if twin.transitions < 32:
+        raise ConfigError(f'bag {str(args.bag)!r}: {twin.transitions} transitions (consecutive '
+                          f'states one control period apart whose command is in the bag) from '
+                          f'{counts[args.cmd_topic]} commands and {counts[args.state_topic]} '
+                          'states; at least 32 are needed')
+    loss = float('nan')
+    chunk = max(1, args.steps // 50)
+    with progress('train', args.steps, unit='step') as bar:
+        done = 0
+        while done < args.steps:
+            n = min(chunk, args.steps - done)
+            result = twin.train(n)
+            loss = result if result is not None else loss
+            done += n
+            bar.update(n)
+    out = twin.save(args.out)
+    print(f'robot twin: {twin.transitions} transitions from {counts[args.cmd_topic]} commands, '
+          f'{counts[args.state_topic]} states, {counts[args.metrics_topic]} RAN metrics; '
+          f'{twin.train_steps} steps, loss {loss:.4f}; wrote {out}')
     return 0

@@ -13,6 +13,13 @@ robot's state feedback (ior_ros/RobotState on ``state``, the eMBB slice).
   :func:`ior_ros.core.ran.traffic.modified_poisson_counts` (r_u counted in packets of
   ``packet_bits``, as core/ran/teleop_queues.py does) and sends k commands, so the mean rate is
   ``λ0 − α r_u`` per second. The generator is ``numpy.random.default_rng(seed)``.
+* **Slips** (``slip_rate_per_s`` > 0): operator slips at the times of a Poisson process of that
+  rate (exponential gaps drawn from ``default_rng([seed, 1])``, so the command timing is the
+  same with and without slips). At the first tick that sends a command after a slip time, its
+  first command is the slip: the reference velocity rotated by an angle drawn uniformly in
+  ``[−π, π)`` and scaled by ``slip_gain`` (so the velocity jumps by at least
+  ``(slip_gain − 1) |v_ref|``). Each slip is logged as one info line ``slip: command <sequence>``
+  (tests and demos count the twin's vetoes against them).
 * **QoS of cmd**: best effort, keep last 1. A command is superseded by the next one (the robot
   holds the newest, seed 003 / core/control/tracking_dynamics.py); a retransmitted old set-point
   would only arrive later than its successor, so reliability buys nothing but delay.
@@ -63,6 +70,8 @@ _DESCRIPTIONS: dict[str, str] = {
     'urllc_rate_bps': 'r_u: URLLC data rate [bit/s], counted in packets of packet_bits',
     'packet_bits': 'L_u: bits per command packet',
     'tick_s': 'τ: counting window; each tick draws the number of commands sent [s]',
+    'slip_rate_per_s': 'mean rate of operator slips (Poisson) [1/s]; 0: none',
+    'slip_gain': 'a slip commands slip_gain × the reference speed in a random direction',
 }
 
 
@@ -104,7 +113,15 @@ class TeleopOperator(Node):  # type: ignore[misc]
         self.start_ns: int | None = None
         self.latencies_s: list[float] = []
         self.report_ns = 0
+        self.slip_rng = np.random.default_rng([cfg.seed, 1])
+        self.next_slip_s = self.draw_slip_gap()
+        self.slips = 0
         self.timer = self.create_timer(cfg.tick_s, self.tick)
+
+    def draw_slip_gap(self) -> float:
+        """Time to the next slip [s] (infinite without slips)."""
+        rate = self.config.slip_rate_per_s
+        return float(self.slip_rng.exponential(1.0 / rate)) if rate > 0.0 else float('inf')
 
     def velocity(self, t_s: float) -> tuple[float, float]:
         """The reference velocity at t [m/s]."""
@@ -121,9 +138,18 @@ class TeleopOperator(Node):  # type: ignore[misc]
         count = int(modified_poisson_counts(cfg.base_rate_per_s, cfg.alpha, cfg.urllc_rate_bps,
                                             cfg.tick_s, 0.0, self.rng,
                                             rate_unit_bps=cfg.packet_bits))
-        vx, vy = self.velocity((now.nanoseconds - self.start_ns) * 1e-9)
-        for _ in range(count):
+        t_s = (now.nanoseconds - self.start_ns) * 1e-9
+        vx, vy = self.velocity(t_s)
+        for index in range(count):
             self.sequence += 1
+            slip = index == 0 and t_s >= self.next_slip_s
+            if slip:
+                self.next_slip_s = t_s + self.draw_slip_gap()
+                self.slips += 1
+                angle = float(self.slip_rng.uniform(-np.pi, np.pi))
+                cos_a, sin_a, gain = np.cos(angle), np.sin(angle), self.config.slip_gain
+                vx, vy = (gain * (cos_a * vx - sin_a * vy), gain * (sin_a * vx + cos_a * vy))
+                self.get_logger().info(f'slip: command {self.sequence}')
             msg = TeleopCommand()
             msg.header.stamp = now.to_msg()
             msg.header.frame_id = 'base_link'
@@ -132,6 +158,8 @@ class TeleopOperator(Node):  # type: ignore[misc]
             msg.twist.linear.x, msg.twist.linear.y = vx, vy
             msg.deadman = True
             self.pub.publish(msg)
+            if slip:
+                vx, vy = self.velocity(t_s)
         if now.nanoseconds - self.report_ns >= 1_000_000_000:
             self.report_ns = now.nanoseconds
             if self.latencies_s:
