@@ -1,20 +1,42 @@
 """
 ``ran_emulator``: the simulated gNodeB and air interface between the teleoperation nodes.
 
-Relays the URLLC command topic (ior_ros/TeleopCommand, ``cmd_in`` → ``cmd_out``) and the eMBB
-state topic (ior_ros/RobotState, ``state_in`` → ``state_out``; remap them as any topic) with the
-delay and loss that :class:`~ior_ros.core.ran.emulated_link.EmulatedLink` decides per packet for
-the slice's PRBs, channel, load and injected faults. Messages are relayed as serialized bytes
-(raw subscriptions), unchanged. A slice policy (ior_ros/SlicePolicy on ``slice_policy``) sets the
-PRBs per slice from its next slot; a policy that does not fit the carrier is logged and ignored.
+Relays three topics (remap them as any topic) with the delay and loss that
+:class:`~ior_ros.core.ran.emulated_link.EmulatedLink` decides per packet for the slice's PRBs,
+channel, load and injected faults:
 
-Time: a steady (wall) timer every ``tick_period_s`` runs as many slots of ``slot_s`` as
-``real_time_factor`` × elapsed wall time asks for (so a late tick catches up), then publishes the
-packets whose release slot has passed. Simulated time is ``slot index × slot_s``; with
-``publish_clock`` the node publishes it on ``/clock`` every ``clock_period_s`` of simulated time,
-so nodes with ``use_sim_time`` follow the emulated network. Metrics (ior_ros/RanMetrics on
-``ran_metrics``, one UeMetrics per slice: UE 0 the eMBB UE, UE 1 the URLLC UE) every
-``metrics_period_s`` of simulated time.
+==============  ===============  ==========================  ======  ==========================
+in              out              type                        slice   QoS (in and out)
+==============  ===============  ==========================  ======  ==========================
+``cmd_in``      ``cmd_out``      ior_ros/TeleopCommand       URLLC   in: best effort, depth 100;
+                                                                     out: reliable, depth 100
+``state_in``    ``state_out``    ior_ros/RobotState          eMBB    as cmd
+``verdict_in``  ``verdict_out``  ior_ros/TwinPrediction      URLLC   reliable, depth 100
+==============  ===============  ==========================  ======  ==========================
+
+The command and state inputs are best effort so that they match the operator's and the robot's
+best-effort publishers as well as reliable ones (a reliable reader does not match a best-effort
+writer); the outputs are reliable, which best-effort and reliable readers both accept. The
+twin's verdicts (one per judged command, matched by ``command_sequence``) cross the URLLC slice
+towards the robot like the commands they judge, reliable both ways (a lost veto would let a risky
+command through). Messages are relayed as serialized bytes (raw subscriptions), unchanged. A
+slice policy (ior_ros/SlicePolicy on ``slice_policy``) sets the PRBs per slice from its next
+slot; a policy that does not fit the carrier is logged and ignored.
+
+Time: the node's wall time is a steady :class:`Clock` (so an in-process world drives it with its
+virtual time, :mod:`ior_ros.runtime.inproc`); simulated time is ``slot index × slot_s`` and runs
+``real_time_factor`` times as fast. The slots are run lazily, event-driven: when a packet arrives
+and when the one timer fires, the node runs the slots up to now (an idle stretch — both queues
+empty, no background traffic — in one vectorised :meth:`~ior_ros.core.ran.emulated_link.
+EmulatedLink.skip`, which gives bit-identical results to running its slots one by one), then
+sets the timer to the next event: the end of the slot in progress while a queue holds a packet,
+otherwise the next release of a held packet (``extra_delay_s``), the next metrics instant or the
+next ``/clock`` publication, and at most ``tick_period_s`` of wall time ahead. A packet's release
+is published at the end of its release slot. With ``publish_clock`` the node publishes the
+simulated time on ``/clock`` every ``clock_period_s`` of simulated time, so nodes with
+``use_sim_time`` follow the emulated network. Metrics (ior_ros/RanMetrics on ``ran_metrics``, one
+UeMetrics per slice: UE 0 the eMBB UE, UE 1 the URLLC UE) every ``metrics_period_s`` of
+simulated time.
 
 Parameters (``ros2 param describe`` shows each with its range): the cell (``slot_s``,
 ``total_prbs``, ``link_preset``, ``seed``), per slice (prefix ``urllc_`` or ``embb_``): ``prbs``,
@@ -29,8 +51,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import sys
-import time
 from typing import Any
 
 import numpy as np
@@ -52,6 +74,7 @@ from ior_ros.runtime import (
     ClockType,
     Node,
     QoSProfile,
+    ReliabilityPolicy,
     SetParametersResult,
     get_message,
     qos_profile_clock,
@@ -61,12 +84,13 @@ ClockMsg = get_message('rosgraph_msgs/msg/Clock')
 TimeMsg = get_message('builtin_interfaces/msg/Time')
 TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
 RobotState = get_message('ior_ros/msg/RobotState')
+TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
 SlicePolicy = get_message('ior_ros/msg/SlicePolicy')
 RanMetrics = get_message('ior_ros/msg/RanMetrics')
 UeMetrics = get_message('ior_ros/msg/UeMetrics')
 
-#: most slots one tick may run: a node that fell further behind (suspended, overloaded) skips the
-#: rest instead of stalling its relays while it catches up
+#: most slots one run of the slot loop may run: a node that fell further behind (suspended,
+#: overloaded) skips the rest instead of stalling its relays while it catches up
 MAX_CATCH_UP_SLOTS = 2000
 
 _SLICES = {'urllc': SLICE_URLLC, 'embb': SLICE_EMBB}
@@ -80,8 +104,8 @@ class RanEmulatorConfig(FrozenModel):
     """Seed of the link's random generator (fading, losses, background arrivals)."""
     real_time_factor: float = Field(1.0, ge=0.01, le=100.0)
     """Simulated seconds per wall second."""
-    tick_period_s: float = Field(1e-3, ge=1e-4, le=0.1)
-    """Wall time between two runs of the slot loop [s]."""
+    tick_period_s: float = Field(0.1, ge=1e-4, le=10.0)
+    """Longest wall time between two runs of the slot loop [s] (they run at events)."""
     metrics_period_s: float = Field(0.1, ge=1e-3, le=3600.0)
     """Simulated time between two RanMetrics [s]."""
     publish_clock: bool = False
@@ -141,8 +165,9 @@ def declare_config(node: Any) -> RanEmulatorConfig:
                       int_range=(0, 2**31 - 1), **ro),
         'real_time_factor': param('real_time_factor', 1.0, 'simulated seconds per wall second',
                                   float_range=(0.01, 100.0), **ro),
-        'tick_period_s': param('tick_period_s', 1e-3, 'wall time between runs of the slot loop '
-                               '[s]; late ticks catch up', float_range=(1e-4, 0.1), **ro),
+        'tick_period_s': param('tick_period_s', 0.1, 'longest wall time between two runs of the '
+                               'slot loop [s]; they run at events (packets, releases, metrics, '
+                               '/clock)', float_range=(1e-4, 10.0), **ro),
         'metrics_period_s': param('metrics_period_s', 0.1, 'simulated time between RanMetrics '
                                   '[s]', float_range=(1e-3, 3600.0), **ro),
         'publish_clock': param('publish_clock', False, 'publish the simulated time on /clock',
@@ -160,27 +185,37 @@ class RanEmulator(Node):  # type: ignore[misc]
         self.config = declare_config(self)
         cell = self.config.cell
         self.link = EmulatedLink(cell, np.random.default_rng(self.config.seed))
-        qos = QoSProfile(depth=100)
+        qos = QoSProfile(depth=100)  # reliable (module docstring: the QoS of each relay)
+        accept_any = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.cmd_pub = self.create_publisher(TeleopCommand, 'cmd_out', qos)
         self.state_pub = self.create_publisher(RobotState, 'state_out', qos)
+        self.verdict_pub = self.create_publisher(TwinPrediction, 'verdict_out', qos)
         self.metrics_pub = self.create_publisher(RanMetrics, 'ran_metrics', 10)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos_profile_clock)
                           if self.config.publish_clock else None)
         self.create_subscription(TeleopCommand, 'cmd_in', self._relay(SLICE_URLLC, self.cmd_pub),
-                                 qos, raw=True)
+                                 accept_any, raw=True)
         self.create_subscription(RobotState, 'state_in',
-                                 self._relay(SLICE_EMBB, self.state_pub), qos, raw=True)
+                                 self._relay(SLICE_EMBB, self.state_pub), accept_any, raw=True)
+        self.create_subscription(TwinPrediction, 'verdict_in',
+                                 self._relay(SLICE_URLLC, self.verdict_pub), qos, raw=True)
         self.create_subscription(SlicePolicy, 'slice_policy', self.on_policy, 10)
         self._ids = itertools.count()
         self._held: dict[int, tuple[Any, bytes]] = {}
         self._due: list[tuple[int, int]] = []  # (release slot, packet id)
         self._metrics_slots = max(1, round(self.config.metrics_period_s / cell.slot_s))
         self._clock_slots = max(1, round(self.config.clock_period_s / cell.slot_s))
-        self._start = time.monotonic()
-        self._slots_done = 0
+        wall = Clock(clock_type=ClockType.STEADY_TIME)
+        # its time in ns: the DDS runtime's clocks read it without building a Time; rclpy's
+        self._wall_ns = getattr(wall, 'now_ns', None) or (lambda: wall.now().nanoseconds)
+        self._start_ns = self._wall_ns()
+        self._slots_per_ns = self.config.real_time_factor / (cell.slot_s * 1e9)
+        self._max_wait_ns = int(round(self.config.tick_period_s * 1e9))
+        self._slots_done = 0  # slots of wall time accounted for (the link's, plus skipped ones)
+        self._wake_ns = -1  # when the timer is armed for (steady clock) [ns]
         self.add_on_set_parameters_callback(self.on_set_parameters)
-        self.timer = self.create_timer(self.config.tick_period_s, self.tick,
-                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.timer = self.create_timer(self.config.tick_period_s, self.tick, clock=wall)
+        self._schedule()
         self.get_logger().info(
             f'ran_emulator: slot {cell.slot_s * 1e3:g} ms, PRBs urllc {cell.urllc.prbs} / embb '
             f'{cell.embb.prbs} of {cell.total_prbs}, mean SNR urllc '
@@ -189,14 +224,16 @@ class RanEmulator(Node):  # type: ignore[misc]
 
     def _relay(self, slice_id: int, publisher: Any) -> Any:
         def on_message(data: bytes) -> None:
-            self.tick()  # run the slots due first: the packet arrives in the slot of its time
+            self.advance()  # run the slots due first: the packet arrives in the slot of its time
             packet_id = next(self._ids)
             if self.link.offer(slice_id, packet_id):
                 self._held[packet_id] = (publisher, bytes(data))
+            self._schedule()
         return on_message
 
     def on_policy(self, msg: Any) -> None:
         """New PRBs per slice; a policy that does not fit is logged and ignored."""
+        self.advance()  # the slots before now keep the old PRBs
         ids, prbs = list(msg.slice_id), list(msg.slice_prbs)
         if len(ids) != len(prbs):
             self.get_logger().warning(f'slice_policy ignored: {len(ids)} slice_id but '
@@ -212,6 +249,7 @@ class RanEmulator(Node):  # type: ignore[misc]
 
     def on_set_parameters(self, params: list[Any]) -> Any:
         """``<slice>_loss`` and ``<slice>_extra_delay_s`` apply from the next packet/slot."""
+        self.advance()  # the slots before now keep the old faults
         for p in params:
             prefix, _, rest = p.name.partition('_')
             if prefix in _SLICES and rest == 'loss':
@@ -226,24 +264,62 @@ class RanEmulator(Node):  # type: ignore[misc]
         return int(round(self.link.slot * self.config.cell.slot_s * 1e9))
 
     def tick(self) -> None:
-        cfg = self.config
-        target = int((time.monotonic() - self._start) * cfg.real_time_factor / cfg.cell.slot_s)
+        """The timer: run the slots due, set the timer to the next event."""
+        self.advance()
+        self._schedule()
+
+    def advance(self) -> None:
+        """Run the slots up to now: idle stretches at once, busy slots one by one."""
+        elapsed_ns = self._wall_ns() - self._start_ns
+        target = int(elapsed_ns * self._slots_per_ns + 1e-9)
         if target - self._slots_done > MAX_CATCH_UP_SLOTS:
             self._slots_done = target - MAX_CATCH_UP_SLOTS
+        link = self.link
         while self._slots_done < target:
-            self._slots_done += 1
-            for delivery in self.link.step():
-                heapq.heappush(self._due, (delivery.release_slot, delivery.packet_id))
-            slot = self.link.slot  # slots finished so far
-            while self._due and self._due[0][0] < slot:
-                _, packet_id = heapq.heappop(self._due)
-                publisher, data = self._held.pop(packet_id)
-                publisher.publish(data)
-            if slot % self._metrics_slots == 0:
-                self.publish_metrics()
-            if self.clock_pub is not None and slot % self._clock_slots == 0:
-                sec, nsec = divmod(self.sim_time_ns, 1_000_000_000)
-                self.clock_pub.publish(ClockMsg(clock=TimeMsg(sec=sec, nanosec=nsec)))
+            if link.idle():
+                count = min(target - self._slots_done, self._slots_to_next_event())
+                link.skip(count)
+                self._slots_done += count
+            else:
+                for delivery in link.step():
+                    heapq.heappush(self._due, (delivery.release_slot, delivery.packet_id))
+                self._slots_done += 1
+            self._end_of_slot()
+
+    def _end_of_slot(self) -> None:
+        """What happens when a slot ends: releases, metrics, /clock."""
+        slot = self.link.slot  # slots finished so far
+        while self._due and self._due[0][0] < slot:
+            _, packet_id = heapq.heappop(self._due)
+            publisher, data = self._held.pop(packet_id)
+            publisher.publish(data)
+        if slot % self._metrics_slots == 0:
+            self.publish_metrics()
+        if self.clock_pub is not None and slot % self._clock_slots == 0:
+            sec, nsec = divmod(self.sim_time_ns, 1_000_000_000)
+            self.clock_pub.publish(ClockMsg(clock=TimeMsg(sec=sec, nanosec=nsec)))
+
+    def _slots_to_next_event(self) -> int:
+        """Slots from the slot in progress to the next end of a slot with something to do."""
+        slot = self.link.slot
+        ahead = self._metrics_slots - slot % self._metrics_slots
+        if self.clock_pub is not None:
+            ahead = min(ahead, self._clock_slots - slot % self._clock_slots)
+        if self._due:
+            ahead = min(ahead, self._due[0][0] + 1 - slot)
+        return max(1, ahead)
+
+    def _schedule(self) -> None:
+        """Set the timer to the next event (at most ``tick_period_s`` of wall time ahead)."""
+        ahead = self._slots_to_next_event() if self.link.idle() else 1
+        wake_ns = self._start_ns + math.ceil((self._slots_done + ahead) / self._slots_per_ns)
+        now_ns = self._wall_ns()
+        wake_ns = min(max(now_ns + 1, wake_ns), now_ns + self._max_wait_ns)
+        if wake_ns == self._wake_ns:
+            return  # armed for it already (a second packet in the same slot)
+        self._wake_ns = wake_ns
+        self.timer.timer_period_ns = wake_ns - now_ns
+        self.timer.reset()
 
     def publish_metrics(self) -> None:
         sec, nsec = divmod(self.sim_time_ns, 1_000_000_000)

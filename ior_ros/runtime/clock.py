@@ -5,18 +5,44 @@ A node's clock is a ROS clock (``ClockType.ROS_TIME``): system time, or, once ``
 true, the last time received on ``/clock`` (rosgraph_msgs/Clock) — zero until the first message
 arrives, as in rcl. Timers created on that clock fire when the simulated time passes their next
 call time; while ``/clock`` stands still they do not fire, however much wall time passes.
+
+A clock created inside :func:`virtual_time` (what :class:`~ior_ros.runtime.inproc.InprocWorld`
+does while it builds and runs its nodes) reads that time source instead of the system and steady
+clocks, for its whole life: every clock of a node in an in-process world reads the world's
+virtual time, whichever type it is (``/clock`` still wins for a ROS clock with ``use_sim_time``).
 """
 
 from __future__ import annotations
 
 import threading
 import time as _time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from typing import Any
 
-__all__ = ['ClockType', 'Time', 'Duration', 'Clock', 'ROSClock', 'S_TO_NS']
+__all__ = ['ClockType', 'Time', 'Duration', 'Clock', 'ROSClock', 'S_TO_NS', 'virtual_time']
 
 S_TO_NS = 1_000_000_000
+
+_SOURCES = threading.local()  # .stack: the time sources of virtual_time(), innermost last
+
+
+@contextmanager
+def virtual_time(now_ns: Callable[[], int]) -> Iterator[None]:
+    """While inside (in this thread), new clocks read ``now_ns()`` instead of the system clock."""
+    stack: list[Callable[[], int]] = getattr(_SOURCES, 'stack', None) or []
+    _SOURCES.stack = stack
+    stack.append(now_ns)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _current_source() -> Callable[[], int] | None:
+    stack = getattr(_SOURCES, 'stack', None)
+    return stack[-1] if stack else None
 
 
 class ClockType(IntEnum):
@@ -173,6 +199,12 @@ class Clock:
         self._clock_type = ClockType(clock_type)
         if type(self) is Clock and self._clock_type == ClockType.ROS_TIME:
             raise TypeError('use ROSClock for ROS_TIME')
+        self._source = _current_source()  # virtual_time(): an in-process world's time
+
+    @property
+    def virtual_source(self) -> Callable[[], int] | None:
+        """The time source of :func:`virtual_time` this clock reads (None: the real clocks)."""
+        return self._source
 
     @property
     def clock_type(self) -> ClockType:
@@ -181,6 +213,8 @@ class Clock:
 
     def now_ns(self) -> int:
         """Current time in ns (fast path used by timers)."""
+        if self._source is not None:
+            return self._source()
         if self._clock_type == ClockType.STEADY_TIME:
             return _time.monotonic_ns()
         return _time.time_ns()
@@ -195,6 +229,9 @@ class Clock:
 
     def sleep_until(self, until: Time) -> bool:
         """Sleep until the clock reaches ``until``."""
+        if self._source is not None:
+            raise RuntimeError('a clock of an in-process world cannot sleep (its time moves only '
+                               'between callbacks): use a timer')
         while True:
             left = until.nanoseconds - self.now_ns()
             if left <= 0:
@@ -244,4 +281,6 @@ class ROSClock(Clock):
         """Current ROS time in ns."""
         if self._ros_time_active:
             return self._override_ns
+        if self._source is not None:
+            return self._source()
         return _time.time_ns()

@@ -8,6 +8,10 @@ participant and makes every ``spin`` return. SIGTERM marks the context as shutti
 turns false and
 ``spin`` raises :class:`ExternalShutdownException`, as in rclpy; the node's ``finally`` then calls
 ``try_shutdown()``); SIGINT keeps Python's KeyboardInterrupt.
+
+Inside :func:`use_context` (in that thread) :func:`get_default_context` returns the given
+context: that is how :class:`~ior_ros.runtime.inproc.InprocWorld` hands each node it builds its
+own arguments and its in-process transport while the node class calls ``Node.__init__`` plainly.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ior_ros.core.errors import IorError
 from ior_ros.runtime.ros_args import RosArgs, parse_ros_args
 
 __all__ = ['Context', 'ExternalShutdownException', 'get_default_context', 'init', 'shutdown',
-           'try_shutdown', 'ok']
+           'try_shutdown', 'ok', 'use_context']
 
 
 class ExternalShutdownException(IorError):
@@ -133,11 +138,25 @@ class Context:
 
 _DEFAULT = Context()
 _SIGNALS_INSTALLED = [False]
+_OVERRIDES = threading.local()  # .stack: contexts of use_context(), innermost last
 
 
 def get_default_context() -> Context:
-    """The process-wide default context."""
-    return _DEFAULT
+    """The process-wide default context (or the one :func:`use_context` put in place)."""
+    stack = getattr(_OVERRIDES, 'stack', None)
+    return stack[-1] if stack else _DEFAULT
+
+
+@contextmanager
+def use_context(context: Context) -> Iterator[None]:
+    """While inside (in this thread), :func:`get_default_context` returns ``context``."""
+    stack: list[Context] = getattr(_OVERRIDES, 'stack', None) or []
+    _OVERRIDES.stack = stack
+    stack.append(context)
+    try:
+        yield
+    finally:
+        stack.pop()
 
 
 def _install_sigterm() -> None:

@@ -183,8 +183,9 @@ class Node(NodeParameters):
                 if pname not in self._parameters:
                     self.declare_parameter(pname, value)
         self._start_type_description_service()
-        threading.Thread(target=self._schedule_name_checks, args=(dds,), daemon=True,
-                         name=f'ior-name-check-{self._name}').start()
+        if not getattr(dds, 'in_process', False):  # an in-process world refuses a shared name
+            threading.Thread(target=self._schedule_name_checks, args=(dds,), daemon=True,
+                             name=f'ior-name-check-{self._name}').start()
 
     # ------------------------------------------------------------------ shared names
     def _schedule_name_checks(self, dds: Any) -> None:

@@ -37,6 +37,9 @@ class Publisher:
         self._stall_reported = False
         self._entry = self._registry.entry(self.typename)
         self._registry.prepare(self.typename)  # the first publish does not pay for codegen
+        # an in-process writer (runtime/inproc.py) says whether anything would read a sample:
+        # a message nobody reads is not serialized
+        self._read_by = getattr(self._writer, 'read_by_anyone', None)
 
     def _incompatible(self, policy: str) -> None:
         # rclpy's default event callback (rclpy/event_handler.py), same words
@@ -63,6 +66,8 @@ class Publisher:
         if type(msg) is not self._entry.cls:
             raise TypeError(f'publisher on {self.topic_name} expects {self.typename}, got '
                             f'{getattr(msg, "__msgtype__", type(msg).__name__)}')
+        if self._read_by is not None and not self._read_by():
+            return
         self._writer.write(self._registry.serialize(msg, self.typename))
 
     def get_subscription_count(self) -> int:

@@ -5,12 +5,15 @@ follows ``/clock`` when ``use_sim_time`` is true). The executor asks each timer 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 from ior_ros.runtime.clock import Clock, ROSClock
 
 __all__ = ['Timer']
+
+_CREATION = itertools.count()  # Timer.creation_index: the in-process world breaks ties with it
 
 
 class Timer:
@@ -36,6 +39,8 @@ class Timer:
         self._last_call_ns = now
         self._next_call_ns = now + self._period_ns
         self._destroyed = False
+        self.creation_index = next(_CREATION)
+        """Order of creation among the process's timers (the in-process world's tie-break)."""
 
     def _is_sim(self) -> bool:
         return isinstance(self._clock, ROSClock) and self._clock.ros_time_is_active

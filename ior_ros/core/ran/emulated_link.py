@@ -20,6 +20,13 @@ Model (one UE per slice, downlink/uplink alike; docs/models/ran.md for the link)
 
 All randomness comes from one ``numpy.random.Generator`` seeded by the caller: the same seed and
 the same calls give the same deliveries.
+
+Idle stretches: while both queues are empty and neither slice has background traffic, a slot
+only draws its fading gains (for the SNR metric). :meth:`EmulatedLink.skip` runs many such slots
+in one vectorised draw that takes the same numbers from the generator in the same order and adds
+the same terms to the counters in the same order, so skipping ``k`` idle slots and calling
+:meth:`EmulatedLink.step` ``k`` times leave the link in the same state, bit for bit
+(test/core/ran/test_emulated_link_skip.py).
 """
 
 from __future__ import annotations
@@ -159,6 +166,7 @@ class EmulatedLink:
         self._loss = {s: config.slice(s).loss for s in SLICES}
         self._extra = {s: config.slice(s).extra_delay_s for s in SLICES}
         self._queues: dict[int, deque[_Packet]] = {s: deque() for s in SLICES}
+        self._background = any(config.slice(s).background_bps > 0.0 for s in SLICES)
         self._queued_bits = {s: 0.0 for s in SLICES}
         self._counters = {s: _Counters() for s in SLICES}
         link = config.link
@@ -231,8 +239,8 @@ class EmulatedLink:
                 mean = cfg.background_bps * slot_s / cfg.packet_bits
                 for _ in range(int(self._rng.poisson(mean))):
                     self._arrive(s, -1)
-            budget = self._service_bits(s)
             queue = self._queues[s]
+            budget = self._service_bits(s, rate=bool(queue))
             counters = self._counters[s]
             counters.slots += 1
             extra_slots = int(round(self._extra[s] / slot_s))
@@ -256,6 +264,45 @@ class EmulatedLink:
                 self._queued_bits[s] = 0.0
         self._slot += 1
         return out
+
+    def idle(self) -> bool:
+        """True when both queues are empty and no background traffic can arrive (:meth:`skip`)."""
+        return not self._background and not self._queues[SLICE_EMBB] and \
+            not self._queues[SLICE_URLLC]
+
+    def skip(self, slots: int) -> None:
+        """
+        Run ``slots`` idle slots at once: what as many calls of :meth:`step` do while nothing
+        arrives (the same random draws in the same order, the same counters), without a Python
+        loop over the slots' PRBs. Nothing leaves the radio in them.
+
+        Raises:
+            ModelError: ``slots`` < 0, or the link is not :meth:`idle`.
+        """
+        if slots < 0:
+            raise ModelError(f'slots = {slots}: must be >= 0')
+        if not self.idle():
+            raise ModelError('skip needs empty queues and no background traffic; use step()')
+        if slots == 0:
+            return
+        order = [s for s in SLICES if self._prbs[s] > 0]  # step() draws eMBB, then URLLC
+        widths = [self._prbs[s] for s in order]
+        if order:
+            gains = rayleigh_power_gain(self._rng, (slots, sum(widths)),
+                                        self._config.link.rayleigh_scale)
+            first = 0
+            for s, n in zip(order, widths, strict=True):
+                per_slot = (self._mean_snr[s] * gains[:, first:first + n]).sum(axis=1)
+                counters = self._counters[s]
+                total = counters.snr_sum
+                for value in per_slot.tolist():  # one addition per slot, as step() does
+                    total += value
+                counters.snr_sum = total
+                counters.snr_draws += n * slots
+                first += n
+        for s in SLICES:
+            self._counters[s].slots += slots
+        self._slot += slots
 
     def report(self) -> list[SliceReport]:
         """Metrics of both slices since the previous report (then the counters restart)."""
@@ -295,7 +342,9 @@ class EmulatedLink:
         self._queued_bits[s] += cfg.packet_bits
         return True
 
-    def _service_bits(self, s: int) -> float:
+    def _service_bits(self, s: int, rate: bool = True) -> float:
+        """Draw the slot's fading gains of slice ``s`` and count its SNR; the bits it can serve
+        (0 without ``rate``: an empty queue needs no rate, the draws happen all the same)."""
         n = self._prbs[s]
         if n == 0:
             return 0.0
@@ -305,4 +354,6 @@ class EmulatedLink:
         counters = self._counters[s]
         counters.snr_sum += float(np.sum(snr))
         counters.snr_draws += n
+        if not rate:
+            return 0.0
         return float(np.sum(link.rate_bps(snr))) * self._config.slot_s

@@ -1,0 +1,216 @@
+"""
+The closed loop of issue 12 in one process (ior_ros.runtime.inproc): teleop_operator →
+ran_emulator → robot_controller and back, the shipped node classes with the topic names of the
+launch files, on the world's virtual clock. The loop closes (the robot tracks the figure eight as
+it does over DDS), one seed gives the same bytes twice and another seed other bytes, and the
+real-time factor is measured. The emulator alone in a world gives exactly the delays of the core
+model (per slot, with or without its idle fast path), and relays the twin's verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ior_ros.core.config import validate_config
+from ior_ros.core.ran.emulated_link import SLICE_URLLC, EmulatedLink, EmulatedLinkConfig
+from ior_ros.runtime.inproc import InprocWorld
+from ior_ros.runtime.node import Node
+from ior_ros.runtime.qos import QoSProfile
+from ior_ros.runtime.registry import decode, get_message
+
+RUN_S = 20.0
+SETTLE_S = 2.0  # the robot starts at rest; the first set-point is a velocity step
+
+TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
+RobotState = get_message('ior_ros/msg/RobotState')
+DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
+TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
+
+RADIO = {'cmd_in': '/teleop/cmd', 'cmd_out': '/robot/cmd', 'state_in': '/robot/state',
+         'state_out': '/teleop/state', 'verdict_in': '/teleop/twin_prediction',
+         'verdict_out': '/robot/twin_prediction'}
+
+
+def _loop(seed: int, run_s: float = RUN_S) -> tuple[list[bytes], list[Any], tuple[float, float]]:
+    """The three nodes for ``run_s`` virtual seconds: raw /robot/state samples, the controller's
+    DelayMeasurements and the (wall, CPU) time the run took."""
+    from ior_ros.nodes.ran_emulator import RanEmulator
+    from ior_ros.nodes.robot_controller import RobotController
+    from ior_ros.nodes.teleop_operator import TeleopOperator
+
+    with InprocWorld(seed=seed) as world:
+        world.add(TeleopOperator, remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state'})
+        world.add(RanEmulator, remaps=RADIO)
+        world.add(RobotController, remaps={'cmd': '/robot/cmd', 'state': '/robot/state',
+                                           'delay': '/robot/delay'})
+        states = world.tap('/robot/state', RobotState, raw=True)
+        delays = world.tap('/robot/delay', DelayMeasurement)
+        start, cpu = time.perf_counter(), time.process_time()
+        world.run(run_s)
+        took = time.perf_counter() - start, time.process_time() - cpu
+    return states, delays, took
+
+
+def test_loop_closes_repeats_from_its_seed_and_runs_faster_than_real_time() -> None:
+    states_raw, delays, (wall, cpu) = _loop(seed=1)
+    states = [decode(d, 'ior_ros/msg/RobotState') for d in states_raw]
+    assert len(states) == int(RUN_S / 0.01)  # one per control period of 10 ms
+    t = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in states]
+    window = [s.tracking_error_m for s, ts in zip(states, t, strict=True) if ts > SETTLE_S]
+    rmse = math.sqrt(statistics.fmean(e * e for e in window))
+    one_way = [d.one_way_delay_s for d in delays]
+    rate = (states[-1].command_sequence - states[0].command_sequence) / (t[-1] - t[0])
+    print(f'in-process loop: {RUN_S:g} s virtual in {wall:.2f} s wall, {cpu:.2f} s CPU (real-time '
+          f'factor {RUN_S / wall:.1f}, on CPU time {RUN_S / cpu:.1f}), tracking RMSE '
+          f'{rmse * 1e3:.2f} mm, max {max(window) * 1e3:.2f} mm, '
+          f'{len(one_way)} commands, delay median {statistics.median(one_way) * 1e3:.2f} ms '
+          f'max {max(one_way) * 1e3:.2f} ms, command rate {rate:.1f}/s')
+    # the loop closes: the robot follows the figure eight (a = 1 m) within a few mm, as over DDS
+    assert 0.2e-3 < rmse < 5e-3
+    assert abs(max(s.pose.position.x for s in states) - 1.0) < 0.05
+    assert abs(min(s.pose.position.y for s in states) + 0.5) < 0.05
+    # commands cross the URLLC slice: 800 bit on 10 PRBs leave in their slot (1 ms); the
+    # controller measures the delay of every command it receives (its subscription keeps 16),
+    # so every command sent is measured once
+    assert 85.0 < rate < 115.0 and 0.9 * 100 * RUN_S < len(one_way) < 1.1 * 100 * RUN_S
+    assert all(1e-3 - 1e-12 <= d < 5e-3 for d in one_way)
+    # issue 12 asks for >= 20 (docs/models/runtime.md: what limits it); CPU time, because the
+    # wall time of a machine shared with other work says more about the others
+    assert RUN_S / cpu > 3.0
+
+    # the same seed: the same bytes; another seed: other bytes
+    again, _, _ = _loop(seed=1)
+    assert again == states_raw
+    other, _, _ = _loop(seed=2, run_s=5.0)
+    assert other != states_raw[:len(other)]
+
+
+def test_loop_on_the_emulators_clock() -> None:
+    """The simulation set-up of the launch files: ran_emulator publishes /clock (every 1 ms of
+    its simulated time, at real_time_factor 2 of the world's time) and the other two nodes use
+    sim time; the loop runs on the emulator's time."""
+    from ior_ros.nodes.ran_emulator import RanEmulator
+    from ior_ros.nodes.robot_controller import RobotController
+    from ior_ros.nodes.teleop_operator import TeleopOperator
+
+    sim = {'use_sim_time': True}
+    with InprocWorld(seed=5) as world:
+        world.add(TeleopOperator, parameters=sim,
+                  remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state'})
+        world.add(RanEmulator, remaps=RADIO, parameters={
+            'publish_clock': True, 'clock_period_s': 0.001, 'real_time_factor': 2.0})
+        world.add(RobotController, parameters=sim,
+                  remaps={'cmd': '/robot/cmd', 'state': '/robot/state'})
+        states = world.tap('/robot/state', RobotState)
+        world.run(2.5)
+    stamps = [s.header.stamp.sec + s.header.stamp.nanosec * 1e-9 for s in states]
+    window = [s.tracking_error_m for s, t in zip(states, stamps, strict=True) if t > SETTLE_S]
+    rmse = math.sqrt(statistics.fmean(e * e for e in window))
+    print(f'sim time: {len(states)} states up to {stamps[-1]:.3f} s, RMSE {rmse * 1e3:.2f} mm')
+    assert len(states) == 500 and stamps[-1] == pytest.approx(5.0)  # 5 s simulated in 2.5 s
+    assert states[-1].command_sequence > 400 and rmse < 5e-3
+
+
+class _Sender(Node):  # type: ignore[misc]
+    """A TeleopCommand on /cmd_in every 10 ms (from 10 ms); notes each /cmd_out's delay [ns]."""
+
+    def __init__(self) -> None:
+        super().__init__('sender')
+        self.pub = self.create_publisher(TeleopCommand, '/cmd_in', QoSProfile(depth=100))
+        self.create_subscription(TeleopCommand, '/cmd_out', self.on_out, QoSProfile(depth=100))
+        self.sequence = 0
+        self.received: list[tuple[int, int]] = []  # (sequence, delay ns)
+        self.create_timer(0.01, self.tick)
+
+    def tick(self) -> None:
+        self.sequence += 1
+        msg = TeleopCommand(sequence=self.sequence, send_time=self.get_clock().now().to_msg())
+        self.pub.publish(msg)
+
+    def on_out(self, msg: Any) -> None:
+        sent = msg.send_time.sec * 1_000_000_000 + msg.send_time.nanosec
+        self.received.append((msg.sequence, self.get_clock().now().nanoseconds - sent))
+
+
+def _model(config: EmulatedLinkConfig, seed: int, slots: int) -> list[tuple[int, int]]:
+    """What the core model gives, slot by slot, to a packet offered every 10th slot from slot 10
+    (the sender's times): (sequence, delay ns), in release order."""
+    link = EmulatedLink(config, np.random.default_rng(seed))
+    out: list[tuple[int, int]] = []
+    for slot in range(slots):
+        if slot and slot % 10 == 0:
+            link.offer(SLICE_URLLC, slot // 10)
+        out += [(d.packet_id, round(d.delay_s * 1e9)) for d in link.step()]
+    return out
+
+
+@pytest.mark.parametrize('params', [
+    # 1 Mbit/s of background on 1 PRB: queueing, every slot stepped
+    {'urllc_prbs': 1, 'urllc_packet_bits': 3000, 'urllc_background_bps': 1.0e6,
+     'urllc_extra_delay_s': 0.02},
+    # no background: the idle stretches are skipped; 10 % injected loss
+    {'urllc_prbs': 1, 'urllc_packet_bits': 5000, 'urllc_loss': 0.1,
+     'urllc_extra_delay_s': 0.005},
+], ids=['background', 'idle-fast-path'])
+def test_emulator_delays_are_the_core_models_exactly(params: dict[str, Any]) -> None:
+    from ior_ros.nodes.ran_emulator import RanEmulator
+
+    with InprocWorld() as world:
+        world.add(RanEmulator, parameters={**params, 'seed': 7},
+                  remaps={'cmd_in': '/cmd_in', 'cmd_out': '/cmd_out'})
+        sender = world.add(_Sender)
+        world.run(5.0)
+    config = validate_config(EmulatedLinkConfig, {'urllc': {
+        k.removeprefix('urllc_'): v for k, v in params.items()}})
+    model = [d for d in _model(config, 7, 5000) if d[0] < sender.sequence - 10]
+    got = sender.received[:len(model)]
+    delays = np.array([d for _, d in got]) * 1e-6
+    print(f'{len(got)} of {sender.sequence} commands: delay p10/p50/p90 '
+          f'{np.percentile(delays, [10, 50, 90])} ms')
+    assert len(model) > 300 and got == model  # same packets lost, same delays, to the ns
+
+
+def test_twin_verdicts_cross_the_urllc_slice() -> None:
+    from ior_ros.nodes.ran_emulator import RanEmulator
+
+    class Twin(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('twin')
+            self.pub = self.create_publisher(TwinPrediction, '/teleop/twin_prediction',
+                                             QoSProfile(depth=100))
+            self.count = 0
+            self.create_timer(0.02, self.tick)
+
+        def tick(self) -> None:
+            self.count += 1
+            msg = TwinPrediction(command_sequence=self.count, veto=self.count % 3 == 0)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.pub.publish(msg)
+
+    class Robot(Node):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__('robot')
+            self.got: list[tuple[int, bool, int]] = []
+            self.create_subscription(TwinPrediction, '/robot/twin_prediction', self.on_verdict,
+                                     QoSProfile(depth=100))
+
+        def on_verdict(self, msg: Any) -> None:
+            sent = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.got.append((msg.command_sequence, msg.veto,
+                             self.get_clock().now().nanoseconds - sent))
+
+    with InprocWorld(seed=3) as world:
+        world.add(RanEmulator, remaps=RADIO, parameters={'urllc_extra_delay_s': 0.004})
+        twin = world.add(Twin)
+        robot = world.add(Robot)
+        world.run(2.0)
+    assert [(seq, veto) for seq, veto, _ in robot.got] == [
+        (k, k % 3 == 0) for k in range(1, twin.count + 1)][:len(robot.got)]
+    assert len(robot.got) >= twin.count - 1
+    assert {delay for _, _, delay in robot.got} == {5_000_000}  # 1 slot of air + 4 ms injected
