@@ -51,6 +51,10 @@ def register(subparsers: Any) -> None:
                         help='URLLC deadline D_max for the violation rate (seed 003 Table I)')
     parser.add_argument('--rviz', action='store_true',
                         help='open RViz (needs rviz2 and a display)')
+    parser.add_argument('--replay', type=input_path, default=None, metavar='BAG',
+                        help='replay a recorded demo bag: a fresh robot controller and twin '
+                             'driven by the bag (sim time from its /clock); summary beside the '
+                             'recorded one (BAG/../summary.json)')
     parser.add_argument('--summarize', type=input_path, default=None, metavar='BAG',
                         help='do not run: summarise the recorded demo bag BAG into --out')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -79,10 +83,23 @@ def _print(summary: dict[str, Any]) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from ior_ros.commands.progress import terminal_progress
-    from ior_ros.experiments.demo import DemoOptions, run_demo, summarize_bag
+    from ior_ros.experiments.demo import (
+        DemoError,
+        DemoOptions,
+        replay_demo,
+        run_demo,
+        summarize_bag,
+    )
 
     out: Path = args.out or Path('out') / 'demo' / time.strftime('%Y%m%d-%H%M%S')
-    if args.summarize is not None:
+    if args.replay is not None and args.summarize is not None:
+        raise DemoError('--replay and --summarize: give one of them')
+    if args.replay is not None:
+        twin = False if args.no_twin else None  # None: as the recorded run
+        summary = replay_demo(args.replay, out, twin=twin, seed=args.seed,
+                              deadline_s=args.deadline_ms * 1e-3,
+                              progress=terminal_progress(not args.no_progress))
+    elif args.summarize is not None:
         summary = summarize_bag(args.summarize, out, deadline_s=args.deadline_ms * 1e-3)
     else:
         opts = DemoOptions(out_dir=out, duration_s=args.duration, policy=args.policy,
@@ -93,4 +110,11 @@ def _demo(args: argparse.Namespace) -> int:
     print(f'closed loop summary ({out / "summary.json"}):')
     _print(summary)
     print('figures: ' + ', '.join(Path(p).name for p in summary.get('figures', [])))
+    original = summary.get('original') or {}
+    if original:
+        print('recorded run beside the replay:')
+        for key in ('urllc_delay_p50_ms', 'urllc_delay_p99_ms', 'tracking_rmse_m',
+                    'mean_dexterity_index', 'twin_vetoes'):
+            if key in original:
+                print(f'  {key:<22} recorded {original[key]!s:<24} replay {summary[key]}')
     return 0

@@ -49,8 +49,8 @@ from ior_ros.experiments.demo_summary import (
     write_figures,
 )
 
-__all__ = ['DemoOptions', 'FAULTS', 'POLICIES', 'run_demo', 'DemoError', 'summarize_bag',
-           'NODES']
+__all__ = ['DemoOptions', 'FAULTS', 'POLICIES', 'run_demo', 'replay_demo', 'DemoError',
+           'summarize_bag', 'NODES', 'REPLAYED_TOPICS']
 
 POLICIES = ('drl', 'pf', 'dpp', 'puncturing', 'static')
 FAULTS = ('none', 'urllc-loss', 'kill-twin', 'kill-broker', 'stop-operator')
@@ -90,9 +90,14 @@ class DemoOptions:
         return tuple(n for n in NODES if not off.get(n, False))
 
 
-def _launch_file() -> Path:
+#: what a replay plays from the recorded bag: time, the commands as the robot received them (and
+#: as they were sent: the violation rate's denominator), and what the twin's network model hears
+REPLAYED_TOPICS = ('/clock', '/robot/cmd', '/teleop/cmd', '/ran_metrics', '/slice_policy')
+
+
+def _launch_file(name: str = 'sim.launch.yaml') -> Path:
     from ior_ros.runtime.packages import find_package_share
-    return find_package_share('ior_ros') / 'launch' / 'sim.launch.yaml'
+    return find_package_share('ior_ros') / 'launch' / name
 
 
 def _children(root_pid: int) -> dict[str, int]:
@@ -365,5 +370,120 @@ def summarize_bag(bag: Path, out: Path, deadline_s: float = DEFAULT_DEADLINE_S
     rec = read_run(bag)
     summary = summarize(rec, bag, deadline_s=deadline_s)
     opts = DemoOptions(out_dir=out, deadline_s=deadline_s)
+    _finish(out, rec, summary, opts, tuple(summary['window_s']))  # type: ignore[arg-type]
+    return summary
+
+
+def _wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float,
+                   what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            if text in log.read_text(errors='replace'):
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise DemoError(f'{what}: {text!r} not seen in {log} within {timeout_s:g} s:\n{_tail(log)}')
+
+
+def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 0,
+                deadline_s: float = DEFAULT_DEADLINE_S, progress: Progress = no_progress,
+                say: Callable[[str], None] = print, start_timeout_s: float = 180.0
+                ) -> dict[str, Any]:
+    """
+    Replay a recorded demo: ``launch/replay.launch.yaml`` (a fresh robot_controller and, when the
+    run had one, a fresh digital_twin) driven by ``ior bag play`` of :data:`REPLAYED_TOPICS`;
+    the new run is recorded into ``OUT/bag`` and summarised over the recorded run's window, and
+    the recorded summary (``BAG/../summary.json``) is put beside it (``original``).
+    """
+    from ior_ros.core.artifacts import check_out_dir
+    from ior_ros.experiments.demo_summary import read_run as _read
+
+    original: dict[str, Any] = {}
+    recorded = Path(bag).parent / 'summary.json'
+    if recorded.is_file():
+        try:
+            original = json.loads(recorded.read_text(encoding='utf-8'))
+        except (OSError, ValueError):
+            original = {}
+    if twin is None:
+        twin = bool(original.get('twin', True))
+    source = _read(bag)  # also checks the bag before anything starts
+    window = (tuple(original['window_s']) if 'window_s' in original else None)
+    out = check_out_dir(out_dir)
+    new_bag = out / 'bag'
+    if new_bag.exists():
+        raise DemoError(f"--out {out}: already holds a bag ('{new_bag}'); give a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, '-m', 'ior_ros.cli']
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    args = {'twin': str(twin).lower(), 'seed': str(seed)}
+    launch_cmd = [*cli, 'launch', str(_launch_file('replay.launch.yaml')),
+                  *(f'{k}:={v}' for k, v in args.items())]
+    say(f'replaying {bag}: ior launch replay.launch.yaml '
+        + ' '.join(f'{k}:={v}' for k, v in args.items()))
+    logs = {name: open(out / f'{name}.log', 'wb')  # noqa: SIM115 - closed in finally
+            for name in ('launch', 'record', 'play')}
+    launch = subprocess.Popen(launch_cmd, stdout=logs['launch'], stderr=subprocess.STDOUT,
+                              env=env, start_new_session=True)
+    recorder = player = None
+    observer: _Observer | None = None
+    try:
+        recorder = subprocess.Popen([*cli, 'bag', 'record', '-o', str(new_bag),
+                                     *RECORDED_TOPICS], stdout=logs['record'],
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        observer = _Observer()
+        wanted = {'robot_controller', *(('digital_twin',) if twin else ())}
+        end = time.monotonic() + start_timeout_s
+        while not wanted <= observer.node_names():
+            observer.spin(0.5)
+            died = _died(out / 'launch.log', 'none')
+            if died or time.monotonic() > end:
+                raise DemoError((died or f'nodes not up after {start_timeout_s:g} s')
+                                + f'; see {out / "launch.log"}')
+        _wait_for_line(out / 'record.log', "'/robot/delay'", recorder, start_timeout_s,
+                       'recorder')
+        say('nodes up: ' + ', '.join(sorted(wanted)) + '; playing the bag')
+        player = subprocess.Popen([*cli, 'bag', 'play', str(bag), '--no-progress',
+                                   '--wait-for-subscribers', '30', '--topics',
+                                   *REPLAYED_TOPICS], stdout=logs['play'],
+                                  stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        first = float(source.clock_sim_s[0]) if source.clock_sim_s.size else 0.0
+        last = float(source.clock_sim_s[-1]) if source.clock_sim_s.size else 0.0
+        done = 0
+        with progress('replay', total=max(1, int(last - first)), unit='s') as bar:
+            while player.poll() is None:
+                observer.spin(0.2)
+                died = _died(out / 'launch.log', 'none')
+                if died:
+                    raise DemoError(f'{died} (during the replay); see {out / "launch.log"}')
+                now = int(max(0.0, min(observer.sim_s - first, last - first)))
+                if not math.isnan(observer.sim_s) and now > done:
+                    bar.update(now - done)
+                    done = now
+        if player.returncode != 0:
+            raise DemoError(f'ior bag play ended with exit {player.returncode}:\n'
+                            f'{_tail(out / "play.log")}')
+        observer.spin(0.5)  # the last outputs reach the recorder
+    finally:
+        if observer is not None:
+            observer.close()
+        for proc in (player, recorder):
+            if proc is not None:
+                _stop(proc, 30.0, group=True)
+        _stop(launch, 30.0, group=True)
+        for log in logs.values():
+            log.close()
+    rec = read_run(new_bag, verdict_topic='/robot/twin_prediction')
+    rec.sent_seq, rec.sent_t = source.sent_seq, source.sent_t  # the commands the operator sent
+    summary = summarize(rec, new_bag, deadline_s=deadline_s,
+                        window=window)  # type: ignore[arg-type]
+    summary.update({'replay_of': str(bag), 'twin': twin, 'seed': seed,
+                    'original': {k: original.get(k) for k in SUMMARY_KEYS if k in original},
+                    'command': ' '.join(launch_cmd[3:])})
+    opts = DemoOptions(out_dir=out, deadline_s=deadline_s, twin=twin)
     _finish(out, rec, summary, opts, tuple(summary['window_s']))  # type: ignore[arg-type]
     return summary

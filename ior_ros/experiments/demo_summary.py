@@ -31,7 +31,8 @@ import numpy as np
 
 from ior_ros.core.errors import ConfigError
 
-__all__ = ['DEFAULT_DEADLINE_S', 'SUMMARY_KEYS', 'RunRecord', 'read_run', 'summarize',
+__all__ = ['DEFAULT_DEADLINE_S', 'SUMMARY_KEYS', 'RunRecord', 'RunCollector', 'read_run',
+           'summarize',
            'write_figures', 'RECORDED_TOPICS']
 
 DEFAULT_DEADLINE_S = 0.02
@@ -107,65 +108,88 @@ def _iter_bag(bag: Path, topics: Iterable[str]) -> Iterable[tuple[str, int, Any]
             yield conn.topic, int(t_ns), reg.decode(data, types[conn.id])
 
 
-def read_run(bag: str | Path, prefix_edge: str = '/teleop', prefix_robot: str = '/robot'
-             ) -> RunRecord:
-    """The samples of ``bag`` (a rosbag2 folder) the summary uses."""
+def read_run(bag: str | Path, prefix_edge: str = '/teleop', prefix_robot: str = '/robot',
+             verdict_topic: str = '/teleop/twin_prediction') -> RunRecord:
+    """The samples of ``bag`` (a rosbag2 folder) the summary uses (a replay has the twin's
+    verdicts on ``/robot/twin_prediction``: its twin sits beside the robot)."""
     path = Path(bag)
     if not path.exists():
         raise ConfigError(f"bag '{bag}': no such folder")
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        'sent', 'delay', 'state', 'embb', 'policy', 'verdict', 'clock')}
     topics = {f'{prefix_edge}/cmd': 'sent', f'{prefix_robot}/delay': 'delay',
               f'{prefix_robot}/state': 'state', '/ran_metrics': 'embb', '/slice_policy': 'policy',
-              f'{prefix_edge}/twin_prediction': 'verdict', '/clock': 'clock'}
+              verdict_topic: 'verdict', '/clock': 'clock'}
+    collector = RunCollector()
     for topic, t_ns, msg in _iter_bag(path, topics):
-        kind = topics[topic]
+        collector.add(topics[topic], msg, t_ns)
+    return collector.record()
+
+
+class RunCollector:
+    """Builds a :class:`RunRecord` from messages, one :meth:`add` per sample (from a bag, or
+    from the taps of an in-process world)."""
+
+    KINDS = ('sent', 'delay', 'state', 'embb', 'policy', 'verdict', 'clock')
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Any]] = {k: [] for k in self.KINDS}
+
+    def add(self, kind: str, msg: Any, t_ns: int = 0) -> None:
+        """One sample: ``kind`` is one of :attr:`KINDS` (TeleopCommand, DelayMeasurement,
+        RobotState, RanMetrics, SlicePolicy, TwinPrediction, Clock); ``t_ns`` the receive time
+        (used for /clock only)."""
+        rows = self.rows[kind]
         if kind == 'sent':
-            rows[kind].append((int(msg.sequence), _stamp_s(msg.send_time)))
+            rows.append((int(msg.sequence), _stamp_s(msg.send_time)))
         elif kind == 'delay':
-            rows[kind].append((int(msg.sequence), _stamp_s(msg.receive_time),
-                               float(msg.one_way_delay_s)))
+            rows.append((int(msg.sequence), _stamp_s(msg.receive_time),
+                         float(msg.one_way_delay_s)))
         elif kind == 'state':
             p = msg.pose.position
-            rows[kind].append((_stamp_s(msg.header.stamp), float(p.x), float(p.y),
-                               float(msg.tracking_error_m), float(msg.dexterity_index)))
+            rows.append((_stamp_s(msg.header.stamp), float(p.x), float(p.y),
+                         float(msg.tracking_error_m), float(msg.dexterity_index)))
         elif kind == 'embb':
             rate = [float(ue.rate_bps) for ue in msg.ues if int(ue.slice_id) == 0]
             if rate:
-                rows[kind].append((_stamp_s(msg.header.stamp), float(sum(rate))))
+                rows.append((_stamp_s(msg.header.stamp), float(sum(rate))))
         elif kind == 'policy':
-            rows[kind].append((_stamp_s(msg.header.stamp),
-                               dict(zip((int(s) for s in msg.slice_id),
-                                        (int(n) for n in msg.slice_prbs), strict=False))))
+            rows.append((_stamp_s(msg.header.stamp),
+                         dict(zip((int(s) for s in msg.slice_id),
+                                  (int(n) for n in msg.slice_prbs), strict=False))))
         elif kind == 'verdict':
-            rows[kind].append((_stamp_s(msg.header.stamp), float(msg.risk), bool(msg.veto)))
+            rows.append((_stamp_s(msg.header.stamp), float(msg.risk), bool(msg.veto)))
         else:
-            rows[kind].append((_stamp_s(msg.clock), t_ns * 1e-9))
-    rec = RunRecord()
-    if rows['sent']:
-        a = np.array(rows['sent'])
-        rec.sent_seq, rec.sent_t = a[:, 0].astype(np.int64), a[:, 1]
-    if rows['delay']:
-        a = np.array(rows['delay'])
-        rec.delay_seq, rec.delay_t, rec.delay_s = a[:, 0].astype(np.int64), a[:, 1], a[:, 2]
-    if rows['state']:
-        a = np.array(rows['state'])
-        rec.state_t, rec.state_xy = a[:, 0], a[:, 1:3]
-        rec.tracking_error_m, rec.dexterity = a[:, 3], a[:, 4]
-    if rows['embb']:
-        a = np.array(rows['embb'])
-        rec.embb_t, rec.embb_rate_bps = a[:, 0], a[:, 1]
-    if rows['policy']:
-        rec.policy_t = np.array([t for t, _ in rows['policy']])
-        ids = sorted({s for _, d in rows['policy'] for s in d})
-        rec.slice_prbs = {s: np.array([d.get(s, 0) for _, d in rows['policy']]) for s in ids}
-    if rows['verdict']:
-        a = np.array(rows['verdict'])
-        rec.verdict_t, rec.verdict_risk, rec.verdict_veto = a[:, 0], a[:, 1], a[:, 2] > 0.5
-    if rows['clock']:
-        a = np.array(rows['clock'])
-        rec.clock_sim_s, rec.clock_wall_s = a[:, 0], a[:, 1]
-    return rec
+            rows.append((_stamp_s(msg.clock), t_ns * 1e-9))
+
+    def record(self) -> RunRecord:
+        """The arrays of everything added so far."""
+        rows = self.rows
+        rec = RunRecord()
+        if rows['sent']:
+            a = np.array(rows['sent'])
+            rec.sent_seq, rec.sent_t = a[:, 0].astype(np.int64), a[:, 1]
+        if rows['delay']:
+            a = np.array(rows['delay'])
+            rec.delay_seq, rec.delay_t, rec.delay_s = a[:, 0].astype(np.int64), a[:, 1], a[:, 2]
+        if rows['state']:
+            a = np.array(rows['state'])
+            rec.state_t, rec.state_xy = a[:, 0], a[:, 1:3]
+            rec.tracking_error_m, rec.dexterity = a[:, 3], a[:, 4]
+        if rows['embb']:
+            a = np.array(rows['embb'])
+            rec.embb_t, rec.embb_rate_bps = a[:, 0], a[:, 1]
+        if rows['policy']:
+            rec.policy_t = np.array([t for t, _ in rows['policy']])
+            ids = sorted({s for _, d in rows['policy'] for s in d})
+            rec.slice_prbs = {s: np.array([d.get(s, 0) for _, d in rows['policy']])
+                              for s in ids}
+        if rows['verdict']:
+            a = np.array(rows['verdict'])
+            rec.verdict_t, rec.verdict_risk = a[:, 0], a[:, 1]
+            rec.verdict_veto = a[:, 2] > 0.5
+        if rows['clock']:
+            a = np.array(rows['clock'])
+            rec.clock_sim_s, rec.clock_wall_s = a[:, 0], a[:, 1]
+        return rec
 
 
 def _window(t: np.ndarray, start: float, end: float) -> np.ndarray:

@@ -86,6 +86,9 @@ _ENTRIES = [
     Reproduction('seed003-table3', 'Per-user rates, DRL vs PF (seed 003 Table III)',
                  'ior_ros.experiments.seed003_slicing:run_table3',
                  from_dir=_SLICING_RUN),
+    # issue 12: the whole system, not in either paper
+    Reproduction('closed-loop', 'Closed loop: broker policy x controller x twin (issue 12)',
+                 'ior_ros.experiments.closed_loop:run'),
 ]
 
 REPRODUCTIONS: dict[str, Reproduction] = {entry.id: entry for entry in _ENTRIES}

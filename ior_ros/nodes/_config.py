@@ -41,6 +41,8 @@ TELEOP_RANGES: dict[str, tuple[float, float]] = {
     'urllc_rate_bps': (0.0, 1e10),
     'packet_bits': (8.0, 1e6),
     'tick_s': (0.001, 1.0),
+    'slip_rate_per_s': (0.0, 100.0),
+    'slip_gain': (0.0, 100.0),
 }
 
 #: parameter ranges of robot_controller (inclusive ends), shared with its descriptors
@@ -52,6 +54,8 @@ CONTROLLER_RANGES: dict[str, tuple[float, float]] = {
     'noise_std_mps2': (0.0, 10.0),
     'stop_brake_per_s': (0.1, 100.0),
     'path_length': (2, 100_000),
+    'twin_wait_s': (0.0, 1.0),
+    'twin_silence_s': (0.01, 60.0),
 }
 
 
@@ -83,6 +87,10 @@ class TeleopOperatorConfig(FrozenModel):
     """τ, the counting window: every tick draws the number of commands of eq. 2 [s]."""
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 3
     """Seed of the command-timing generator (numpy default_rng)."""
+    slip_rate_per_s: Annotated[float, _in('slip_rate_per_s', TELEOP_RANGES)] = 0.0
+    """Mean rate of operator slips, a Poisson process [1/s] (0: none)."""
+    slip_gain: Annotated[float, _in('slip_gain', TELEOP_RANGES)] = 5.0
+    """A slip commands slip_gain × the reference speed in a random direction [-]."""
 
 
 class RobotControllerConfig(FrozenModel):
@@ -109,6 +117,12 @@ class RobotControllerConfig(FrozenModel):
     """Poses kept in the published nav_msgs/Path."""
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     """Seed of the disturbance generator."""
+    twin_gate: bool = False
+    """Hold each command for the digital twin's verdict; drop the vetoed ones."""
+    twin_wait_s: Annotated[float, _in('twin_wait_s', CONTROLLER_RANGES)] = 0.02
+    """Longest a command waits for its verdict before it is applied anyway [s]."""
+    twin_silence_s: Annotated[float, _in('twin_silence_s', CONTROLLER_RANGES)] = 1.0
+    """No verdict for this long: the twin is silent and commands pass at once [s]."""
 
 
 def build_config(model: type[FrozenModel], node_name: str, values: dict[str, Any]) -> Any:

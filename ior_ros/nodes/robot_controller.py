@@ -5,15 +5,18 @@
   schedule: planar double integrator at the schedule's sample period T), stepped by a timer of
   period T on the node's clock (``use_sim_time`` works). It starts at rest at the origin of
   ``odom``, which is where the figure eight starts.
-* **Set-point**: the newest ior_ros/TeleopCommand received on ``cmd`` (best effort, keep last 1,
-  as the operator sends it) gives the set-point velocity ``twist.linear``; the set-point position
-  is that velocity integrated at every control sample, restarting from the robot's position at
+* **Set-point**: the newest ior_ros/TeleopCommand received on ``cmd`` (best effort as the
+  operator sends it; keep last 16, so that a burst that arrives between two runs of the
+  executor is measured command by command instead of counted as lost) gives the set-point
+  velocity ``twist.linear``; the set-point position is that velocity integrated at every control sample, restarting from the robot's position at
   the first command (and after a timeout). The feed-forward acceleration is the difference of
   the last two set-point velocities over the difference of their ``send_time`` (0 before two).
-* **Delay**: for each command ``d = now − send_time`` on the node clock (so both nodes must share
-  a clock: the same host, or sim time); published as ior_ros/DelayMeasurement on ``delay``
-  (``rtt_s`` is ``2 d``: this node sees only the command path, so the round trip is estimated
-  as symmetric). The largest delay received since the last sample, in samples
+* **Delay**: for each command received ``d = now − send_time`` on the node clock (so both nodes
+  must share a clock: the same host, or sim time); published as ior_ros/DelayMeasurement on
+  ``delay`` for every command that arrives, vetoed and stale ones too (``rtt_s`` is ``2 d``: this
+  node sees only the command path, so the round trip is estimated as symmetric): the delay the
+  network gave. The delay a command has when it is applied (later, if it waited for the twin's
+  verdict), in samples
   (:func:`~ior_ros.core.control.tracking_dynamics.command_delay_steps`), is the bound given to
   the switching policy (:class:`~ior_ros.core.control.switching_policy.SwitchingPolicy` over the
   certified :class:`~ior_ros.core.control.gain_schedule.GainSchedule`); without new commands the
@@ -34,7 +37,17 @@
   not over a run); nav_msgs/Odometry on ``odom`` (frame ``odom``, child ``base_link``, twist in
   ``base_link``); tf2_msgs/TFMessage on ``/tf`` (``map → odom`` identity, ``odom → base_link``).
   Every 10 samples a pose is added to nav_msgs/Path on ``path`` (frame ``odom``, the last
-  ``path_length`` poses) and the path is published.
+  ``path_length`` poses); the path is published every 100 samples (once a second).
+* **Twin gate** (``twin_gate``, off by default): each received command is held until its
+  ior_ros/TwinPrediction arrives on ``twin_prediction`` (reliable, keep last 100; matched by
+  ``command_sequence``; verdicts that arrive before their command wait in a map of the newest
+  ``VERDICTS_KEPT``) or until ``twin_wait_s`` has passed on the node clock (checked by a timer of
+  period ``twin_wait_s / 2``, at least 2 ms). A veto drops the command (counted; one warning a
+  second at most, with the twin's reason; ``command_sequence`` of RobotState does not advance);
+  a pass, or a wait that expires, applies it (an expired wait is counted, one warning a second
+  at most), and the delay the gain schedule sees is measured then. When no verdict has arrived
+  for ``twin_silence_s``, commands are applied at once (one warning ``digital twin silent …``,
+  one info line when a verdict arrives again), so a dead twin never stops the robot.
 * **Heading**: the direction of the velocity (REP 103: x forward, z up), kept while the speed is
   below the dynamics' ``min_speed_mps``. transforms3d is not a dependency, so
   :func:`yaw_quaternion` is the two-line yaw-only formula ``(0, 0, sin ψ/2, cos ψ/2)``.
@@ -47,7 +60,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 import numpy as np
@@ -83,9 +96,20 @@ Path = get_message('nav_msgs/msg/Path')
 PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
 TransformStamped = get_message('geometry_msgs/msg/TransformStamped')
 TFMessage = get_message('tf2_msgs/msg/TFMessage')
+TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
 
 #: a pose is added to the path every this many samples
 PATH_EVERY = 10
+#: the path is published every this many samples (1 s at 10 ms): a Path of 1000 poses takes
+#: ~20 ms of Python to serialize, too much to do ten times a second beside a 10 ms control loop
+PATH_PUBLISH_EVERY = 100
+#: commands a burst may hold before the robot runs (best effort, keep last N): every command is
+#: measured (its delay reaches the gain schedule and /delay); the newest gives the set-point
+COMMAND_QUEUE_DEPTH = 16
+#: verdicts kept that arrived before their command (newest kept)
+VERDICTS_KEPT = 1000
+#: at most one veto warning per this many seconds of node time
+VETO_WARNING_PERIOD_S = 1.0
 
 _FLOATS: dict[str, str] = {
     'command_timeout_s': 'without a command for this long the robot stops [s]',
@@ -94,6 +118,8 @@ _FLOATS: dict[str, str] = {
     'disturbance_std_mps2': 'σ_w of the piecewise-constant acceleration disturbance [m/s²]',
     'noise_std_mps2': 'σ_n of the per-sample acceleration noise [m/s²]',
     'stop_brake_per_s': 'braking gain c of the stop command, a = −c v [1/s]',
+    'twin_wait_s': 'with twin_gate: longest a command waits for its verdict [s]',
+    'twin_silence_s': 'with twin_gate: no verdict for this long lets commands pass at once [s]',
 }
 
 
@@ -128,6 +154,9 @@ def declare_config(node: Any) -> RobotControllerConfig:
         int_range=(int(low), int(high)))).value
     values['seed'] = node.declare_parameter('seed', 0, describe(
         'seed of the disturbance generator', read_only=True, int_range=(0, 2**63 - 1))).value
+    values['twin_gate'] = node.declare_parameter('twin_gate', False, describe(
+        'hold each command for the digital twin verdict; vetoed commands are dropped',
+        read_only=True)).value
     config: RobotControllerConfig = build_config(RobotControllerConfig,
                                                    node.get_fully_qualified_name(), values)
     return config
@@ -174,15 +203,126 @@ class RobotController(Node):  # type: ignore[misc]
         self.tf_pub = self.create_publisher(TFMessage, '/tf', QoSProfile(
             depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.delay_pub = self.create_publisher(DelayMeasurement, 'delay', 100)
-        self.sub = self.create_subscription(TeleopCommand, 'cmd', self.on_command, best_effort)
+        self.sub = self.create_subscription(TeleopCommand, 'cmd', self.on_command, QoSProfile(
+            depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
+        # twin gate
+        self.held: dict[int, tuple[Any, int]] = {}  # sequence → (command, received ns)
+        self.verdicts: OrderedDict[int, tuple[bool, str]] = OrderedDict()
+        self.vetoed = 0
+        self.veto_warning_ns: int | None = None
+        self.expired = 0  # commands applied because their verdict came too late
+        self.expired_warning_ns: int | None = None
+        self.last_verdict_ns: int | None = None
+        self.twin_silent = False
+        if cfg.twin_gate:
+            self.verdict_sub = self.create_subscription(
+                TwinPrediction, 'twin_prediction', self.on_verdict,
+                QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+            self.gate_timer = self.create_timer(max(cfg.twin_wait_s / 2.0, 0.002),
+                                                self.release_held)
         self.timer = self.create_timer(self.period_s, self.tick)
         self.get_logger().info(
             f'control period {self.period_s * 1e3:g} ms, nominal gain certified up to '
             f'{self.schedule.nominal_certified_steps} samples, schedule up to '
             f'{self.schedule.max_delay_steps} samples')
 
-    # ---- commands
+    # ---- twin gate
     def on_command(self, msg: Any) -> None:
+        self.measure(msg)
+        if not self.config.twin_gate:
+            self.apply_command(msg)
+            return
+        now_ns = self.get_clock().now().nanoseconds
+        if msg.sequence <= self.sequence and self.tracking:
+            return  # stale
+        if self.gate_silent(now_ns):
+            self.apply_command(msg)
+            return
+        verdict = self.verdicts.pop(msg.sequence, None)
+        if verdict is not None:
+            self.settle(msg, *verdict, now_ns)
+        else:
+            self.held[msg.sequence] = (msg, now_ns)
+
+    def gate_silent(self, now_ns: int) -> bool:
+        """No verdict for twin_silence_s (warned once when it starts)."""
+        if self.last_verdict_ns is None:
+            self.last_verdict_ns = now_ns  # silence counts from the first command
+        silent_s = (now_ns - self.last_verdict_ns) * 1e-9
+        if silent_s > self.config.twin_silence_s and not self.twin_silent:
+            self.twin_silent = True
+            self.get_logger().warning(f'digital twin silent for {silent_s:.3f} s: commands pass '
+                                      'without its verdict')
+        return self.twin_silent
+
+    def on_verdict(self, msg: Any) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        if self.twin_silent and self.last_verdict_ns is not None:
+            self.get_logger().info(f'digital twin back after '
+                                   f'{(now_ns - self.last_verdict_ns) * 1e-9:.3f} s: commands '
+                                   'wait for its verdict again')
+        self.twin_silent = False
+        self.last_verdict_ns = now_ns
+        held = self.held.pop(msg.command_sequence, None)
+        if held is not None:
+            self.settle(held[0], bool(msg.veto), str(msg.reason), now_ns)
+        elif msg.command_sequence > self.sequence:
+            self.verdicts[msg.command_sequence] = (bool(msg.veto), str(msg.reason))
+            while len(self.verdicts) > VERDICTS_KEPT:
+                self.verdicts.popitem(last=False)
+
+    def settle(self, msg: Any, veto: bool, reason: str, now_ns: int) -> None:
+        """Apply a passed command; drop a vetoed one (counted, warned at most once a second)."""
+        if not veto:
+            self.apply_command(msg)
+            return
+        self.vetoed += 1
+        if self.veto_warning_ns is None or \
+                now_ns - self.veto_warning_ns >= VETO_WARNING_PERIOD_S * 1e9:
+            self.veto_warning_ns = now_ns
+            self.get_logger().warning(f'twin vetoed command {msg.sequence} ({self.vetoed} '
+                                      f'vetoed so far): {reason}')
+
+    def release_held(self) -> None:
+        """Apply the held commands whose wait has expired (all of them once the twin is
+        silent), oldest first."""
+        if not self.held:
+            return
+        now_ns = self.get_clock().now().nanoseconds
+        silent = self.gate_silent(now_ns)
+        wait_ns = self.config.twin_wait_s * 1e9
+        for sequence in sorted(self.held):
+            msg, received_ns = self.held[sequence]
+            if silent or now_ns - received_ns >= wait_ns:
+                del self.held[sequence]
+                if not silent:
+                    self.expired += 1
+                    if self.expired_warning_ns is None or \
+                            now_ns - self.expired_warning_ns >= VETO_WARNING_PERIOD_S * 1e9:
+                        self.expired_warning_ns = now_ns
+                        self.get_logger().warning(
+                            f'no twin verdict for command {sequence} within twin_wait_s = '
+                            f'{self.config.twin_wait_s:g} s: applied without it '
+                            f'({self.expired} so far)')
+                self.apply_command(msg)
+
+    # ---- commands
+    def measure(self, msg: Any) -> None:
+        """One DelayMeasurement per command received (vetoed, held or stale ones too): the
+        network's delay ``receive − send``, what the URLLC slice delivered."""
+        now = self.get_clock().now()
+        delay_s = (now.nanoseconds - _ns(msg.send_time)) * 1e-9
+        out = DelayMeasurement()
+        out.header.stamp = now.to_msg()
+        out.header.frame_id = 'base_link'
+        out.sequence = msg.sequence
+        out.send_time = msg.send_time
+        out.receive_time = now.to_msg()
+        out.one_way_delay_s = delay_s
+        out.rtt_s = 2.0 * delay_s
+        self.delay_pub.publish(out)
+
+    def apply_command(self, msg: Any) -> None:
         now = self.get_clock().now()
         now_ns = now.nanoseconds
         send_ns = _ns(msg.send_time)
@@ -205,15 +345,8 @@ class RobotController(Node):  # type: ignore[misc]
         self.last_receive_ns = now_ns
         self.sequence = msg.sequence
         self.tracking = bool(msg.deadman)
-        out = DelayMeasurement()
-        out.header.stamp = now.to_msg()
-        out.header.frame_id = 'base_link'
-        out.sequence = msg.sequence
-        out.send_time = msg.send_time
-        out.receive_time = now.to_msg()
-        out.one_way_delay_s = delay_s
-        out.rtt_s = 2.0 * delay_s
-        self.delay_pub.publish(out)
+        for sequence in [s for s in self.held if s < msg.sequence]:
+            del self.held[sequence]  # overtaken by this one: stale
 
     # ---- control sample
     def tick(self) -> None:
@@ -319,6 +452,7 @@ class RobotController(Node):  # type: ignore[misc]
             pose.header = state.header
             pose.pose = state.pose
             self.path.append(pose)
+        if self.step % PATH_PUBLISH_EVERY == 0:
             path = Path()
             path.header = state.header
             path.poses = list(self.path)

@@ -553,6 +553,18 @@ _NUMBERS: list[tuple[str, list[str], str, list[tuple[str, str]]]] = [
      '-r/--rate', [('0', ''), ('x', '')]),
     ('bag-record-duration', ['bag', 'record', '-a', '--duration', '{}'],
      '--duration', [('-1', '')]),
+    ('demo-duration', ['demo', '--out', '{work}/out', '--duration', '{}'],
+     '--duration', [('=-1', 'at least one second'), ('nan', 'not a finite'),
+                    ('1e9', 'at most a day')]),
+    ('demo-rtf', ['demo', '--out', '{work}/out', '--rtf', '{}'],
+     '--rtf', [('0', 'between 0.05x and 100x'), ('inf', 'not a finite')]),
+    ('demo-deadline', ['demo', '--out', '{work}/out', '--deadline-ms', '{}'],
+     '--deadline-ms', [('0', 'from 0.1 ms to 10 s'), ('x', '')]),
+    ('demo-seed', ['demo', '--out', '{work}/out', '--seed', '{}'],
+     '--seed', [('=-3', 'a 32-bit seed'), ('1.5', '')]),
+    ('twin-train-steps', ['twin', 'train', '--bag', '{work}', '--out', '{work}/twin.pt',
+                          '--steps', '{}'],
+     '--steps', [('0', '>= 1'), ('1e12', '')]),
 ]
 
 
@@ -606,6 +618,16 @@ def _enum_cases() -> list[Case]:
                                 '--out', '{work}/out'], 'NoSuchEnv-v9'),
         Case('missing-required', ['control', 'schedule', '--out', '{work}/out'],
              'the following arguments are required: --max-delay', argparse=True),
+        Case('enum-demo-policy', ['demo', '--policy', 'best', '--out', '{work}/out'],
+             "invalid choice: 'best'", argparse=True),
+        Case('enum-demo-fault', ['demo', '--fault', 'meteor', '--out', '{work}/out'],
+             "invalid choice: 'meteor'", argparse=True),
+        Case('demo-replay-missing', ['demo', '--replay', '{work}/nope', '--out', '{work}/out'],
+             "bag '{work}/nope': no such folder"),
+        Case('demo-summarize-not-a-bag', ['demo', '--summarize', '{work}', '--out',
+                                          '{work}/out'], 'is not a rosbag2 folder'),
+        Case('twin-train-not-a-bag', ['twin', 'train', '--bag', '{work}', '--out',
+                                      '{work}/twin.pt'], 'not a rosbag2 folder (no metadata'),
         Case('missing-out', ['sim', 'coexistence'], 'the following arguments are required: '
                                                     '--out', argparse=True),
     ]
@@ -623,6 +645,7 @@ _OUT_COMMANDS: dict[str, list[str]] = {
     'train-twin': ['train', 'twin', '--epochs', '1'],
     'eval-slicing': ['eval', 'slicing', '--policy', 'pf'],
     'twin-eval-model': ['twin', 'eval-model', '--train-samples', '10'],
+    'demo': ['demo', '--duration', '5'],
 }
 
 
