@@ -56,7 +56,8 @@ def register(subparsers: Any) -> None:
                              'driven by the bag (sim time from its /clock); summary beside the '
                              'recorded one (BAG/../summary.json)')
     parser.add_argument('--summarize', type=input_path, default=None, metavar='BAG',
-                        help='do not run: summarise the recorded demo bag BAG into --out')
+                        help='do not run: summarise the recorded demo bag BAG into --out '
+                             '(over the window of BAG/../summary.json when it is there)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.set_defaults(handler=_demo)
 

@@ -366,12 +366,26 @@ def _json(value: Any) -> Any:
 
 def summarize_bag(bag: Path, out: Path, deadline_s: float = DEFAULT_DEADLINE_S
                   ) -> dict[str, Any]:
-    """The summary and figures of an existing demo bag (no run)."""
+    """The summary and figures of an existing demo bag (no run): over the window of the run's
+    own summary (``BAG/../summary.json``, so the same bag gives the same numbers), else from
+    one second after the loop closed to the last robot state."""
     rec = read_run(bag)
-    summary = summarize(rec, bag, deadline_s=deadline_s)
+    window = _recorded(Path(bag)).get('window_s')
+    summary = summarize(rec, bag, deadline_s=deadline_s,
+                        window=tuple(window) if window else None)  # type: ignore[arg-type]
     opts = DemoOptions(out_dir=out, deadline_s=deadline_s)
     _finish(out, rec, summary, opts, tuple(summary['window_s']))  # type: ignore[arg-type]
     return summary
+
+
+def _recorded(bag: Path) -> dict[str, Any]:
+    """The summary ``ior demo`` wrote beside ``bag`` ({} if there is none or it is unreadable)."""
+    path = bag.parent / 'summary.json'
+    try:
+        data = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float,
@@ -402,13 +416,7 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
     from ior_ros.core.artifacts import check_out_dir
     from ior_ros.experiments.demo_summary import read_run as _read
 
-    original: dict[str, Any] = {}
-    recorded = Path(bag).parent / 'summary.json'
-    if recorded.is_file():
-        try:
-            original = json.loads(recorded.read_text(encoding='utf-8'))
-        except (OSError, ValueError):
-            original = {}
+    original = _recorded(Path(bag))
     if twin is None:
         twin = bool(original.get('twin', True))
     source = _read(bag)  # also checks the bag before anything starts

@@ -2,7 +2,8 @@
 Runs a :class:`~ior_ros.runtime.launch_plan.LaunchPlan` the way ``ros2 launch`` does: each
 process on its own, output relayed, the whole launch stopped on Ctrl-C.
 
-Supervision: output lines carry the prefix ``[label-N]`` (label = node name, else the executable).
+Supervision: output lines carry the prefix ``[label-N]`` (label = the node's ``exec_name``, else
+the executable's file name; N counts the launch's processes in start order, as launch does).
 ``output: screen`` shows stdout and stderr; ``log`` (the default) shows stderr and writes both to
 the log folder; ``both`` does both. Ctrl-C (or SIGTERM) sends SIGINT to every process, then SIGTERM
 after ``sigterm_timeout`` s, then SIGKILL. A node with ``on_exit: shutdown`` or ``required: true``

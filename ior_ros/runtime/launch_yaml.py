@@ -93,7 +93,7 @@ class _Parser:
     def __init__(self, plan: LaunchPlan, temp_dir: Path) -> None:
         self.plan = plan
         self.temp_dir = temp_dir
-        self.label_counts: dict[str, int] = {}
+        self.processes_started = 0
         self.param_files = 0
         self.anon: dict[str, str] = {}
         self.skipped_arguments: set[str] = set()
@@ -271,9 +271,11 @@ class _Parser:
         self.load_file(target, inner, args, depth + 1)
 
     def _label(self, base: str) -> str:
-        count = self.label_counts.get(base, 0) + 1
-        self.label_counts[base] = count
-        return f'{base}-{count}'
+        """The process label as ``launch`` gives it: ``<name>-<N>``, N counting every process of
+        the launch in the order they start, whatever its name (launch's Executable keeps one
+        counter per launch process)."""
+        self.processes_started += 1
+        return f'{base}-{self.processes_started}'
 
     def _env(self, body: dict[str, Any], file: Path, scope: _Scope) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -342,7 +344,9 @@ class _Parser:
         more = self.text(body, 'ros_args', file, scope)
         if more:
             ros_args += shlex.split(more)
-        label = self._label(self.text(body, 'exec_name', file, scope) or name or executable)
+        # launch_ros passes exec_name as the process name, else launch takes the executable's
+        # file name: the node's name does not enter the label
+        label = self._label(self.text(body, 'exec_name', file, scope) or Path(executable).name)
         env = {k: v for k, v in scope.env.items() if v is not None}
         env.update(self._env(body, file, scope))
         unset = [k for k, v in scope.env.items() if v is None]
@@ -469,6 +473,10 @@ def _param_value(raw: Any, ctx: SubstitutionContext) -> Any:
     if isinstance(raw, dict):
         raise ctx.fail('a parameter value cannot be a mapping (use nested param entries)')
     if isinstance(raw, str):
+        if '$(' not in raw:
+            # launch_ros: a value without substitutions is one TextSubstitution, kept as text
+            # (value: "true" is the string 'true'); only substituted text is typed as YAML
+            return raw
         text = substitute(raw, ctx)
         value = yaml_value_or_text(text, 'parameter value', error=ctx.fail)
         if isinstance(value, (bool, int, float, str)):

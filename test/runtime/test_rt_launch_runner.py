@@ -17,6 +17,7 @@ launch:
   - node:
       pkg: ior_ros
       exec: talker
+      exec_name: victim
       name: victim
       output: screen
       {victim_extra}
@@ -52,7 +53,7 @@ def _alive(pid: int) -> bool:
 
 
 def _pids(launch) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    found = launch.matches(r'\[INFO\] \[(\w+)-1\]: process started with pid \[(\d+)\]')
+    found = launch.matches(r'\[INFO\] \[(\w+)-\d+\]: process started with pid \[(\d+)\]')
     return {m.group(1): int(m.group(2)) for m in found}
 
 
@@ -62,7 +63,7 @@ def test_killed_node_leaves_the_others_running_and_ctrl_c_stops_all(ros: RosEnv,
     path = tmp_path / 'three.launch.yaml'
     path.write_text(LAUNCH.format(victim_extra=''), encoding='utf-8')
     launch = ros.ior('launch', str(path), 'period_s:=0.1')
-    launch.wait_for(r'^\[listener-1\] \[INFO\] .*\[listener\]: I heard: \[Hello World: \d+\]$',
+    launch.wait_for(r'^\[listener-3\] \[INFO\] .*\[listener\]: I heard: \[Hello World: \d+\]$',
                     timeout=120)
     launch.wait_for(r'^\[victim-1\] \[INFO\] .*\[victim\]: Publishing', timeout=60)
     pids = _pids(launch)
@@ -70,7 +71,7 @@ def test_killed_node_leaves_the_others_running_and_ctrl_c_stops_all(ros: RosEnv,
     os.kill(pids['victim'], signal.SIGKILL)
     launch.wait_for(rf"\[ERROR\] \[victim-1\]: process has died \[pid {pids['victim']}, exit "
                     r'code -9 \(SIGKILL\)', timeout=60)
-    heard = r'^\[listener-1\] \[INFO\] .*\[listener\]: I heard'  # node logs go to stderr
+    heard = r'^\[listener-3\] \[INFO\] .*\[listener\]: I heard'  # node logs go to stderr
     heard_before = len(launch.matches(heard))
     launch.wait_for(heard, timeout=60, count=heard_before + 5)
     assert launch.proc.poll() is None
@@ -78,7 +79,7 @@ def test_killed_node_leaves_the_others_running_and_ctrl_c_stops_all(ros: RosEnv,
     assert launch.interrupt(timeout=60) == 0
     assert wait_until(lambda: not _alive(pids['talker']) and not _alive(pids['listener']),
                       timeout=30)
-    assert launch.matches(r'\[INFO\] \[listener-1\]: process has finished cleanly')
+    assert launch.matches(r'\[INFO\] \[listener-3\]: process has finished cleanly')
 
 
 @both_backends

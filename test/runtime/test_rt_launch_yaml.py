@@ -27,7 +27,7 @@ def test_demo_launch_file_builds_the_ros2_launch_command_lines(tmp_path: Path) -
     plan = load_launch(REPO / 'launch' / 'talker_listener.launch.yaml',
                        {'topic': 'news', 'period_s': '0.25'}, temp_dir=tmp_path)
     talker, listener = plan.processes
-    assert (talker.label, listener.label) == ('talker-1', 'listener-1')
+    assert (talker.label, listener.label) == ('talker-1', 'listener-2')  # one counter
     assert talker.cmd[1:5] == ['-m', 'ior_ros.runtime.exec', 'ior_ros', 'talker']
     args = parse_ros_args(_ros_args(talker.cmd))
     assert args.node_name_override('talker') == 'talker'
@@ -93,7 +93,8 @@ launch:
 """)
     plan = load_launch(main, parse_launch_arguments(['robot:=r7']), temp_dir=tmp_path / 't')
     labels = [p.label for p in plan.processes]
-    assert labels == ['talker-1', 'outside-1', 'included_r7-1']
+    # as launch labels processes: executable (or exec_name), then one counter for the launch
+    assert labels == ['talker-1', 'talker-2', 'listener-3']
     talker = parse_ros_args(_ros_args(plan.processes[0].cmd))
     assert talker.namespace_override('talker') == '/r7/arm'
     overrides = talker.parameter_overrides('talker', '/r7/arm')
@@ -103,7 +104,8 @@ launch:
     outside = parse_ros_args(_ros_args(plan.processes[1].cmd))
     assert outside.namespace_override('talker') is None  # the group's namespace ended with it
     plan2 = load_launch(main, {'use_extra': 'true'}, temp_dir=tmp_path / 't2')
-    assert [p.label for p in plan2.processes] == ['talker-1', 'extra-1', 'included_r1-1']
+    # 'outside' is skipped (unless): a process that does not start takes no number
+    assert [p.label for p in plan2.processes] == ['talker-1', 'talker-2', 'listener-3']
 
 
 def test_required_and_output_flags(tmp_path: Path) -> None:
@@ -226,3 +228,28 @@ def test_system_launch_files_wire_the_closed_loop(tmp_path: Path) -> None:
     assert launched['clock_period_s'] == 0.001  # the sim-time nodes' clock resolution
     controller = _params_given(by_name['robot_controller'].cmd)
     assert controller['use_sim_time'] is True and controller['twin_gate'] is False
+
+
+def test_quoted_literal_stays_text_substituted_text_is_typed(tmp_path: Path) -> None:
+    """As launch_ros parses YAML ``param`` values: text without substitutions is kept as a
+    string (``value: "true"`` is 'true', which a bool parameter refuses, under ros2 launch too);
+    the result of a substitution is typed as YAML (``$(var t)`` with t = true is a bool)."""
+    path = _write(tmp_path / 'typed.launch.yaml', """
+launch:
+  - arg: {name: t, default: 'true'}
+  - node:
+      pkg: ior_ros
+      exec: talker
+      name: talker
+      param:
+        - {name: quoted, value: "true"}
+        - {name: plain, value: true}
+        - {name: substituted, value: $(var t)}
+        - {name: number_text, value: "0.5"}
+        - {name: number, value: $(var t)_x}
+""")
+    plan = load_launch(path, {}, temp_dir=tmp_path / 't')
+    args = parse_ros_args(_ros_args(plan.processes[0].cmd))
+    assert args.parameter_overrides('talker', '/') == {
+        'quoted': 'true', 'plain': True, 'substituted': True, 'number_text': '0.5',
+        'number': 'true_x'}

@@ -220,7 +220,7 @@ def test_launch_with_a_bad_period_stops_the_talker_alone(ros: RosEnv) -> None:
                            timeout=120)
     assert died
     launch.wait_for(r'^\[WARNING\] \[launch\]: talker-1 stopped because it refused its '
-                    r'configuration \(its error line is above\); still running: listener-1 ',
+                    r'configuration \(its error line is above\); still running: listener-2 ',
                     timeout=30)
     talker_lines = [line for line in launch.text().splitlines() if line.startswith('[talker-1]')]
     assert talker_lines == [
@@ -228,12 +228,12 @@ def test_launch_with_a_bad_period_stops_the_talker_alone(ros: RosEnv) -> None:
         'allowed: the parameter takes a double in [0.001, 3600.0] (publishing period [s]: at '
         'least 1 ms, since faster the demo floods the network; at most one hour; a change '
         'restarts the timer)'], launch.text()
-    listener_pid = int(launch.matches(r'\[listener-1\]: process started with pid \[(\d+)\]')[0]
+    listener_pid = int(launch.matches(r'\[listener-2\]: process started with pid \[(\d+)\]')[0]
                        .group(1))
     assert not wait_until(lambda: launch.proc.poll() is not None, timeout=2.0)
     os.kill(listener_pid, 0)  # still there
     assert launch.interrupt(timeout=60) == 0
-    assert launch.matches(r'\[INFO\] \[listener-1\]: process has finished cleanly')
+    assert launch.matches(r'\[INFO\] \[listener-2\]: process has finished cleanly')
     assert 'Traceback' not in launch.text()
 
 
