@@ -131,9 +131,12 @@ def run_cell(config: ClosedLoopConfig, policy: str, controller: str, twin: bool,
             'cmd_in': '/teleop/cmd', 'cmd_out': '/robot/cmd',
             'verdict_in': '/teleop/twin_prediction', 'verdict_out': '/robot/twin_prediction',
             'state_in': '/robot/state', 'state_out': '/teleop/state',
+            'video_in': '/robot/video', 'video_out': '/teleop/video',
             'ran_metrics': '/ran_metrics', 'slice_policy': '/slice_policy'})
         world.add(TeleopOperator, parameters=_node_params('teleop_operator', config.operator),
-                  remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state'})
+                  remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state',
+                          'video': '/teleop/video', 'video_latency': '/teleop/video_latency',
+                          'reference': '/teleop/reference'})
         world.add(SliceBroker, parameters=_node_params('slice_broker', {
             **config.broker, 'policy': policy}), remaps={
             'ran_metrics': '/ran_metrics', 'state': '/teleop/state', 'delay': '/robot/delay',
@@ -146,7 +149,8 @@ def run_cell(config: ClosedLoopConfig, policy: str, controller: str, twin: bool,
         world.add(RobotController, parameters=_node_params('robot_controller', {
             **config.robot, **CONTROLLERS[controller], 'twin_gate': twin}), remaps={
             'cmd': '/robot/cmd', 'state': '/robot/state', 'delay': '/robot/delay',
-            'odom': '/robot/odom', 'path': '/robot/path',
+            'odom': '/robot/odom', 'path': '/robot/path', 'status': '/robot/status',
+            'video': '/robot/video',
             'twin_prediction': '/robot/twin_prediction'})
         taps = {
             'sent': world.tap('/teleop/cmd', get_message('ior_ros/msg/TeleopCommand')),
@@ -156,6 +160,9 @@ def run_cell(config: ClosedLoopConfig, policy: str, controller: str, twin: bool,
             'policy': world.tap('/slice_policy', get_message('ior_ros/msg/SlicePolicy')),
             'verdict': world.tap('/teleop/twin_prediction',
                                  get_message('ior_ros/msg/TwinPrediction')),
+            'status': world.tap('/robot/status', get_message('ior_ros/msg/ControllerStatus')),
+            'video': world.tap('/teleop/video_latency',
+                               get_message('ior_ros/msg/DelayMeasurement')),
         }
         started = time.perf_counter()
         world.run(duration_s, progress=progress)
@@ -182,6 +189,8 @@ def run_cell(config: ClosedLoopConfig, policy: str, controller: str, twin: bool,
             'embb_throughput_mbps': summary['embb_throughput_mbps'],
             'mean_dexterity_index': summary['mean_dexterity_index'],
             'diverged': diverged, 'vetoes': int(summary['twin_vetoes']),
+            'gain_uncertified_s': summary['gain_uncertified_s'],
+            'video_latency_p99_ms': summary['video_latency_p99_ms'],
             'commands_sent': summary['commands_sent'], 'commands_lost': summary['commands_lost']}
 
 

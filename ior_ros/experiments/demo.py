@@ -248,6 +248,8 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
     observer: _Observer | None = None
     wall: dict[str, float] = {}
     fault_note = ''
+    fault_at = math.nan
+    nodes_at_end: list[str] = []
     try:
         recorder = subprocess.Popen([*cli, 'bag', 'record', '-o', str(bag), *RECORDED_TOPICS],
                                     stdout=record_log, stderr=subprocess.STDOUT, env=env,
@@ -299,10 +301,12 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
                     if pid is None:
                         raise DemoError(f'--fault {opts.fault}: no process of {killed} found')
                     os.kill(pid, signal.SIGKILL)
-                    fault_note = f'{killed} (pid {pid}) killed at t = {observer.sim_s:.2f} s'
+                    fault_at = observer.sim_s
+                    fault_note = f'{killed} (pid {pid}) killed at t = {fault_at:.2f} s'
                     say(fault_note)
                     killed = None
                 if elapsed >= opts.duration_s:
+                    nodes_at_end = sorted(observer.node_names() & set(NODES))
                     break
         wall['end'] = time.monotonic()
         sim_span = observer.sim_s - sim_start
@@ -320,6 +324,10 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
     summary['real_time_factor_observed'] = sim_span / max(wall['end'] - wall['start'], 1e-9)
     if not math.isfinite(summary['real_time_factor']):
         summary['real_time_factor'] = summary['real_time_factor_observed']
+    if math.isfinite(fault_at):
+        summary['fault_at_s'] = fault_at
+        summary['commands_received_after_fault'] = int(np.sum(rec.delay_t > fault_at))
+    summary['nodes_at_end'] = nodes_at_end
     summary.update({'policy': opts.policy, 'fault': opts.fault, 'twin': opts.twin,
                     'seed': opts.seed, 'duration_s': opts.duration_s, 'nodes': list(opts.nodes()),
                     'fault_note': fault_note, 'command': ' '.join(launch_cmd[3:])})

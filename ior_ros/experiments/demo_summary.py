@@ -12,7 +12,13 @@ read with the runtime's bag reader (rosbags underneath; MCAP or sqlite3). Topics
 * ``/ran_metrics`` (RanMetrics): eMBB throughput (mean delivered rate of the eMBB UEs);
 * ``/slice_policy`` (SlicePolicy): PRBs per slice over time;
 * ``/teleop/twin_prediction`` (TwinPrediction): vetoes;
-* ``/clock``: simulated time, against the bag's receive stamps (wall time): the real-time factor.
+* ``/clock``: simulated time, against the bag's receive stamps (wall time): the real-time factor;
+* ``/robot/status`` (ControllerStatus): seconds during which the robot tracked with a gain that
+  is not certified for the delay bound in force (``gain_uncertified_s``; a stop command needs no
+  certificate), and when the robot stopped on its command timeout (``stop_after_s``: from the
+  last command it received);
+* ``/teleop/video_latency`` (DelayMeasurement of the operator, one per video frame): the latency
+  of the eMBB video feedback.
 
 URLLC violation (seed 003, constraint 8a): a command violates when it arrives later than the
 deadline ``D_max`` (Table I: 20 ms) or never arrives; the rate is violations over commands sent in
@@ -47,7 +53,8 @@ SUMMARY_KEYS = ('urllc_delay_p50_ms', 'urllc_delay_p99_ms', 'urllc_violation_rat
 RECORDED_TOPICS = ('/clock', '/teleop/cmd', '/robot/cmd', '/robot/state', '/teleop/state',
                    '/robot/delay', '/robot/odom', '/tf', '/ran_metrics', '/slice_policy',
                    '/slice_states', '/slice_markers', '/teleop/twin_prediction',
-                   '/robot/twin_prediction', '/twin_markers', '/rosout')
+                   '/robot/twin_prediction', '/twin_markers', '/robot/status',
+                   '/teleop/video_latency', '/teleop/reference', '/rosout')
 
 
 @dataclass
@@ -73,6 +80,11 @@ class RunRecord:
     verdict_veto: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     clock_sim_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     clock_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    status_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    status_covered: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    status_tracking: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    video_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    video_latency_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _stamp_s(stamp: Any) -> float:
@@ -117,7 +129,8 @@ def read_run(bag: str | Path, prefix_edge: str = '/teleop', prefix_robot: str = 
         raise ConfigError(f"bag '{bag}': no such folder")
     topics = {f'{prefix_edge}/cmd': 'sent', f'{prefix_robot}/delay': 'delay',
               f'{prefix_robot}/state': 'state', '/ran_metrics': 'embb', '/slice_policy': 'policy',
-              verdict_topic: 'verdict', '/clock': 'clock'}
+              verdict_topic: 'verdict', '/clock': 'clock', f'{prefix_robot}/status': 'status',
+              f'{prefix_edge}/video_latency': 'video'}
     collector = RunCollector()
     for topic, t_ns, msg in _iter_bag(path, topics):
         collector.add(topics[topic], msg, t_ns)
@@ -128,15 +141,15 @@ class RunCollector:
     """Builds a :class:`RunRecord` from messages, one :meth:`add` per sample (from a bag, or
     from the taps of an in-process world)."""
 
-    KINDS = ('sent', 'delay', 'state', 'embb', 'policy', 'verdict', 'clock')
+    KINDS = ('sent', 'delay', 'state', 'embb', 'policy', 'verdict', 'clock', 'status', 'video')
 
     def __init__(self) -> None:
         self.rows: dict[str, list[Any]] = {k: [] for k in self.KINDS}
 
     def add(self, kind: str, msg: Any, t_ns: int = 0) -> None:
         """One sample: ``kind`` is one of :attr:`KINDS` (TeleopCommand, DelayMeasurement,
-        RobotState, RanMetrics, SlicePolicy, TwinPrediction, Clock); ``t_ns`` the receive time
-        (used for /clock only)."""
+        RobotState, RanMetrics, SlicePolicy, TwinPrediction, Clock, ControllerStatus,
+        DelayMeasurement of a video frame); ``t_ns`` the receive time (used for /clock only)."""
         rows = self.rows[kind]
         if kind == 'sent':
             rows.append((int(msg.sequence), _stamp_s(msg.send_time)))
@@ -157,6 +170,12 @@ class RunCollector:
                                   (int(n) for n in msg.slice_prbs), strict=False))))
         elif kind == 'verdict':
             rows.append((_stamp_s(msg.header.stamp), float(msg.risk), bool(msg.veto)))
+        elif kind == 'status':
+            tracking = bool(msg.tracking)
+            covered = bool(msg.certified) or msg.gain_mode == 'stop' or not tracking
+            rows.append((_stamp_s(msg.header.stamp), covered, tracking))
+        elif kind == 'video':
+            rows.append((_stamp_s(msg.receive_time), float(msg.one_way_delay_s)))
         else:
             rows.append((_stamp_s(msg.clock), t_ns * 1e-9))
 
@@ -189,6 +208,14 @@ class RunCollector:
         if rows['clock']:
             a = np.array(rows['clock'])
             rec.clock_sim_s, rec.clock_wall_s = a[:, 0], a[:, 1]
+        if rows['status']:
+            a = np.array(rows['status'], dtype=float)
+            order = np.argsort(a[:, 0], kind='stable')
+            rec.status_t, rec.status_covered = a[order, 0], a[order, 1] > 0.5
+            rec.status_tracking = a[order, 2] > 0.5
+        if rows['video']:
+            a = np.array(rows['video'])
+            rec.video_t, rec.video_latency_s = a[:, 0], a[:, 1]
         return rec
 
 
@@ -249,8 +276,37 @@ def summarize(rec: RunRecord, bag: str | Path, deadline_s: float = DEFAULT_DEADL
         'commands_late': late,
         'deadline_ms': deadline_s * 1e3,
         'max_tracking_error_m': float(np.max(err)) if err.size else float('nan'),
+        'gain_uncertified_s': _uncertified_s(rec, start, end),
+        'stop_after_s': _stop_after_s(rec, start, end),
     }
+    video = rec.video_latency_s[_window(rec.video_t, start, end)]
+    summary.update({
+        'video_frames_received': int(video.size),
+        'video_latency_p50_ms': float(np.percentile(video, 50) * 1e3) if video.size else math.nan,
+        'video_latency_p99_ms': float(np.percentile(video, 99) * 1e3) if video.size else math.nan,
+    })
     return summary
+
+
+def _uncertified_s(rec: RunRecord, start: float, end: float) -> float:
+    """Seconds of ``[start, end]`` during which the robot's gain was not certified for the delay
+    bound in force (each ControllerStatus holds until the next); NaN without one."""
+    if rec.status_t.size == 0:
+        return math.nan
+    t = np.clip(np.append(rec.status_t, end), start, end)
+    return float(np.sum(np.diff(t)[~rec.status_covered]))
+
+
+def _stop_after_s(rec: RunRecord, start: float, end: float) -> float:
+    """The first stop on the command timeout in ``[start, end]``: seconds from the last command
+    the robot received before it to the ControllerStatus that reports it; NaN if none."""
+    inside = _window(rec.status_t, start, end)
+    stops = np.flatnonzero(inside[1:] & rec.status_tracking[:-1] & ~rec.status_tracking[1:]) + 1
+    if stops.size == 0 or rec.delay_t.size == 0:
+        return math.nan
+    t_stop = float(rec.status_t[stops[0]])
+    before = rec.delay_t[rec.delay_t <= t_stop]
+    return t_stop - float(before.max()) if before.size else math.nan
 
 
 def write_figures(rec: RunRecord, out_dir: Path, reference: Callable[[np.ndarray], np.ndarray]

@@ -17,6 +17,8 @@ from pydantic import Field, ValidationError
 
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.ran.video_frames import mean_frame_bytes
+from ior_ros.core.slicing.config import SlicingEnvConfig
 
 __all__ = ['ReferenceShape', 'TeleopOperatorConfig', 'RobotControllerConfig', 'TELEOP_RANGES',
            'CONTROLLER_RANGES', 'build_config']
@@ -56,7 +58,16 @@ CONTROLLER_RANGES: dict[str, tuple[float, float]] = {
     'path_length': (2, 100_000),
     'twin_wait_s': (0.0, 1.0),
     'twin_silence_s': (0.01, 60.0),
+    'video_fps': (0, 120),
+    'video_packet_rate_pps': (0.0, 100_000.0),
+    'video_packet_bits': (8.0, 1e6),
+    'video_frame_cv': (0.0, 3.0),
 }
+
+#: the eMBB traffic model the robot's video follows: seed 003 eq. 6 as the slicing environment
+#: calibrates it (docs/models/slicing.md §2), so the node and the slicing model are one model
+_EMBB_RATE_PPS: float = SlicingEnvConfig.model_fields['embb_arrival_rate_pps'].default
+_EMBB_PACKET_BITS: float = SlicingEnvConfig.model_fields['embb_packet_bits'].default
 
 
 def _in(name: str, ranges: dict[str, tuple[float, float]]) -> Any:
@@ -123,6 +134,24 @@ class RobotControllerConfig(FrozenModel):
     """Longest a command waits for its verdict before it is applied anyway [s]."""
     twin_silence_s: Annotated[float, _in('twin_silence_s', CONTROLLER_RANGES)] = 1.0
     """No verdict for this long: the twin is silent and commands pass at once [s]."""
+    video_fps: Annotated[int, _in('video_fps', CONTROLLER_RANGES)] = 30
+    """Camera frames per second published on ``video`` [1/s] (0: no video)."""
+    video_packet_rate_pps: Annotated[float, _in('video_packet_rate_pps',
+                                                CONTROLLER_RANGES)] = _EMBB_RATE_PPS
+    """λ_e of the eMBB traffic model the video carries [packets/s] (SlicingEnvConfig)."""
+    video_packet_bits: Annotated[float, _in('video_packet_bits',
+                                            CONTROLLER_RANGES)] = _EMBB_PACKET_BITS
+    """L_e of the eMBB traffic model [bit]: frames carry ``λ_e L_e`` bit/s on average."""
+    video_frame_cv: Annotated[float, _in('video_frame_cv', CONTROLLER_RANGES)] = 0.3
+    """Coefficient of variation of the (lognormal) frame sizes [-] (0: constant frames)."""
+
+    @property
+    def video_mean_frame_bytes(self) -> float:
+        """``λ_e L_e / (8 fps)`` [byte] (core/ran/video_frames.py); 0 without video."""
+        if self.video_fps == 0:
+            return 0.0
+        return mean_frame_bytes(self.video_packet_rate_pps, self.video_packet_bits,
+                                self.video_fps)
 
 
 def build_config(model: type[FrozenModel], node_name: str, values: dict[str, Any]) -> Any:

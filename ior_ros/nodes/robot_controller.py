@@ -8,9 +8,10 @@
 * **Set-point**: the newest ior_ros/TeleopCommand received on ``cmd`` (best effort as the
   operator sends it; keep last 16, so that a burst that arrives between two runs of the
   executor is measured command by command instead of counted as lost) gives the set-point
-  velocity ``twist.linear``; the set-point position is that velocity integrated at every control sample, restarting from the robot's position at
-  the first command (and after a timeout). The feed-forward acceleration is the difference of
-  the last two set-point velocities over the difference of their ``send_time`` (0 before two).
+  velocity ``twist.linear``; the set-point position is that velocity integrated at every control
+  sample, restarting from the robot's position at the first command (and after a timeout).
+  The feed-forward acceleration is the difference of the last two set-point velocities over the
+  difference of their ``send_time`` (0 before two).
 * **Delay**: for each command received ``d = now − send_time`` on the node clock (so both nodes
   must share a clock: the same host, or sim time); published as ior_ros/DelayMeasurement on
   ``delay`` for every command that arrives, vetoed and stale ones too (``rtt_s`` is ``2 d``: this
@@ -38,6 +39,10 @@
   ``base_link``); tf2_msgs/TFMessage on ``/tf`` (``map → odom`` identity, ``odom → base_link``).
   Every 10 samples a pose is added to nav_msgs/Path on ``path`` (frame ``odom``, the last
   ``path_length`` poses); the path is published every 100 samples (once a second).
+  ior_ros/ControllerStatus on ``status`` (reliable, keep last 10) when the gain mode, its delay
+  bound or the tracking state changes, and once a second: whether the gain in force is certified
+  for the bound (what the faults of issue 12 check), the time since the last command, the twin
+  gate's state and counts.
 * **Twin gate** (``twin_gate``, off by default): each received command is held until its
   ior_ros/TwinPrediction arrives on ``twin_prediction`` (reliable, keep last 100; matched by
   ``command_sequence``; verdicts that arrive before their command wait in a map of the newest
@@ -48,6 +53,20 @@
   at most), and the delay the gain schedule sees is measured then. When no verdict has arrived
   for ``twin_silence_s``, commands are applied at once (one warning ``digital twin silent …``,
   one info line when a verdict arrives again), so a dead twin never stops the robot.
+* **Video** (``video_fps`` > 0, default 30; 0: no publisher at all): a timer of period
+  ``1 / video_fps`` on the node clock publishes sensor_msgs/CompressedImage on ``video`` (best
+  effort, keep last 10: eMBB feedback, a late frame is worth nothing) with ``header.stamp`` the
+  capture time (the timer's ``now``), ``frame_id`` ``camera`` and ``format`` ``jpeg``. The frame
+  sizes follow the eMBB traffic model (:mod:`ior_ros.core.ran.video_frames`): the mean bit rate
+  ``λ_e L_e`` (``video_packet_rate_pps`` × ``video_packet_bits``, by default the slicing model's
+  1300 packets/s of 12 000 bit, 15.6 Mb/s) split into frames of mean ``λ_e L_e / (8 fps)`` bytes
+  (65 000 at 30 frames/s), each frame's size lognormal around that mean with coefficient of
+  variation ``video_frame_cv``, drawn from ``numpy.random.default_rng([seed, 1])`` (a stream of
+  its own: the disturbances are the same with and without video). The payload is that many zero
+  bytes, **not a JPEG** (nothing decodes it; what matters on the eMBB slice is its size). A mean
+  frame above ``MAX_FRAME_BYTES`` is refused at start. The frames share the executor with the
+  control timer; test/nodes/test_video.py measures the control period's jitter with and
+  without them.
 * **Heading**: the direction of the velocity (REP 103: x forward, z up), kept while the speed is
   below the dynamics' ``min_speed_mps``. transforms3d is not a dependency, so
   :func:`yaw_quaternion` is the two-line yaw-only formula ``(0, 0, sin ψ/2, cos ψ/2)``.
@@ -77,6 +96,8 @@ from ior_ros.core.control.tracking_dynamics import (
     tracking_params,
     transition,
 )
+from ior_ros.core.errors import ConfigError
+from ior_ros.core.ran.video_frames import lognormal_frame_bytes
 from ior_ros.nodes._config import CONTROLLER_RANGES, RobotControllerConfig, build_config
 from ior_ros.nodes._descriptors import describe
 from ior_ros.nodes._main import spin_node
@@ -97,12 +118,16 @@ PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
 TransformStamped = get_message('geometry_msgs/msg/TransformStamped')
 TFMessage = get_message('tf2_msgs/msg/TFMessage')
 TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
+ControllerStatus = get_message('ior_ros/msg/ControllerStatus')
+CompressedImage = get_message('sensor_msgs/msg/CompressedImage')
 
 #: a pose is added to the path every this many samples
 PATH_EVERY = 10
 #: the path is published every this many samples (1 s at 10 ms): a Path of 1000 poses takes
 #: ~20 ms of Python to serialize, too much to do ten times a second beside a 10 ms control loop
 PATH_PUBLISH_EVERY = 100
+#: ControllerStatus is published on every change and every this many samples (1 s)
+STATUS_EVERY = 100
 #: commands a burst may hold before the robot runs (best effort, keep last N): every command is
 #: measured (its delay reaches the gain schedule and /delay); the newest gives the set-point
 COMMAND_QUEUE_DEPTH = 16
@@ -110,6 +135,11 @@ COMMAND_QUEUE_DEPTH = 16
 VERDICTS_KEPT = 1000
 #: at most one veto warning per this many seconds of node time
 VETO_WARNING_PERIOD_S = 1.0
+#: largest mean video frame accepted [byte] (8 MiB: several 4K JPEGs; a larger mean is a
+#: mistyped rate or packet size, and each frame is built and serialized in Python)
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+#: depth of the video publisher (best effort): the frames a slow reader may still get
+VIDEO_QOS_DEPTH = 10
 
 _FLOATS: dict[str, str] = {
     'command_timeout_s': 'without a command for this long the robot stops [s]',
@@ -120,6 +150,9 @@ _FLOATS: dict[str, str] = {
     'stop_brake_per_s': 'braking gain c of the stop command, a = −c v [1/s]',
     'twin_wait_s': 'with twin_gate: longest a command waits for its verdict [s]',
     'twin_silence_s': 'with twin_gate: no verdict for this long lets commands pass at once [s]',
+    'video_packet_rate_pps': 'λ_e of the eMBB traffic model the video carries [packets/s]',
+    'video_packet_bits': 'L_e of the eMBB traffic model [bit]; frames carry λ_e L_e bit/s',
+    'video_frame_cv': 'coefficient of variation of the lognormal frame sizes; 0: constant',
 }
 
 
@@ -148,6 +181,10 @@ def declare_config(node: Any) -> RobotControllerConfig:
             text, read_only=True, float_range=CONTROLLER_RANGES[name])).value
     values['always_switch'] = node.declare_parameter('always_switch', False, describe(
         'switch to the scheduled gain at every violation (no growth test)', read_only=True)).value
+    low, high = CONTROLLER_RANGES['video_fps']
+    values['video_fps'] = node.declare_parameter('video_fps', defaults.video_fps, describe(
+        'camera frames per second on video [1/s]; 0: no video; at most 120 (a fast camera)',
+        read_only=True, int_range=(int(low), int(high)))).value
     low, high = CONTROLLER_RANGES['path_length']
     values['path_length'] = node.declare_parameter('path_length', defaults.path_length, describe(
         'poses kept in the published path', read_only=True,
@@ -159,6 +196,12 @@ def declare_config(node: Any) -> RobotControllerConfig:
         read_only=True)).value
     config: RobotControllerConfig = build_config(RobotControllerConfig,
                                                    node.get_fully_qualified_name(), values)
+    if config.video_mean_frame_bytes > MAX_FRAME_BYTES:
+        raise ConfigError(
+            f"parameters 'video_packet_rate_pps' x 'video_packet_bits' / 'video_fps' of node "
+            f'{node.get_fully_qualified_name()} = {config.video_packet_rate_pps:g} x '
+            f'{config.video_packet_bits:g} bit / {config.video_fps:g}: a mean frame of '
+            f'{config.video_mean_frame_bytes:.0f} bytes; at most {MAX_FRAME_BYTES}')
     return config
 
 
@@ -203,6 +246,8 @@ class RobotController(Node):  # type: ignore[misc]
         self.tf_pub = self.create_publisher(TFMessage, '/tf', QoSProfile(
             depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.delay_pub = self.create_publisher(DelayMeasurement, 'delay', 100)
+        self.status_pub = self.create_publisher(ControllerStatus, 'status', 10)
+        self.last_status: tuple[Any, ...] | None = None
         self.sub = self.create_subscription(TeleopCommand, 'cmd', self.on_command, QoSProfile(
             depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
         # twin gate
@@ -221,6 +266,13 @@ class RobotController(Node):  # type: ignore[misc]
             self.gate_timer = self.create_timer(max(cfg.twin_wait_s / 2.0, 0.002),
                                                 self.release_held)
         self.timer = self.create_timer(self.period_s, self.tick)
+        # video (module docstring)
+        self.video_rng = np.random.default_rng([cfg.seed, 1])
+        self.frames = 0
+        if cfg.video_fps > 0:
+            self.video_pub = self.create_publisher(CompressedImage, 'video', QoSProfile(
+                depth=VIDEO_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
+            self.video_timer = self.create_timer(1.0 / cfg.video_fps, self.publish_frame)
         self.get_logger().info(
             f'control period {self.period_s * 1e3:g} ms, nominal gain certified up to '
             f'{self.schedule.nominal_certified_steps} samples, schedule up to '
@@ -366,6 +418,7 @@ class RobotController(Node):  # type: ignore[misc]
         if self.last_decision is None or key[0] != self.last_decision[0]:
             self.get_logger().info(f'gain: {key[0]} for delay bound {key[1]} samples')
         self.last_decision = key
+        self.publish_status(now, decision)
         x = self.state.x[0]
         reference = np.array([self.set_pos[0], self.set_vel[0], self.set_pos[1], self.set_vel[1]])
         stop = not self.tracking or decision.mode is SwitchingMode.STOP
@@ -383,6 +436,40 @@ class RobotController(Node):  # type: ignore[misc]
         self.publish(now)
 
     # ---- outputs
+    def publish_status(self, now: Any, decision: Any) -> None:
+        """ControllerStatus on a change of gain, bound or tracking, and every STATUS_EVERY."""
+        change = (decision.mode.value, decision.delay_bound_steps, self.tracking,
+                  self.twin_silent)
+        if change == self.last_status and self.step % STATUS_EVERY != 0:
+            return
+        self.last_status = change
+        msg = ControllerStatus()
+        msg.header.stamp = now.to_msg()
+        msg.header.frame_id = 'base_link'
+        msg.gain_mode = decision.mode.value
+        msg.delay_bound_samples = int(decision.delay_bound_steps)
+        msg.certified = bool(decision.certified_for_bound)
+        msg.nominal_certified_samples = int(self.schedule.nominal_certified_steps)
+        msg.tracking = bool(self.tracking)
+        msg.command_silence_s = ((now.nanoseconds - self.last_receive_ns) * 1e-9
+                                 if self.last_receive_ns is not None else 0.0)
+        msg.twin_silent = bool(self.twin_silent)
+        msg.commands_vetoed = int(self.vetoed)
+        msg.commands_expired = int(self.expired)
+        self.status_pub.publish(msg)
+
+    def publish_frame(self) -> None:
+        """One video frame: zero bytes, as many as the eMBB model draws (not a JPEG)."""
+        size = int(lognormal_frame_bytes(self.video_rng, self.config.video_mean_frame_bytes,
+                                         self.config.video_frame_cv, 1)[0])
+        frame = CompressedImage()
+        frame.header.stamp = self.get_clock().now().to_msg()
+        frame.header.frame_id = 'camera'
+        frame.format = 'jpeg'
+        frame.data = bytes(size)  # fast on both backends (rclpy copies it into an array.array)
+        self.video_pub.publish(frame)
+        self.frames += 1
+
     def publish(self, now: Any) -> None:
         x = self.state.x[0]
         accel = self.state.accel_mps2[0]

@@ -1,7 +1,8 @@
 """
 ``teleop_operator``: the remote operator of seed 003. It sends velocity set-points along the
-reference as ior_ros/TeleopCommand on ``cmd`` (the URLLC slice) and measures the latency of the
-robot's state feedback (ior_ros/RobotState on ``state``, the eMBB slice).
+reference as ior_ros/TeleopCommand on ``cmd`` (the URLLC slice), measures the latency of the
+robot's state and video feedback (ior_ros/RobotState on ``state`` and sensor_msgs/CompressedImage
+on ``video``, the eMBB slice) and publishes the reference it follows as nav_msgs/Path.
 
 * **Set-points**: ``twist.linear`` is the reference velocity at ``t`` (seconds on the node's
   clock since the first tick): the figure eight of :mod:`ior_ros.core.control.figure_eight`, or a
@@ -25,6 +26,35 @@ robot's state feedback (ior_ros/RobotState on ``state``, the eMBB slice).
   would only arrive later than its successor, so reliability buys nothing but delay.
 * **Feedback latency**: ``now − header.stamp`` of every RobotState; once a second the node logs
   ``feedback latency: n=<count> mean=<ms> ms max=<ms> ms`` over that second.
+* **Video latency**: ``now − header.stamp`` of every frame on ``video`` (best effort, keep last
+  10, as the robot sends it; the stamp is the capture time on the robot's clock, so both nodes
+  must share a clock, as for the state). Logged once a second like the state's,
+  ``video latency: n=<count> mean=<ms> ms max=<ms> ms``, and published per frame as
+  ior_ros/DelayMeasurement on ``video_latency`` (reliable, keep last 100, so ``ior bag record``
+  keeps every sample; the launch files put it on ``/teleop/video_latency``): ``send_time`` the
+  capture stamp, ``receive_time`` now, ``one_way_delay_s`` their difference, ``rtt_s`` twice it
+  (the symmetric estimate the robot makes for commands), ``sequence`` the count of frames
+  received (a frame carries no number), ``header.frame_id`` ``camera``.
+* **Reference path**: the set-points' trajectory as nav_msgs/Path on ``reference`` in frame
+  ``odom`` (the robot's odometry and path frame). The figure eight is sampled at
+  ``REFERENCE_POSES`` + 1 instants over one period (closed); the line over
+  ``REFERENCE_LINE_S`` seconds; each pose's yaw is the direction of the reference velocity.
+  Where it lies: the robot integrates the commanded velocities from where it is when its first
+  command arrives (robot_controller), so its set-point follows ``r(t) − r(t_s) + p`` with
+  ``t_s`` the reference time of that command and ``p`` the robot's position then. At start the
+  node publishes ``r`` itself (a robot at rest at the origin of ``odom`` that hears the first
+  command); at the first RobotState that acknowledges one of its commands
+  (``command_sequence``), it publishes the path again shifted by ``p − r(t_s)`` (``p`` that
+  state's position; the acknowledged command is the newest the robot applied, at most one
+  control period after the first) and logs ``reference anchored at command <n> ...``. So a
+  robot that came up after the operator, whose first commands were lost, is drawn on its
+  reference. Later changes are not followed: after a command timeout the robot resumes from where
+  it stopped, and every slip it executes moves its set-point for good (commands carry
+  velocities), so the robot's path may then leave the drawn reference. Transient local,
+  reliable, keep last 1, so any later subscriber such as RViz gets the newest. Its stamps are 0:
+  the curve holds at every time, and tf2 reads time 0 as "the latest transform", so a display
+  that starts minutes later still places it (a start-time stamp would be older than RViz's TF
+  buffer by then).
 
 Parameters (descriptors with ranges; all read-only: fixed at start): see
 :class:`~ior_ros.nodes._config.TeleopOperatorConfig`. Uses only ``ior_ros.runtime`` names, so it
@@ -33,7 +63,9 @@ runs on rclpy as well; the clock follows ``use_sim_time``.
 
 from __future__ import annotations
 
+import math
 import sys
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -49,6 +81,7 @@ from ior_ros.nodes._config import (
 from ior_ros.nodes._descriptors import describe
 from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import (
+    DurabilityPolicy,
     Node,
     QoSProfile,
     ReliabilityPolicy,
@@ -57,9 +90,21 @@ from ior_ros.runtime import (
 
 TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
 RobotState = get_message('ior_ros/msg/RobotState')
+CompressedImage = get_message('sensor_msgs/msg/CompressedImage')
+DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
+Path = get_message('nav_msgs/msg/Path')
+PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
 
 #: what cmd and state use: best effort, newest only (module docstring)
 COMMAND_QOS_DEPTH = 1
+#: the video reader: best effort, keep last 10 (robot_controller's video publisher)
+VIDEO_QOS_DEPTH = 10
+#: poses of the reference path (one period of the figure eight; the line's horizon), plus one
+REFERENCE_POSES = 400
+#: the line reference is drawn for this long from the start [s]
+REFERENCE_LINE_S = 60.0
+#: send times kept until the robot acknowledges a command (the reference's anchor)
+SENT_KEPT = 10_000
 
 _DESCRIPTIONS: dict[str, str] = {
     'amplitude_m': 'half-width a of the figure eight [m]',
@@ -78,6 +123,47 @@ _DESCRIPTIONS: dict[str, str] = {
 def command_qos() -> Any:
     """Best effort, keep last 1 (module docstring: why)."""
     return QoSProfile(depth=COMMAND_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def reference_qos() -> Any:
+    """Reliable, transient local, keep last 1: the reference reaches late subscribers."""
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def reference_position(config: TeleopOperatorConfig, t_s: float) -> tuple[float, float]:
+    """``r(t)``: the reference position at ``t`` seconds of reference time [m]."""
+    if config.reference is ReferenceShape.LINE:
+        return config.line_speed_mps * t_s, 0.0
+    x, y = FigureEight(config.amplitude_m, config.period_s).sample([t_s]).position_m[0]
+    return float(x), float(y)
+
+
+def reference_path(config: TeleopOperatorConfig,
+                   offset_m: tuple[float, float] = (0.0, 0.0)) -> Any:
+    """The nav_msgs/Path of the set-points' trajectory (module docstring), frame ``odom``,
+    shifted by ``offset_m``."""
+    if config.reference is ReferenceShape.LINE:
+        t = np.linspace(0.0, REFERENCE_LINE_S, REFERENCE_POSES + 1)  # [N]
+        position = np.stack([config.line_speed_mps * t, np.zeros_like(t)], axis=1)  # [N, 2]
+        velocity = np.tile([config.line_speed_mps, 0.0], (t.size, 1))  # [N, 2]
+    else:
+        t = np.linspace(0.0, config.period_s, REFERENCE_POSES + 1)  # [N]
+        sample = FigureEight(config.amplitude_m, config.period_s).sample(t)
+        position, velocity = sample.position_m, sample.velocity_mps  # [N, 2] each
+    position = position + np.asarray(offset_m)  # [N, 2]
+    yaw = np.arctan2(velocity[:, 1], velocity[:, 0])  # [N]
+    path = Path()
+    path.header.frame_id = 'odom'  # stamp 0: valid at every time (module docstring)
+    poses = []
+    for (x, y), psi in zip(position.tolist(), yaw.tolist(), strict=True):
+        pose = PoseStamped()
+        pose.header.frame_id = 'odom'
+        pose.pose.position.x, pose.pose.position.y = x, y
+        pose.pose.orientation.z, pose.pose.orientation.w = math.sin(0.5 * psi), math.cos(0.5 * psi)
+        poses.append(pose)
+    path.poses = poses
+    return path
 
 
 def declare_config(node: Any) -> TeleopOperatorConfig:
@@ -109,9 +195,21 @@ class TeleopOperator(Node):  # type: ignore[misc]
         self.rng = np.random.default_rng(cfg.seed)
         self.pub = self.create_publisher(TeleopCommand, 'cmd', command_qos())
         self.sub = self.create_subscription(RobotState, 'state', self.on_state, command_qos())
+        self.video_sub = self.create_subscription(
+            CompressedImage, 'video', self.on_video,
+            QoSProfile(depth=VIDEO_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.video_latency_pub = self.create_publisher(DelayMeasurement, 'video_latency', 100)
+        self.reference_pub = self.create_publisher(Path, 'reference', reference_qos())
+        reference = reference_path(cfg)
+        self.reference_pub.publish(reference)
+        self.get_logger().info(f'reference {cfg.reference.value}: {len(reference.poses)} poses '
+                               'published (transient local)')
         self.sequence = 0
         self.start_ns: int | None = None
         self.latencies_s: list[float] = []
+        self.video_latencies_s: list[float] = []
+        self.frames = 0
+        self.sent: deque[tuple[int, float]] | None = deque(maxlen=SENT_KEPT)  # (sequence, t)
         self.report_ns = 0
         self.slip_rng = np.random.default_rng([cfg.seed, 1])
         self.next_slip_s = self.draw_slip_gap()
@@ -158,20 +256,59 @@ class TeleopOperator(Node):  # type: ignore[misc]
             msg.twist.linear.x, msg.twist.linear.y = vx, vy
             msg.deadman = True
             self.pub.publish(msg)
+            if self.sent is not None:
+                self.sent.append((self.sequence, t_s))
             if slip:
                 vx, vy = self.velocity(t_s)
         if now.nanoseconds - self.report_ns >= 1_000_000_000:
             self.report_ns = now.nanoseconds
-            if self.latencies_s:
-                lat = np.asarray(self.latencies_s) * 1e3
-                self.get_logger().info(f'feedback latency: n={lat.size} mean={lat.mean():.2f} ms '
-                                       f'max={lat.max():.2f} ms')
-                self.latencies_s.clear()
+            for what, latencies in (('feedback', self.latencies_s),
+                                    ('video', self.video_latencies_s)):
+                if latencies:
+                    lat = np.asarray(latencies) * 1e3
+                    self.get_logger().info(f'{what} latency: n={lat.size} mean={lat.mean():.2f} '
+                                           f'ms max={lat.max():.2f} ms')
+                    latencies.clear()
 
     def on_state(self, msg: Any) -> None:
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         self.latencies_s.append((now_ns - stamp_ns) * 1e-9)
+        if self.sent is not None and msg.command_sequence > 0:
+            self.anchor_reference(msg)
+
+    def anchor_reference(self, msg: Any) -> None:
+        """Publish the reference again through the robot's position at the command it
+        acknowledges (module docstring); once."""
+        assert self.sent is not None
+        index = msg.command_sequence - self.sent[0][0] if self.sent else -1  # consecutive
+        if not 0 <= index < len(self.sent):
+            return  # not one of this node's commands (a previous operator's, say)
+        sent_t = self.sent[index][1]
+        self.sent = None
+        rx, ry = reference_position(self.config, sent_t)
+        offset = (float(msg.pose.position.x) - rx, float(msg.pose.position.y) - ry)
+        self.reference_pub.publish(reference_path(self.config, offset))
+        self.get_logger().info(f'reference anchored at command {msg.command_sequence} '
+                               f'(t = {sent_t:.3f} s): shifted by ({offset[0]:.4f}, '
+                               f'{offset[1]:.4f}) m')
+
+    def on_video(self, msg: Any) -> None:
+        """The frame's latency: logged once a second, published on ``video_latency``."""
+        now = self.get_clock().now()
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        latency_s = (now.nanoseconds - stamp_ns) * 1e-9
+        self.video_latencies_s.append(latency_s)
+        self.frames += 1
+        out = DelayMeasurement()
+        out.header.stamp = now.to_msg()
+        out.header.frame_id = 'camera'
+        out.sequence = self.frames
+        out.send_time = msg.header.stamp
+        out.receive_time = now.to_msg()
+        out.one_way_delay_s = latency_s
+        out.rtt_s = 2.0 * latency_s
+        self.video_latency_pub.publish(out)
 
 
 def main(args: list[str] | None = None) -> int:

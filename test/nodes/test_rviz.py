@@ -240,7 +240,7 @@ def test_rviz_shows_every_display_ok_with_the_demo_running(ros, xvfb: str, tmp_p
     if missing:
         pytest.skip(missing)
     names = enabled_displays()
-    assert len(names) == 6, names
+    assert len(names) == 7, names
     runtime_dir = tmp_path / 'xdg'
     runtime_dir.mkdir(mode=0o700)
     ros_env.update({'DISPLAY': xvfb, 'LIBGL_ALWAYS_SOFTWARE': '1',
