@@ -1,42 +1,51 @@
 """
 ``ran_emulator``: the simulated gNodeB and air interface between the teleoperation nodes.
 
-Relays three topics (remap them as any topic) with the delay and loss that
+Relays four topics (remap them as any topic) with the delay and loss that
 :class:`~ior_ros.core.ran.emulated_link.EmulatedLink` decides per packet for the slice's PRBs,
 channel, load and injected faults:
 
-==============  ===============  ==========================  ======  ==========================
-in              out              type                        slice   QoS (in and out)
-==============  ===============  ==========================  ======  ==========================
-``cmd_in``      ``cmd_out``      ior_ros/TeleopCommand       URLLC   in: best effort, depth 100;
-                                                                     out: reliable, depth 100
-``state_in``    ``state_out``    ior_ros/RobotState          eMBB    as cmd
-``verdict_in``  ``verdict_out``  ior_ros/TwinPrediction      URLLC   reliable, depth 100
-==============  ===============  ==========================  ======  ==========================
+==============  ===============  ===============================  ======  =====================
+in              out              type                             slice   QoS (in and out)
+==============  ===============  ===============================  ======  =====================
+``cmd_in``      ``cmd_out``      ior_ros/TeleopCommand            URLLC   in: best effort, depth
+                                                                          100; out: reliable,
+                                                                          depth 100
+``state_in``    ``state_out``    ior_ros/RobotState               eMBB    as cmd
+``verdict_in``  ``verdict_out``  ior_ros/TwinPrediction           URLLC   reliable, depth 100
+``video_in``    ``video_out``    sensor_msgs/CompressedImage      eMBB    in: best effort, depth
+                                                                          10; out: reliable,
+                                                                          depth 10
+==============  ===============  ===============================  ======  =====================
 
-The command and state inputs are best effort so that they match the operator's and the robot's
-best-effort publishers as well as reliable ones (a reliable reader does not match a best-effort
-writer); the outputs are reliable, which best-effort and reliable readers both accept. The
-twin's verdicts (one per judged command, matched by ``command_sequence``) cross the URLLC slice
-towards the robot like the commands they judge, reliable both ways (a lost veto would let a risky
-command through). Messages are relayed as serialized bytes (raw subscriptions), unchanged. A
-slice policy (ior_ros/SlicePolicy on ``slice_policy``) sets the PRBs per slice from its next
-slot; a policy that does not fit the carrier is logged and ignored.
+The command, state and video inputs are best effort so that they match best-effort publishers as
+well as reliable ones (a reliable reader does not match a best-effort writer); the outputs are
+reliable, which best-effort and reliable readers both accept. Video keeps 10 (frames are
+bulky). The twin's verdicts (one per judged command, matched by ``command_sequence``) cross the
+URLLC slice towards the robot like the commands they judge, reliable both ways (a lost veto
+would let a risky command through). Messages are relayed as serialized bytes (raw
+subscriptions), unchanged. On the air a video frame takes ``8 × len(serialized bytes)`` bits (a
+frame bigger than ``embb_max_queue_bits`` is always dropped, counted as lost); every other
+message takes its slice's ``packet_bits`` (the traffic model's packet, whatever the
+serializer makes of it). A slice policy (ior_ros/SlicePolicy on ``slice_policy``) sets the PRBs
+per slice from the slot in progress; a policy that does not fit the carrier is logged and
+ignored.
 
 Time: the node's wall time is a steady :class:`Clock` (so an in-process world drives it with its
 virtual time, :mod:`ior_ros.runtime.inproc`); simulated time is ``slot index × slot_s`` and runs
-``real_time_factor`` times as fast. The slots are run lazily, event-driven: when a packet arrives
-and when the one timer fires, the node runs the slots up to now (an idle stretch — both queues
-empty, no background traffic — in one vectorised :meth:`~ior_ros.core.ran.emulated_link.
-EmulatedLink.skip`, which gives bit-identical results to running its slots one by one), then
-sets the timer to the next event: the end of the slot in progress while a queue holds a packet,
-otherwise the next release of a held packet (``extra_delay_s``), the next metrics instant or the
-next ``/clock`` publication, and at most ``tick_period_s`` of wall time ahead. A packet's release
-is published at the end of its release slot. With ``publish_clock`` the node publishes the
-simulated time on ``/clock`` every ``clock_period_s`` of simulated time, so nodes with
-``use_sim_time`` follow the emulated network. Metrics (ior_ros/RanMetrics on ``ran_metrics``, one
-UeMetrics per slice: UE 0 the eMBB UE, UE 1 the URLLC UE) every ``metrics_period_s`` of
-simulated time.
+``real_time_factor`` times as fast. The link finds a packet's departure when the packet arrives
+(:meth:`~ior_ros.core.ran.emulated_link.EmulatedLink.offer`) and runs many slots at once, with
+or without background traffic, so the node runs no per-slot loop: when a packet arrives and when
+its one timer fires, it runs the slots up to now, in stretches that end at events, and sets the
+timer to the next event: the end of the slot in which a queued or held packet is due for release
+(``extra_delay_s`` included), the next metrics instant or the next ``/clock`` publication, and
+at most ``tick_period_s`` of wall time ahead. A packet is published at the end of its release
+slot. A node that fell more than ``MAX_CATCH_UP_SLOTS`` slots behind its wall time (suspended,
+overloaded) runs only the last ones of them: its simulated time falls behind. With
+``publish_clock`` the node publishes the simulated time on ``/clock`` every ``clock_period_s``
+of simulated time, so nodes with ``use_sim_time`` follow the emulated network. Metrics
+(ior_ros/RanMetrics on ``ran_metrics``, one UeMetrics per slice: UE 0 the eMBB UE, UE 1 the
+URLLC UE) every ``metrics_period_s`` of simulated time.
 
 Parameters (``ros2 param describe`` shows each with its range): the cell (``slot_s``,
 ``total_prbs``, ``link_preset``, ``seed``), per slice (prefix ``urllc_`` or ``embb_``): ``prbs``,
@@ -88,10 +97,13 @@ TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
 SlicePolicy = get_message('ior_ros/msg/SlicePolicy')
 RanMetrics = get_message('ior_ros/msg/RanMetrics')
 UeMetrics = get_message('ior_ros/msg/UeMetrics')
+CompressedImage = get_message('sensor_msgs/msg/CompressedImage')
 
 #: most slots one run of the slot loop may run: a node that fell further behind (suspended,
 #: overloaded) skips the rest instead of stalling its relays while it catches up
 MAX_CATCH_UP_SLOTS = 2000
+#: depth of the video relay's reader and writer (frames are bulky)
+VIDEO_DEPTH = 10
 
 _SLICES = {'urllc': SLICE_URLLC, 'embb': SLICE_EMBB}
 
@@ -190,6 +202,8 @@ class RanEmulator(Node):  # type: ignore[misc]
         self.cmd_pub = self.create_publisher(TeleopCommand, 'cmd_out', qos)
         self.state_pub = self.create_publisher(RobotState, 'state_out', qos)
         self.verdict_pub = self.create_publisher(TwinPrediction, 'verdict_out', qos)
+        self.video_pub = self.create_publisher(CompressedImage, 'video_out',
+                                               QoSProfile(depth=VIDEO_DEPTH))
         self.metrics_pub = self.create_publisher(RanMetrics, 'ran_metrics', 10)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos_profile_clock)
                           if self.config.publish_clock else None)
@@ -199,6 +213,9 @@ class RanEmulator(Node):  # type: ignore[misc]
                                  self._relay(SLICE_EMBB, self.state_pub), accept_any, raw=True)
         self.create_subscription(TwinPrediction, 'verdict_in',
                                  self._relay(SLICE_URLLC, self.verdict_pub), qos, raw=True)
+        self.create_subscription(
+            CompressedImage, 'video_in', self._relay(SLICE_EMBB, self.video_pub, sized=True),
+            QoSProfile(depth=VIDEO_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT), raw=True)
         self.create_subscription(SlicePolicy, 'slice_policy', self.on_policy, 10)
         self._ids = itertools.count()
         self._held: dict[int, tuple[Any, bytes]] = {}
@@ -222,11 +239,13 @@ class RanEmulator(Node):  # type: ignore[misc]
             f'{self.link.mean_snr_db(SLICE_URLLC):.1f} dB, embb '
             f'{self.link.mean_snr_db(SLICE_EMBB):.1f} dB')
 
-    def _relay(self, slice_id: int, publisher: Any) -> Any:
+    def _relay(self, slice_id: int, publisher: Any, sized: bool = False) -> Any:
+        """The callback of one relay; ``sized``: the message takes its own size on the air."""
         def on_message(data: bytes) -> None:
             self.advance()  # run the slots due first: the packet arrives in the slot of its time
             packet_id = next(self._ids)
-            if self.link.offer(slice_id, packet_id):
+            bits = 8 * len(data) if sized else None
+            if self.link.offer(slice_id, packet_id, bits):
                 self._held[packet_id] = (publisher, bytes(data))
             self._schedule()
         return on_message
@@ -246,6 +265,7 @@ class RanEmulator(Node):  # type: ignore[misc]
             return
         self.get_logger().info('slice policy: PRBs urllc '
                                f'{self.link.prbs(SLICE_URLLC)}, embb {self.link.prbs(SLICE_EMBB)}')
+        self._schedule()  # the queued packets have new departures
 
     def on_set_parameters(self, params: list[Any]) -> Any:
         """``<slice>_loss`` and ``<slice>_extra_delay_s`` apply from the next packet/slot."""
@@ -256,6 +276,7 @@ class RanEmulator(Node):  # type: ignore[misc]
                 self.link.set_fault(_SLICES[prefix], loss=float(p.value))
             elif prefix in _SLICES and rest == 'extra_delay_s':
                 self.link.set_fault(_SLICES[prefix], extra_delay_s=float(p.value))
+        self._schedule()
         return SetParametersResult(successful=True)
 
     @property
@@ -269,21 +290,16 @@ class RanEmulator(Node):  # type: ignore[misc]
         self._schedule()
 
     def advance(self) -> None:
-        """Run the slots up to now: idle stretches at once, busy slots one by one."""
+        """Run the slots up to now, in stretches that end where something is to be done."""
         elapsed_ns = self._wall_ns() - self._start_ns
         target = int(elapsed_ns * self._slots_per_ns + 1e-9)
         if target - self._slots_done > MAX_CATCH_UP_SLOTS:
             self._slots_done = target - MAX_CATCH_UP_SLOTS
-        link = self.link
         while self._slots_done < target:
-            if link.idle():
-                count = min(target - self._slots_done, self._slots_to_next_event())
-                link.skip(count)
-                self._slots_done += count
-            else:
-                for delivery in link.step():
-                    heapq.heappush(self._due, (delivery.release_slot, delivery.packet_id))
-                self._slots_done += 1
+            count = min(target - self._slots_done, self._slots_to_next_event())
+            for delivery in self.link.advance(count):
+                heapq.heappush(self._due, (delivery.release_slot, delivery.packet_id))
+            self._slots_done += count
             self._end_of_slot()
 
     def _end_of_slot(self) -> None:
@@ -300,18 +316,22 @@ class RanEmulator(Node):  # type: ignore[misc]
             self.clock_pub.publish(ClockMsg(clock=TimeMsg(sec=sec, nanosec=nsec)))
 
     def _slots_to_next_event(self) -> int:
-        """Slots from the slot in progress to the next end of a slot with something to do."""
+        """Slots from the slot in progress to the next end of a slot with something to do: a
+        release (of a held packet, or of one still in the link), metrics, /clock."""
         slot = self.link.slot
         ahead = self._metrics_slots - slot % self._metrics_slots
         if self.clock_pub is not None:
             ahead = min(ahead, self._clock_slots - slot % self._clock_slots)
         if self._due:
             ahead = min(ahead, self._due[0][0] + 1 - slot)
+        release = self.link.next_release_slot()
+        if release is not None:
+            ahead = min(ahead, release + 1 - slot)
         return max(1, ahead)
 
     def _schedule(self) -> None:
         """Set the timer to the next event (at most ``tick_period_s`` of wall time ahead)."""
-        ahead = self._slots_to_next_event() if self.link.idle() else 1
+        ahead = self._slots_to_next_event()
         wake_ns = self._start_ns + math.ceil((self._slots_done + ahead) / self._slots_per_ns)
         now_ns = self._wall_ns()
         wake_ns = min(max(now_ns + 1, wake_ns), now_ns + self._max_wait_ns)

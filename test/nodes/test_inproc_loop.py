@@ -1,10 +1,12 @@
 """
 The closed loop of issue 12 in one process (ior_ros.runtime.inproc): teleop_operator →
 ran_emulator → robot_controller and back, the shipped node classes with the topic names of the
-launch files, on the world's virtual clock. The loop closes (the robot tracks the figure eight as
-it does over DDS), one seed gives the same bytes twice and another seed other bytes, and the
+launch files, on the world's virtual clock, with the background traffic of
+config/closed_loop.yaml in both slices. The loop closes (the robot tracks the figure eight as it
+does over DDS), one seed gives the same bytes twice and another seed other bytes, and the
 real-time factor is measured. The emulator alone in a world gives exactly the delays of the core
-model (per slot, with or without its idle fast path), and relays the twin's verdicts.
+model stepped slot by slot (with and without background traffic; video frames by their size),
+and relays the twin's verdicts.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ import numpy as np
 import pytest
 
 from ior_ros.core.config import validate_config
-from ior_ros.core.ran.emulated_link import SLICE_URLLC, EmulatedLink, EmulatedLinkConfig
+from ior_ros.core.ran.emulated_link import (
+    SLICE_EMBB,
+    SLICE_URLLC,
+    EmulatedLink,
+    EmulatedLinkConfig,
+)
 from ior_ros.runtime.inproc import InprocWorld
 from ior_ros.runtime.node import Node
 from ior_ros.runtime.qos import QoSProfile
-from ior_ros.runtime.registry import decode, get_message
+from ior_ros.runtime.registry import decode, get_message, serialize
 
 RUN_S = 20.0
 SETTLE_S = 2.0  # the robot starts at rest; the first set-point is a velocity step
@@ -31,10 +38,16 @@ TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
 RobotState = get_message('ior_ros/msg/RobotState')
 DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
 TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
+CompressedImage = get_message('sensor_msgs/msg/CompressedImage')
 
 RADIO = {'cmd_in': '/teleop/cmd', 'cmd_out': '/robot/cmd', 'state_in': '/robot/state',
          'state_out': '/teleop/state', 'verdict_in': '/teleop/twin_prediction',
-         'verdict_out': '/robot/twin_prediction'}
+         'verdict_out': '/robot/twin_prediction', 'video_in': '/robot/video',
+         'video_out': '/teleop/video'}
+#: the load of config/closed_loop.yaml: other robots' commands, other UEs' video [bit/s]
+BACKGROUND = {'urllc_background_bps': 2e6, 'embb_background_bps': 2e7}
+#: real-time factor on CPU time the loop must beat (issue 12 asks 20; module test below)
+RTF_FLOOR = 6.0
 
 
 def _loop(seed: int, run_s: float = RUN_S) -> tuple[list[bytes], list[Any], tuple[float, float]]:
@@ -45,10 +58,11 @@ def _loop(seed: int, run_s: float = RUN_S) -> tuple[list[bytes], list[Any], tupl
     from ior_ros.nodes.teleop_operator import TeleopOperator
 
     with InprocWorld(seed=seed) as world:
-        world.add(TeleopOperator, remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state'})
-        world.add(RanEmulator, remaps=RADIO)
+        world.add(TeleopOperator, remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state',
+                                          'video': '/teleop/video'})
+        world.add(RanEmulator, remaps=RADIO, parameters=BACKGROUND)
         world.add(RobotController, remaps={'cmd': '/robot/cmd', 'state': '/robot/state',
-                                           'delay': '/robot/delay'})
+                                           'delay': '/robot/delay', 'video': '/robot/video'})
         states = world.tap('/robot/state', RobotState, raw=True)
         delays = world.tap('/robot/delay', DelayMeasurement)
         start, cpu = time.perf_counter(), time.process_time()
@@ -80,9 +94,10 @@ def test_loop_closes_repeats_from_its_seed_and_runs_faster_than_real_time() -> N
     # so every command sent is measured once
     assert 85.0 < rate < 115.0 and 0.9 * 100 * RUN_S < len(one_way) < 1.1 * 100 * RUN_S
     assert all(1e-3 - 1e-12 <= d < 5e-3 for d in one_way)
-    # issue 12 asks for >= 20 (docs/models/runtime.md: what limits it); CPU time, because the
-    # wall time of a machine shared with other work says more about the others
-    assert RUN_S / cpu > 3.0
+    # issue 12 asks for >= 20 (benchmarks/bench_emulated_link.py and BENCHMARKS.md: what the
+    # loop costs, node by node); CPU time, because the wall time of a machine shared with other
+    # work says more about the others
+    assert RUN_S / cpu > RTF_FLOOR
 
     # the same seed: the same bytes; another seed: other bytes
     again, _, _ = _loop(seed=1)
@@ -138,26 +153,29 @@ class _Sender(Node):  # type: ignore[misc]
         self.received.append((msg.sequence, self.get_clock().now().nanoseconds - sent))
 
 
-def _model(config: EmulatedLinkConfig, seed: int, slots: int) -> list[tuple[int, int]]:
-    """What the core model gives, slot by slot, to a packet offered every 10th slot from slot 10
-    (the sender's times): (sequence, delay ns), in release order."""
+def _model(config: EmulatedLinkConfig, seed: int, slots: int, every: int = 10,
+           slice_id: int = SLICE_URLLC, bits: list[int] | None = None) -> list[tuple[int, int]]:
+    """What the core model gives, one step() per slot, to packet k = 1, 2, ... offered in slot
+    ``k × every`` (the sender's times), of ``bits[k - 1]`` bits if given: (k, delay ns), in
+    release order."""
     link = EmulatedLink(config, np.random.default_rng(seed))
     out: list[tuple[int, int]] = []
     for slot in range(slots):
-        if slot and slot % 10 == 0:
-            link.offer(SLICE_URLLC, slot // 10)
+        k = slot // every
+        if slot and slot % every == 0 and (bits is None or k <= len(bits)):
+            link.offer(slice_id, k, None if bits is None else bits[k - 1])
         out += [(d.packet_id, round(d.delay_s * 1e9)) for d in link.step()]
     return out
 
 
 @pytest.mark.parametrize('params', [
-    # 1 Mbit/s of background on 1 PRB: queueing, every slot stepped
+    # 1 Mbit/s of background on 1 PRB: queueing
     {'urllc_prbs': 1, 'urllc_packet_bits': 3000, 'urllc_background_bps': 1.0e6,
      'urllc_extra_delay_s': 0.02},
-    # no background: the idle stretches are skipped; 10 % injected loss
+    # no background: 10 % injected loss
     {'urllc_prbs': 1, 'urllc_packet_bits': 5000, 'urllc_loss': 0.1,
      'urllc_extra_delay_s': 0.005},
-], ids=['background', 'idle-fast-path'])
+], ids=['background', 'no-background'])
 def test_emulator_delays_are_the_core_models_exactly(params: dict[str, Any]) -> None:
     from ior_ros.nodes.ran_emulator import RanEmulator
 
@@ -174,6 +192,61 @@ def test_emulator_delays_are_the_core_models_exactly(params: dict[str, Any]) -> 
     print(f'{len(got)} of {sender.sequence} commands: delay p10/p50/p90 '
           f'{np.percentile(delays, [10, 50, 90])} ms')
     assert len(model) > 300 and got == model  # same packets lost, same delays, to the ns
+
+
+class _Camera(Node):  # type: ignore[misc]
+    """A CompressedImage on /video_in every 33 ms (from 33 ms) of 1 to 60 kB, frame 40 of 150 kB;
+    notes each frame's serialized size and each /video_out's delay [ns]."""
+
+    def __init__(self) -> None:
+        super().__init__('camera')
+        self.pub = self.create_publisher(CompressedImage, '/video_in', QoSProfile(depth=10))
+        self.create_subscription(CompressedImage, '/video_out', self.on_out, QoSProfile(depth=10))
+        self.rng = np.random.default_rng(3)
+        self.sizes: list[int] = []  # serialized bytes of each frame sent
+        self.received: list[tuple[int, int]] = []  # (frame, delay ns)
+        self.create_timer(0.033, self.tick)
+
+    def tick(self) -> None:
+        frame = len(self.sizes) + 1
+        msg = CompressedImage(format='jpeg', data=bytes(
+            150_000 if frame == 40 else int(self.rng.integers(1000, 60_000))))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = str(frame)
+        self.sizes.append(len(serialize(msg)))
+        self.pub.publish(msg)
+
+    def on_out(self, msg: Any) -> None:
+        sent = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        self.received.append((int(msg.header.frame_id),
+                              self.get_clock().now().nanoseconds - sent))
+
+
+def test_video_frames_take_their_size_on_the_air() -> None:
+    from ior_ros.nodes.ran_emulator import RanEmulator
+
+    params = {'embb_prbs': 10, 'embb_packet_bits': 12000, 'embb_background_bps': 2e6,
+              'embb_max_queue_bits': 1e6, 'embb_extra_delay_s': 0.002}
+    with InprocWorld() as world:
+        world.add(RanEmulator, parameters={**params, 'seed': 9},
+                  remaps={'video_in': '/video_in', 'video_out': '/video_out'})
+        camera = world.add(_Camera)
+        world.run(4.0)
+    config = validate_config(EmulatedLinkConfig, {'embb': {
+        k.removeprefix('embb_'): v for k, v in params.items()}})
+    model = [(k, d) for k, d in _model(config, 9, 4000, every=33, slice_id=SLICE_EMBB,
+                                        bits=[8 * n for n in camera.sizes])
+             if k * 33 + d // 1_000_000 - 1 < 4000]  # released by the end of the run
+    got = camera.received
+    delays = np.array([d for _, d in got]) * 1e-6
+    big, small = (np.median([d for k, d in got if (camera.sizes[k - 1] > 40_000) == flag])
+                  for flag in (True, False))
+    print(f'{len(got)} of {len(camera.sizes)} frames; delay p10/p50/p90 '
+          f'{np.percentile(delays, [10, 50, 90])} ms; median > 40 kB {big * 1e-6:.1f} ms, '
+          f'<= 40 kB {small * 1e-6:.1f} ms')
+    assert len(model) > 100 and got == model  # same frames, same delays, to the ns
+    assert 40 not in {k for k, _ in camera.received}  # 1.2 Mbit: more than the queue holds
+    assert big > small + 10e6  # ~17 kbit per slot on 10 PRBs: the size shows in the delay
 
 
 def test_twin_verdicts_cross_the_urllc_slice() -> None:

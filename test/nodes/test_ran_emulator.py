@@ -118,7 +118,8 @@ def start_emulator(ros: RosEnv, *params: str) -> Any:
     """The node with config/nodes/ran_emulator.yaml (so a bad value there fails here) and
     ``params`` on top."""
     args = ['--params-file', str(REPO / 'config/nodes/ran_emulator.yaml'), '-r',
-            'cmd_in:=/cmd_in', '-r', 'cmd_out:=/cmd_out', *(a for p in params for a in ('-p', p))]
+            'cmd_in:=/cmd_in', '-r', 'cmd_out:=/cmd_out', '-r', 'video_in:=/video_in', '-r',
+            'video_out:=/video_out', *(a for p in params for a in ('-p', p))]
     if ros.backend == 'rclpy':
         node = installed_node(ros, 'ran_emulator', '--ros-args', *args)
     else:
@@ -247,6 +248,66 @@ def test_slice_policy_metrics_and_clock(ros: RosEnv, probe: Probe) -> None:
     urllc = [u for r in reports for u in r.ues if u.slice_id == SLICE_URLLC and u.delay_s > 0]
     assert urllc and all(u.delay_s >= 1e-3 - 1e-12 and 20 < u.sinr_db < 40 for u in urllc), \
         urllc
+
+
+def test_video_frames_take_their_size_on_the_air(ros: RosEnv, probe: Probe) -> None:
+    from ior_ros.runtime.messages import deserialize, get_message, serialize
+    from ior_ros.runtime.qos import QoSProfile, ReliabilityPolicy
+
+    # 10 PRBs serve ~17 kbit per slot: a 2 kB frame leaves in its slot, a 60 kB one in ~28
+    image = 'sensor_msgs/msg/CompressedImage'
+    start_emulator(ros, 'embb_prbs:=10', 'embb_max_queue_bits:=1000000.0', 'seed:=4')
+    metrics = probe.reader_of('/ran_metrics', 'ior_ros/msg/RanMetrics')
+    # a best-effort camera (as robot_controller's) in, a reliable reader out: both must match
+    writer = probe.ctx.create_writer('/video_in', image, QoSProfile(
+        depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+    reader = probe.reader_of('/video_out', image, QoSProfile(depth=100))
+    assert wait_until(lambda: writer.matched_count() >= 1 and reader.matched_count() >= 1,
+                      timeout=60)
+    frame_cls, time_cls = get_message(image), get_message('builtin_interfaces/msg/Time')
+    got: dict[str, float] = {}  # frame id -> delay [s]
+
+    def send(name: str, size: int, linger_s: float) -> int:
+        sec, nsec = divmod(time.time_ns(), 1_000_000_000)
+        msg = frame_cls(format='jpeg', data=bytes(size))
+        msg.header.stamp, msg.header.frame_id = time_cls(sec=sec, nanosec=nsec), name
+        data = serialize(msg)
+        writer.write(data)
+        end = time.monotonic() + linger_s
+        while time.monotonic() < end:
+            for sample, _ in reader.take():
+                out = deserialize(sample, image)
+                sent = out.header.stamp.sec + out.header.stamp.nanosec * 1e-9
+                got[out.header.frame_id] = time.time() - sent
+            time.sleep(0.0005)
+        return 8 * len(data)
+
+    deadline = time.monotonic() + 30
+    while 'warm' not in got:  # the first samples after discovery take far longer than the radio
+        assert time.monotonic() < deadline, 'no frame came through the emulator in 30 s'
+        send('warm', 2000, 0.2)
+    bits = {}
+    for k in range(20):  # one at a time: a frame never waits behind another
+        bits[f's{k}'] = send(f's{k}', 2000, 0.1)
+        bits[f'l{k}'] = send(f'l{k}', 60_000, 0.1)
+    send('huge', 200_000, 0.5)  # 1.6 Mbit: more than the queue holds
+    small = np.array([got[f's{k}'] for k in range(20) if f's{k}' in got])
+    large = np.array([got[f'l{k}'] for k in range(20) if f'l{k}' in got])
+    # the model: slots until the capacity served since the frame's arrival covers its bits
+    link = EmulatedLink(validate_config(EmulatedLinkConfig, {'embb': {'prbs': 10}}),
+                        np.random.default_rng(4))
+    cap = np.cumsum(link.slot_draws(0, 0, 20_000).capacity_bits.reshape(200, 100), axis=1)
+    model = {n: np.median([np.searchsorted(c, b) + 1 for c in cap]) * 1e-3
+             for n, b in (('small', bits['s0']), ('large', bits['l0']))}
+    print(f'video delay median: 2 kB {np.median(small) * 1e3:.1f} ms (model '
+          f'{model["small"] * 1e3:.0f}), 60 kB {np.median(large) * 1e3:.1f} ms (model '
+          f'{model["large"] * 1e3:.0f}); {len(small) + len(large)} of 40 frames')
+    assert len(small) == 20 and len(large) == 20 and 'huge' not in got
+    # release at the first tick after the slot's end and DDS add 1-2 ms, a busy machine more
+    assert abs(np.median(large) - np.median(small) - (model['large'] - model['small'])) < 5e-3
+    assert np.median(large) - np.median(small) > 15e-3
+    reports = [deserialize(d, 'ior_ros/msg/RanMetrics') for d, _ in metrics.take()]
+    assert any(u.slice_id == 0 and u.packet_loss_ratio > 0 for r in reports for u in r.ues)
 
 
 def test_too_many_prbs_is_one_line(ros: RosEnv) -> None:

@@ -95,6 +95,28 @@ def test_full_queue_drops() -> None:
     assert link.step() == []
 
 
+def test_sized_packets_take_their_bits() -> None:
+    # a video frame occupies its own size: 10 times the bits, about 10 times the slots; a frame
+    # larger than the queue is dropped and counted as lost
+    config = _config(prbs=1, max_queue_bits=500_000)
+    link = EmulatedLink(config, np.random.default_rng(7))
+    slots: dict[int, list[float]] = {4_000: [], 40_000: []}
+    sizes = {}
+    for k in range(60):
+        size = 4_000 if k % 2 else 40_000
+        assert link.offer(SLICE_URLLC, k, size)
+        sizes[k] = size
+        for d in link.advance(100):  # 1 PRB: ~1.6 kbit per slot, so the queue empties
+            slots[sizes[d.packet_id]].append(d.delay_s / config.slot_s)
+    small, large = np.mean(slots[4_000]), np.mean(slots[40_000])
+    assert len(slots[4_000]) == len(slots[40_000]) == 30
+    per_slot = np.mean(link.slot_draws(SLICE_URLLC, link.slot, 10_000).capacity_bits)
+    assert large - small == pytest.approx(36_000 / per_slot, rel=0.1)  # ~22 slots more
+    link.report()
+    assert not link.offer(SLICE_URLLC, 99, 500_001)
+    assert link.report()[SLICE_URLLC].loss_ratio == 1.0
+
+
 def test_deterministic_from_seed() -> None:
     config = _config(background_bps=2e6, loss=0.1)
     a = _run(EmulatedLink(config, np.random.default_rng(42)), 2000, every=3)
