@@ -98,7 +98,7 @@ capacities (tens of Mbit over a block) stays far below it."""
 
 _NEVER = 2**62  # "no departure before this slot" of a slice without PRBs
 _REBASE_BITS = float(2**32)  # queue positions are counted from a new origin beyond this
-_CHANNEL, _ARRIVALS, _THINNING, _RELAYED_LOSS = range(4)  # the keyed random streams
+_CHANNEL, _ARRIVALS, _THINNING, _RELAYED_LOSS, _BURSTS = range(5)  # the keyed random streams
 
 
 class SliceLinkConfig(FrozenModel):
@@ -114,6 +114,14 @@ class SliceLinkConfig(FrozenModel):
     caller does not give."""
     background_bps: float = Field(0.0, ge=0, le=10e9)
     """Mean rate of the background traffic sharing the slice's queue [bit/s] (Poisson)."""
+    burst_bps: float = Field(0.0, ge=0, le=10e9)
+    """Extra background rate while a burst is on [bit/s] (0: no bursts). Bursts and gaps
+    alternate with exponential lengths: the background is a two-state Markov-modulated Poisson
+    process (MMPP-2, Heffes and Lucantoni, IEEE JSAC 1986), the usual model of bursty load."""
+    burst_on_s: float = Field(0.5, gt=0, le=3600)
+    """Mean length of a burst [s]."""
+    burst_off_s: float = Field(5.0, gt=0, le=3600)
+    """Mean gap between bursts [s] (the process starts in a gap)."""
     loss: float = Field(0.0, ge=0, le=1)
     """Probability that a packet is lost on arrival, on top of tail drops [1]."""
     extra_delay_s: float = Field(0.0, ge=0, le=60)
@@ -237,6 +245,13 @@ class _SliceQueue:
         self.mean_snr = float(config.link.mean_snr(cfg.distance_m))
         self.packet_bits = float(cfg.packet_bits)
         self.mean_arrivals = cfg.background_bps * config.slot_s / cfg.packet_bits  # per slot
+        self.burst_arrivals = cfg.burst_bps * config.slot_s / cfg.packet_bits  # per slot, extra
+        # burst schedule: switch slots, alternately the start of a burst and of a gap, drawn in
+        # order from their own stream as far as the arrivals need them
+        self.switches: list[int] = []
+        self.burst_rng = self._stream(_BURSTS)
+        if self.burst_arrivals > 0.0:
+            self.mean_arrivals += 1e-300  # a queue with bursts to come is never idle
         # pre-drawn slots: channel for [chan_first, chan_first + len(cap)), arrivals likewise
         self.chan_first = 0
         self.cap: FloatArray = np.zeros(0)
@@ -299,7 +314,8 @@ class _SliceQueue:
             if self.mean_arrivals == 0.0:
                 raw = np.zeros(stop - end, dtype=np.int64)
             else:  # the whole block's counts, from its own key: a redraw gives the same ones
-                counts = self._stream(_ARRIVALS, block).poisson(self.mean_arrivals, BLOCK_SLOTS)
+                lam = self._block_means(block * BLOCK_SLOTS)
+                counts = self._stream(_ARRIVALS, block).poisson(lam, BLOCK_SLOTS)
                 raw = counts[end - block * BLOCK_SLOTS:].astype(np.int64)
             if self.loss == 0.0 or not raw.any():
                 kept = raw
@@ -313,6 +329,21 @@ class _SliceQueue:
             end = stop
         self.raw = np.concatenate(raws)
         self.kept = np.concatenate(kepts)
+
+    def _block_means(self, first: int) -> float | FloatArray:
+        """Mean background arrivals per slot of the block that starts at ``first``: a number
+        without bursts, else per slot (the base rate plus the burst rate while one is on)."""
+        if self.burst_arrivals == 0.0:
+            return self.mean_arrivals
+        stop = first + BLOCK_SLOTS
+        while not self.switches or self.switches[-1] < stop:
+            mean_s = self.cfg.burst_off_s if len(self.switches) % 2 == 0 else self.cfg.burst_on_s
+            last = self.switches[-1] if self.switches else 0
+            gap = max(1, int(round(self.burst_rng.exponential(mean_s) / self.slot_s)))
+            self.switches.append(last + gap)
+        slots = np.arange(first, stop)
+        on = np.searchsorted(np.asarray(self.switches), slots, side='right') % 2 == 1  # [n]
+        return np.where(on, self.mean_arrivals + self.burst_arrivals, self.mean_arrivals)
 
     def draws(self, first: int, count: int) -> SlotDraws:
         if first < max(self.chan_first, self.arr_first):

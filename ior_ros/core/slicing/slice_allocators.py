@@ -27,6 +27,11 @@ The ``policy`` parameter picks one:
   delay-budget violations, ``Z ← max(Z + 1{D > D_budget} - (1 - χ), 0)`` per period (Neely's
   virtual queue for the time-average constraint ``P(D > D_budget) <= 1 - χ``, seed 003's
   reliability constraint 8a): every period with a violation raises Z, and Z buys URLLC PRBs.
+  The rate in h is, for eMBB, what its PRBs deliver, ``min(n_e c_e, Q_e / T + A_e)``, not what
+  they could carry (capacity beyond its backlog and arrivals earns no throughput, so a lightly
+  loaded eMBB slice does not hold PRBs that URLLC could use); for URLLC its service rate
+  ``n_u c_u`` (capacity beyond its arrivals is what shortens its queueing delay). Among equal
+  costs URLLC gets the most.
 * ``drl``: the deployable actors of :class:`~ior_ros.core.slicing.policy.SlicingPolicy`
   (:class:`DrlAllocator` says how the two-slice cell is mapped to the policy's users).
 * ``puncturing``: issue 2's rule (URLLC first, :mod:`ior_ros.core.ran.puncturing`) at the
@@ -201,13 +206,18 @@ class DppAllocator:
         cost: FloatArray = np.zeros(n_u.shape)
         for i, n in ((u, n_u), (e, n_e)):
             q = view.queue_bits[i]
-            served: FloatArray = n * view.prb_rate_bps[i]  # [C] bit/s
+            served: FloatArray = n * view.prb_rate_bps[i]  # [C] bit/s the PRBs can carry
+            # the rate that counts: for URLLC its service rate (capacity beyond its arrivals is
+            # what shortens its delay); for eMBB what it delivers, no more than its backlog and
+            # arrivals (a PRB with nothing to send earns no throughput)
+            delivered: FloatArray = served if i == u else np.minimum(
+                served, q / t + view.arrival_bps[i])  # [C]
             q_next: FloatArray = np.maximum(q + (view.arrival_bps[i] - served) * t, 0.0)
             q_ref = self.queue_reference_bits(view.templates[i])
             reference = view.templates[i].guaranteed_bitrate_bps or cfg.dpp_rate_reference_bps
             cost += view.weight[i] * (0.5 * (q_next ** 2 - q ** 2) / q_ref ** 2
                                       + cfg.dpp_penalty_weight
-                                      * rate_cost(served, reference, cfg.dpp_rate_epsilon))
+                                      * rate_cost(delivered, reference, cfg.dpp_rate_epsilon))
             if i == u:
                 slack = delay_constraint_slack(served, cfg.tail_coefficient_per_bit,
                                                view.templates[u].delay_budget_s,
@@ -221,7 +231,9 @@ class DppAllocator:
         if u is None or e is None:
             return [float(view.total_prbs)] * len(view.kinds)
         costs = self.costs(view)
-        n_u = min(costs, key=lambda n: (costs[n], n))
+        # among equal costs the most URLLC PRBs: PRBs neither slice needs now go to the one
+        # whose delay they shorten (work-conserving; they are back for eMBB next period)
+        n_u = min(costs, key=lambda n: (costs[n], -n))
         out = [0.0] * len(view.kinds)
         out[u], out[e] = float(n_u), float(view.total_prbs - n_u)
         return out

@@ -152,3 +152,28 @@ def test_report_metrics() -> None:
 def test_config_refuses_too_many_prbs() -> None:
     with pytest.raises(ConfigError, match='exceeds total_prbs = 50'):
         validate_config(EmulatedLinkConfig, {'urllc': {'prbs': 20}, 'embb': {'prbs': 40}})
+
+
+def test_bursts_modulate_the_background_as_an_mmpp() -> None:
+    """MMPP-2 bursts: the long-run rate is base + burst × on / (on + off); arrivals come in
+    episodes (per-second counts far more variable than Poisson's); the schedule is the seed's."""
+    slot_s, bits = 1e-3, 1000
+    cfg = validate_config(EmulatedLinkConfig, {'urllc': {
+        'prbs': 10, 'packet_bits': bits, 'background_bps': 1e6, 'burst_bps': 4e6,
+        'burst_on_s': 0.5, 'burst_off_s': 2.0}})
+    link = EmulatedLink(cfg, np.random.default_rng(3))
+    n = 400_000  # 400 s: ~160 episodes
+    arrivals = link.slot_draws(SLICE_URLLC, 0, n).arrivals
+    rate_bps = arrivals.sum() * bits / (n * slot_s)
+    assert rate_bps == pytest.approx(1e6 + 4e6 * 0.5 / 2.5, rel=0.1)
+    per_s = arrivals.reshape(-1, 1000).sum(axis=1)
+    # Poisson at the mean rate: variance = mean; episodes of 5x the base rate: far more
+    assert per_s.var() > 5 * per_s.mean()
+    again = EmulatedLink(cfg, np.random.default_rng(3)).slot_draws(SLICE_URLLC, 0, 5000)
+    assert np.array_equal(again.arrivals, arrivals[:5000])
+    # without bursts the counts stay Poisson (variance ≈ mean)
+    plain = validate_config(EmulatedLinkConfig, {'urllc': {
+        'prbs': 10, 'packet_bits': bits, 'background_bps': 1.8e6}})
+    flat = EmulatedLink(plain, np.random.default_rng(3)).slot_draws(SLICE_URLLC, 0, 100_000)
+    counts = flat.arrivals.reshape(-1, 1000).sum(axis=1)
+    assert counts.var() == pytest.approx(counts.mean(), rel=0.5)

@@ -57,9 +57,12 @@ def embb(**changes: Any) -> SliceTemplate:
     return template(**base)
 
 
-def metrics(urllc_delay_s: float = 0.004, urllc_queue: float = 4e3, embb_queue: float = 1e5,
-            di: float | None = None, error: float | None = None) -> BrokerMetrics:
-    return BrokerMetrics({0: SliceMetrics(30e6, embb_queue, 0.02, 29.0),
+def metrics(urllc_delay_s: float = 0.004, urllc_queue: float = 4e3, embb_queue: float = 5e6,
+            di: float | None = None, error: float | None = None,
+            embb_rate: float = 60e6) -> BrokerMetrics:
+    """A cell whose eMBB slice is saturated (seconds of video queued) unless told otherwise:
+    every PRB is contested."""
+    return BrokerMetrics({0: SliceMetrics(embb_rate, embb_queue, 0.02, 29.0),
                           1: SliceMetrics(0.2e6, urllc_queue, urllc_delay_s, 29.0)},
                          interval_s=0.1, dexterity_index=di, tracking_error_m=error)
 
@@ -314,7 +317,7 @@ def test_di_feedback_raises_urllc_weight_and_prbs() -> None:
     # every allocator: the same cell and load, a good and a poor DI (wide PRB bounds, so that
     # the ratios do not decide alone)
     wide = [template(prb_ratio={'min': 0.02, 'max': 0.9}), embb(prb_ratio={'min': 0.1})]
-    load = BrokerMetrics({0: SliceMetrics(20e6, 5e4, 0.02, 29.0),
+    load = BrokerMetrics({0: SliceMetrics(20e6, 5e6, 0.5, 29.0),  # eMBB backlogged
                           1: SliceMetrics(5e6, 5e4, 0.004, 29.0)}, 0.1)
     for policy in AllocatorName:
         prbs = []
@@ -334,8 +337,8 @@ def test_drl_maps_the_cell_to_the_policy_layout() -> None:
     obs = broker.allocator.observation(view)  # type: ignore[union-attr]
     lay = POLICY.layout
     assert obs.shape == (lay.size,)
-    # 100 kbit of eMBB backlog over 5 users of 12 kbit packets, reference 100 packets
-    assert obs[lay.embb_queue] == pytest.approx(1e5 / 5 / 12000 / 100)
+    # 5 Mbit of eMBB backlog over 5 users of 12 kbit packets, reference 100 packets
+    assert obs[lay.embb_queue] == pytest.approx(5e6 / 5 / 12000 / 100)
     assert obs[lay.urllc_delay] == pytest.approx(0.004 / 0.02)
     assert obs[lay.dexterity] == pytest.approx(0.4)
     a = broker.step(metrics())
