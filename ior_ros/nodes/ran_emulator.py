@@ -49,7 +49,8 @@ URLLC UE) every ``metrics_period_s`` of simulated time.
 
 Parameters (``ros2 param describe`` shows each with its range): the cell (``slot_s``,
 ``total_prbs``, ``link_preset``, ``seed``), per slice (prefix ``urllc_`` or ``embb_``): ``prbs``,
-``distance_m``, ``packet_bits``, ``background_bps``, ``max_queue_bits``, ``loss`` and
+``distance_m``, ``packet_bits``, ``background_bps``, ``burst_bps``, ``burst_on_s``,
+``burst_off_s``, ``max_queue_bits``, ``loss`` and
 ``extra_delay_s`` (the last two change at run time with ``ros2 param set``; the others are
 read-only), and the node's timing (``real_time_factor``, ``tick_period_s``, ``metrics_period_s``,
 ``publish_clock``, ``clock_period_s``). A start value outside its range, or slices with more PRBs
@@ -154,6 +155,14 @@ def declare_config(node: Any) -> RanEmulatorConfig:
             'background_bps': param(f'{prefix}_background_bps', d.background_bps, 'background '
                                     f'traffic sharing the {prefix} queue [bit/s], Poisson',
                                     float_range=(0.0, 10e9), **ro),
+            'burst_bps': param(f'{prefix}_burst_bps', d.burst_bps, f'extra {prefix} background '
+                               'rate during bursts [bit/s] (MMPP-2); 0: no bursts',
+                               float_range=(0.0, 10e9), **ro),
+            'burst_on_s': param(f'{prefix}_burst_on_s', d.burst_on_s, f'mean {prefix} burst '
+                                'length [s], exponential', float_range=(1e-3, 3600.0), **ro),
+            'burst_off_s': param(f'{prefix}_burst_off_s', d.burst_off_s, f'mean gap between '
+                                 f'{prefix} bursts [s], exponential',
+                                 float_range=(1e-3, 3600.0), **ro),
             'max_queue_bits': param(f'{prefix}_max_queue_bits', d.max_queue_bits, f'{prefix} '
                                     'queue capacity [bit]; a packet beyond it is dropped',
                                     float_range=(1.0, 1e12), **ro),
