@@ -44,6 +44,11 @@ def set_default_level(level: str | int | LoggingSeverity) -> None:
     _DEFAULT_LEVEL[0] = _parse_level(level)
 
 
+def default_level() -> LoggingSeverity:
+    """The level of every logger without its own level (:func:`set_default_level`)."""
+    return _DEFAULT_LEVEL[0]
+
+
 def _parse_level(level: str | int | LoggingSeverity) -> LoggingSeverity:
     if isinstance(level, str):
         name = level.strip().upper()

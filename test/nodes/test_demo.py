@@ -72,6 +72,22 @@ def test_demo_runs_the_loop_records_and_summarises(ros, tmp_path: Path) -> None:
     for key in ('tracking_rmse_m', 'urllc_delay_p99_ms', 'commands_received', 'window_s'):
         assert resummary[key] == summary[key], key
 
+    # the bag drives a fresh controller (sim time from the bag's /clock): the recorded run again,
+    # within the noise of a 2-core machine replaying at real time
+    replay = ros.run_ior('demo', '--replay', str(bag), '--out', str(tmp_path / 'replay'),
+                         '--no-progress', timeout=240)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert 'recorded run beside the replay' in replay.stdout
+    again = json.loads((tmp_path / 'replay' / 'summary.json').read_text())
+    assert again['original']['tracking_rmse_m'] == summary['tracking_rmse_m']
+    assert again['window_s'] == summary['window_s']
+    assert again['commands_received'] >= 0.95 * summary['commands_received']
+    assert again['tracking_rmse_m'] == pytest.approx(summary['tracking_rmse_m'], rel=0.25,
+                                                     abs=2e-3)
+    assert abs(again['urllc_delay_p50_ms'] - summary['urllc_delay_p50_ms']) <= 2.0
+    assert again['mean_dexterity_index'] == pytest.approx(summary['mean_dexterity_index'],
+                                                          abs=0.05)
+
 
 def test_demo_refuses_bad_options_in_one_line(ros, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = ros.run_ior('demo', '--policy', 'greedy', '--out', str(tmp_path / 'x'))
