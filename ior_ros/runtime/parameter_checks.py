@@ -108,7 +108,8 @@ def allowed_text(descriptor: ParameterDescriptor) -> str:
     else:
         low = min(limits.from_value, limits.to_value)
         high = max(limits.from_value, limits.to_value)
-        text = f'a {type_name} in [{low}, {high}]'
+        article = 'an' if type_name[:1] in 'aeiou' else 'a'
+        text = f'{article} {type_name} in [{low}, {high}]'
         if limits.step:
             text += f' in steps of {limits.step} from {low}'
     if descriptor.additional_constraints:

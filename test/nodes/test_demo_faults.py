@@ -1,9 +1,10 @@
 """
 Faults of issue 12, injected into the closed loop of ``ior demo`` (every node its own process
 over real DDS on loopback): 30 % loss on the URLLC relay, the operator killed (the robot stops
-within its command timeout), the digital twin or the slice broker killed under load (the others keep running
-and the robot keeps a certified gain). What held is read from the run's bag through summary.json
-(the robot's /diagnostics: certified gain, stop on timeout; the robot's delay measurements).
+within its command timeout), the digital twin or the slice broker killed under load (the others
+keep running and the robot keeps a certified gain), a malformed parameter file. What held is
+read from the run's bag through summary.json (the robot's ControllerStatus: certified gain, stop
+on timeout; the robot's delay measurements).
 """
 
 from __future__ import annotations
@@ -83,3 +84,34 @@ def test_killed_twin_or_broker_leaves_the_loop_running(ros, tmp_path: Path, faul
     if victim == 'slice_broker':  # the emulator keeps the last policy: tracking as before
         assert summary['tracking_rmse_m'] < 0.1
     # (without its twin the robot executes the operator's slips: its error grows, by design)
+
+
+def test_malformed_parameter_file_names_the_node_and_the_parameter(ros, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A value out of range: the node exits 2 with one line naming the parameter, the launch
+    names the node that died and keeps the others; broken YAML: the launch refuses to start,
+    naming the file and line."""
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('ran_emulator:\n  ros__parameters:\n    urllc_prbs: -5\n')
+    launch = ros.ior('launch', 'launch/edge_server.launch.yaml', f'emulator_params:={bad}',
+                     'twin:=false', 'broker:=false')
+    died = launch.wait_for(r'\[ERROR\] \[(ran_emulator-\d+)\]: process has died \[pid \d+, '
+                           r'exit code 2,', timeout=120)
+    label = died[0].group(1)
+    said = [line for line in launch.text().splitlines() if line.startswith(f'[{label}] ')]
+    assert said == [f"[{label}] ior: error: parameter 'urllc_prbs' of node /ran_emulator: "
+                    'override -5 is not allowed: the parameter takes an integer in [0, 275] '
+                    '(PRBs of the urllc slice until a slice policy arrives)'], said
+    launch.wait_for(rf'\[WARNING\] \[launch\]: {label} stopped because it refused its '
+                    r'configuration \(its error line is above\); still running: '
+                    r'teleop_operator-\d+', timeout=30)
+    assert launch.interrupt(timeout=60) == 0
+    assert 'Traceback' not in launch.text()
+
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text('ran_emulator:\n  ros__parameters:\n    urllc_prbs: [1, 2\n')
+    done = ros.run_ior('launch', 'launch/edge_server.launch.yaml', f'emulator_params:={broken}')
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"ior: error: {broken}:3: malformed YAML (column 17): expected ',' or ']', but got "
+        "'<stream end>' (while parsing a flow sequence at line 3, still open at the end of the "
+        'file)']
