@@ -8,9 +8,17 @@ Measured in one run:
   ran_emulator's ``/clock`` achieved (simulated over wall time, from a ``/clock`` subscriber), the
   machine's CPU idle over the same window (``/proc/stat``: the margin left), CPU [% of one core]
   and resident memory (VmRSS, VmHWM) of every node process and of the whole stack;
-* ``in_process``: the same five node classes in one :class:`~ior_ros.runtime.inproc.InprocWorld`
-  (virtual time, no DDS): simulated over wall seconds of ``run`` (imports and node construction
-  excluded), the RSS of this process after it;
+* ``in_process``: node classes in one :class:`~ior_ros.runtime.inproc.InprocWorld` (virtual
+  time, no DDS), three loops, each run once to warm up and then for ``--duration`` simulated
+  seconds: ``three_nodes`` (teleop_operator, ran_emulator, robot_controller with the background
+  traffic of config/closed_loop.yaml: test/nodes/test_inproc_loop.py's loop), ``five_nodes``
+  (``ior reproduce closed-loop``'s cell, PF broker, certified schedule, twin off) and
+  ``five_nodes_twin`` (the same with the digital twin and the robot's veto gate). For each: the
+  real-time factor on the CPU time of ``InprocWorld.run`` (simulated seconds over CPU seconds of
+  this process: what the machine's other work does not change much) and on its wall time (node
+  construction excluded; the taps' decoding included), and the RSS of this process after all
+  three. The twin trains ``train_budget_s`` of CPU every ``train_period_s`` of node time (0.05 s
+  every 0.5 s by default), so its real-time factor cannot exceed 10 however fast the rest is;
 * ``command_latency``: operator → ran_emulator → robot over DDS with the emulator's radio made
   negligible (``slot_s`` 0.1 ms, the URLLC slice 200 PRBs at 10 m, no background): the robot's
   measured delay (``/robot/delay``, wall clock) minus the radio's own delay (what the emulator
@@ -176,28 +184,84 @@ def per_process(duration_s: float, tmp: Path) -> dict[str, Any]:
                                                for n in nodes.values()), 1)}
 
 
-def in_process(duration_s: float) -> dict[str, Any]:
-    """The five node classes in one world (see the module docstring)."""
-    import resource
+def _timed_runs() -> tuple[list[tuple[float, float]], Any]:
+    """Time every ``InprocWorld.run`` from now on: a list that receives (CPU, wall) seconds of
+    each, and a function that stops timing (run_cell builds its world itself)."""
+    from ior_ros.runtime import inproc
 
+    real_run = inproc.InprocWorld.run
+    timed: list[tuple[float, float]] = []
+
+    def run(world: Any, until_s: float, progress: Any = None) -> None:
+        cpu, wall = time.process_time(), time.perf_counter()
+        real_run(world, until_s, progress)
+        timed.append((time.process_time() - cpu, time.perf_counter() - wall))
+
+    def stop() -> None:
+        inproc.InprocWorld.run = real_run  # type: ignore[method-assign]
+
+    inproc.InprocWorld.run = run  # type: ignore[method-assign]
+    return timed, stop
+
+
+def _three_nodes(duration_s: float, seed: int) -> None:
+    """test/nodes/test_inproc_loop.py's loop."""
+    from ior_ros.runtime.inproc import InprocWorld
+
+    with InprocWorld(seed=seed) as world:
+        from ior_ros.nodes.ran_emulator import RanEmulator
+        from ior_ros.nodes.robot_controller import RobotController
+        from ior_ros.nodes.teleop_operator import TeleopOperator
+        from ior_ros.runtime import get_message
+
+        world.add(TeleopOperator, remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state',
+                                          'video': '/teleop/video'})
+        world.add(RanEmulator, parameters={'urllc_background_bps': 2e6,
+                                           'embb_background_bps': 2e7}, remaps={
+            'cmd_in': '/teleop/cmd', 'cmd_out': '/robot/cmd', 'state_in': '/robot/state',
+            'state_out': '/teleop/state', 'video_in': '/robot/video',
+            'video_out': '/teleop/video'})
+        world.add(RobotController, remaps={'cmd': '/robot/cmd', 'state': '/robot/state',
+                                           'delay': '/robot/delay', 'video': '/robot/video'})
+        world.tap('/robot/state', get_message('ior_ros/msg/RobotState'), raw=True)
+        world.tap('/robot/delay', get_message('ior_ros/msg/DelayMeasurement'))
+        world.run(duration_s)
+
+
+def _five_nodes(duration_s: float, seed: int, twin: bool) -> None:
+    """``ior reproduce closed-loop``'s cell: PF broker, certified schedule."""
     from ior_ros.core.config import load_config
     from ior_ros.experiments import closed_loop
 
     config = load_config(closed_loop.ClosedLoopConfig, REPO / 'config' / 'closed_loop.yaml',
                          section='closed_loop')
-    closed_loop.run_cell(config, 'dpp', 'certified', True, seed=1, duration_s=2.0)  # warm-up
-    timed: dict[str, float] = {}
-    start = time.perf_counter()
-    result = closed_loop.run_cell(config, 'dpp', 'certified', True, seed=2,
-                                  duration_s=duration_s, timings=timed)
-    total = time.perf_counter() - start
-    run_wall = timed.get('run_s', total)
-    return {'simulated_s': duration_s, 'run_wall_s': round(run_wall, 2),
-            'total_wall_s': round(total, 2), 'real_time_factor': round(duration_s / run_wall, 2),
-            'real_time_factor_with_setup': round(duration_s / total, 2),
-            'process_peak_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                          / 1024.0, 1),
-            'tracking_rmse_m': result['tracking_rmse_m']}
+    closed_loop.run_cell(config, 'pf', 'certified', twin, seed=seed, duration_s=duration_s)
+
+
+def in_process(duration_s: float) -> dict[str, Any]:
+    """Three loops in one world each (see the module docstring)."""
+    import resource
+
+    loops = {
+        'three_nodes': lambda d, seed: _three_nodes(d, seed),
+        'five_nodes': lambda d, seed: _five_nodes(d, seed, twin=False),
+        'five_nodes_twin': lambda d, seed: _five_nodes(d, seed, twin=True),
+    }
+    out: dict[str, Any] = {'simulated_s': duration_s}
+    for name, loop in loops.items():
+        loop(2.0, 1)  # warm-up: imports, code generation, caches
+        timed, stop = _timed_runs()
+        try:
+            loop(duration_s, 2)
+        finally:
+            stop()
+        cpu, wall = timed[-1]
+        out[name] = {'cpu_s': round(cpu, 2), 'wall_s': round(wall, 2),
+                     'real_time_factor_cpu': round(duration_s / cpu, 2),
+                     'real_time_factor_wall': round(duration_s / wall, 2)}
+    out['process_peak_rss_mib'] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    return out
 
 
 def command_latency(duration_s: float, tmp: Path) -> dict[str, Any]:

@@ -34,9 +34,10 @@
 * **Outputs** every sample: ior_ros/RobotState on ``state`` (best effort, keep last 1: eMBB
   feedback, newest only) with position error to the set-point, heading error, the excess
   curvature ``|κ_robot − κ_set-point|`` and the dexterity index of seed 003 eq. 3
-  (:func:`~ior_ros.core.control.dexterity.dexterity_index`, evaluated on this sample's values,
-  not over a run); nav_msgs/Odometry on ``odom`` (frame ``odom``, child ``base_link``, twist in
-  ``base_link``); tf2_msgs/TFMessage on ``/tf`` (``map → odom`` identity, ``odom → base_link``).
+  (:func:`~ior_ros.core.control.dexterity.dexterity_index_scalar`, evaluated on this sample's
+  values, not over a run); nav_msgs/Odometry on ``odom`` (frame ``odom``, child ``base_link``,
+  twist in ``base_link``); tf2_msgs/TFMessage on ``/tf`` (``map → odom`` identity,
+  ``odom → base_link``).
   Every 10 samples a pose is added to nav_msgs/Path on ``path`` (frame ``odom``, the last
   ``path_length`` poses); the path is published every 100 samples (once a second).
   ior_ros/ControllerStatus on ``status`` (reliable, keep last 10) when the gain mode, its delay
@@ -85,7 +86,7 @@ from typing import Any
 import numpy as np
 
 from ior_ros.core.control.control_config import TrackingConfig
-from ior_ros.core.control.dexterity import dexterity_index
+from ior_ros.core.control.dexterity import dexterity_index_scalar
 from ior_ros.core.control.gain_schedule import REFERENCE_SCHEDULE, GainSchedule
 from ior_ros.core.control.switching_policy import SwitchingMode, SwitchingPolicy
 from ior_ros.core.control.tracking_dynamics import (
@@ -116,6 +117,9 @@ Odometry = get_message('nav_msgs/msg/Odometry')
 Path = get_message('nav_msgs/msg/Path')
 PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
 TransformStamped = get_message('geometry_msgs/msg/TransformStamped')
+Header = get_message('std_msgs/msg/Header')
+Pose = get_message('geometry_msgs/msg/Pose')
+TimeMsg = get_message('builtin_interfaces/msg/Time')
 TFMessage = get_message('tf2_msgs/msg/TFMessage')
 TwinPrediction = get_message('ior_ros/msg/TwinPrediction')
 ControllerStatus = get_message('ior_ros/msg/ControllerStatus')
@@ -248,6 +252,7 @@ class RobotController(Node):  # type: ignore[misc]
         self.delay_pub = self.create_publisher(DelayMeasurement, 'delay', 100)
         self.status_pub = self.create_publisher(ControllerStatus, 'status', 10)
         self.last_status: tuple[Any, ...] | None = None
+        self._outputs = _SampleMessages()
         self.sub = self.create_subscription(TeleopCommand, 'cmd', self.on_command, QoSProfile(
             depth=COMMAND_QUEUE_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
         # twin gate
@@ -364,12 +369,10 @@ class RobotController(Node):  # type: ignore[misc]
         network's delay ``receive − send``, what the URLLC slice delivered."""
         now = self.get_clock().now()
         delay_s = (now.nanoseconds - _ns(msg.send_time)) * 1e-9
-        out = DelayMeasurement()
-        out.header.stamp = now.to_msg()
-        out.header.frame_id = 'base_link'
+        out = self._outputs.delay
+        out.header.stamp = out.receive_time = now.to_msg()
         out.sequence = msg.sequence
         out.send_time = msg.send_time
-        out.receive_time = now.to_msg()
         out.one_way_delay_s = delay_s
         out.rtt_s = 2.0 * delay_s
         self.delay_pub.publish(out)
@@ -471,32 +474,36 @@ class RobotController(Node):  # type: ignore[misc]
         self.frames += 1
 
     def publish(self, now: Any) -> None:
-        x = self.state.x[0]
-        accel = self.state.accel_mps2[0]
-        px, vx, py, vy = (float(v) for v in x)
+        # Python floats throughout (the same IEEE operations as on numpy scalars, a fraction of
+        # the cost); np.hypot stays where it was used: math.hypot may differ in the last bit
+        px, vx, py, vy = self.state.x[0].tolist()
+        ax, ay = self.state.accel_mps2[0].tolist()
+        spx, spy = self.set_pos.tolist()
+        svx, svy = self.set_vel.tolist()
+        min_speed = self.params.min_speed_mps
         speed = math.hypot(vx, vy)
         previous = self.heading
-        if speed > self.params.min_speed_mps:
+        if speed > min_speed:
             self.heading = math.atan2(vy, vx)
         yaw_rate = _wrap(self.heading - previous) / self.period_s
-        error_m = float(math.hypot(px - self.set_pos[0], py - self.set_pos[1]))
-        set_speed = float(np.hypot(*self.set_vel))
+        error_m = math.hypot(px - spx, py - spy)
+        set_speed = float(np.hypot(svx, svy))
         heading_error = 0.0
-        if speed > self.params.min_speed_mps and set_speed > self.params.min_speed_mps:
-            heading_error = abs(_wrap(self.heading - math.atan2(self.set_vel[1], self.set_vel[0])))
-        curvature = abs(vx * accel[1] - vy * accel[0]) / speed ** 3 if speed > 0.05 else 0.0
+        if speed > min_speed and set_speed > min_speed:
+            heading_error = abs(_wrap(self.heading - math.atan2(svy, svx)))
+        curvature = abs(vx * ay - vy * ax) / speed ** 3 if speed > 0.05 else 0.0
         set_curv = 0.0
         if set_speed > 0.05:
-            ff = self.feed_forward
-            set_curv = abs(self.set_vel[0] * ff[1] - self.set_vel[1] * ff[0]) / set_speed ** 3
+            ffx, ffy = self.feed_forward.tolist()
+            set_curv = abs(svx * ffy - svy * ffx) / set_speed ** 3
         excess = abs(curvature - set_curv)
-        di = float(dexterity_index(error_m, math.degrees(heading_error), excess))
+        di = dexterity_index_scalar(error_m, math.degrees(heading_error), excess)
         stamp = now.to_msg()
         qx, qy, qz, qw = yaw_quaternion(self.heading)
+        out = self._outputs
 
-        state = RobotState()
+        state = out.state
         state.header.stamp = stamp
-        state.header.frame_id = 'odom'
         state.pose.position.x, state.pose.position.y = px, py
         state.pose.orientation.z, state.pose.orientation.w = qz, qw
         state.twist.linear.x, state.twist.linear.y = vx, vy
@@ -508,42 +515,70 @@ class RobotController(Node):  # type: ignore[misc]
         state.command_sequence = self.sequence
         self.state_pub.publish(state)
 
-        odom = Odometry()
+        odom = out.odom
         odom.header.stamp = stamp
-        odom.header.frame_id = 'odom'
-        odom.child_frame_id = 'base_link'
-        odom.pose.pose.position.x, odom.pose.pose.position.y = px, py
-        odom.pose.pose.orientation.x, odom.pose.pose.orientation.y = qx, qy
-        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = qz, qw
+        pose = odom.pose.pose
+        pose.position.x, pose.position.y = px, py
+        pose.orientation.x, pose.orientation.y = qx, qy
+        pose.orientation.z, pose.orientation.w = qz, qw
         cos_h, sin_h = math.cos(self.heading), math.sin(self.heading)
-        odom.twist.twist.linear.x = vx * cos_h + vy * sin_h
-        odom.twist.twist.linear.y = -vx * sin_h + vy * cos_h
-        odom.twist.twist.angular.z = yaw_rate
+        twist = odom.twist.twist
+        twist.linear.x = vx * cos_h + vy * sin_h
+        twist.linear.y = -vx * sin_h + vy * cos_h
+        twist.angular.z = yaw_rate
         self.odom_pub.publish(odom)
 
-        to_odom = TransformStamped()
+        to_odom, to_base = out.to_odom, out.to_base
         to_odom.header.stamp = stamp
-        to_odom.header.frame_id = 'map'
-        to_odom.child_frame_id = 'odom'
-        to_odom.transform.rotation.w = 1.0
-        to_base = TransformStamped()
         to_base.header.stamp = stamp
-        to_base.header.frame_id = 'odom'
-        to_base.child_frame_id = 'base_link'
         to_base.transform.translation.x, to_base.transform.translation.y = px, py
         to_base.transform.rotation.z, to_base.transform.rotation.w = qz, qw
-        self.tf_pub.publish(TFMessage(transforms=[to_odom, to_base]))
+        self.tf_pub.publish(out.tf)
 
-        if self.step % PATH_EVERY == 0:
-            pose = PoseStamped()
-            pose.header = state.header
-            pose.pose = state.pose
-            self.path.append(pose)
+        if self.step % PATH_EVERY == 0:  # a pose of its own: the state message is reused
+            self.path.append(_path_pose(stamp, px, py, qz, qw))
         if self.step % PATH_PUBLISH_EVERY == 0:
             path = Path()
-            path.header = state.header
+            path.header = Header(stamp=TimeMsg(sec=stamp.sec, nanosec=stamp.nanosec),
+                                 frame_id='odom')
             path.poses = list(self.path)
             self.path_pub.publish(path)
+
+
+class _SampleMessages:
+    """
+    The messages of every control sample (and the DelayMeasurement of every command), built
+    once and refilled each time (building them costs more than the rest of the sample's
+    bookkeeping). Safe because a publish serializes the
+    message before it returns, on every backend; every field that varies is set at every sample.
+    """
+
+    def __init__(self) -> None:
+        self.state = RobotState()
+        self.state.header.frame_id = 'odom'
+        self.odom = Odometry()
+        self.odom.header.frame_id = 'odom'
+        self.odom.child_frame_id = 'base_link'
+        self.to_odom = TransformStamped()
+        self.to_odom.header.frame_id = 'map'
+        self.to_odom.child_frame_id = 'odom'
+        self.to_odom.transform.rotation.w = 1.0
+        self.to_base = TransformStamped()
+        self.to_base.header.frame_id = 'odom'
+        self.to_base.child_frame_id = 'base_link'
+        self.tf = TFMessage(transforms=[self.to_odom, self.to_base])
+        self.delay = DelayMeasurement()  # one per command received
+        self.delay.header.frame_id = 'base_link'
+
+
+def _path_pose(stamp: Any, px: float, py: float, qz: float, qw: float) -> Any:
+    """A PoseStamped of the path: the sample's header and pose (what RobotState carries)."""
+    pose = PoseStamped()
+    pose.header = Header(stamp=TimeMsg(sec=stamp.sec, nanosec=stamp.nanosec), frame_id='odom')
+    pose.pose = Pose()
+    pose.pose.position.x, pose.pose.position.y = px, py
+    pose.pose.orientation.z, pose.pose.orientation.w = qz, qw
+    return pose
 
 
 def main(args: list[str] | None = None) -> int:

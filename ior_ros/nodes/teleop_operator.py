@@ -11,9 +11,10 @@ on ``video``, the eMBB slice) and publishes the reference it follows as nav_msgs
   ``send_time``); ``header.frame_id`` is ``base_link``; ``deadman`` is true while the node runs.
 * **Timing** (seed 003 §III-C, eq. 2): every ``tick_s`` (τ) the node draws the number of commands
   ``k ~ Poisson(max(0, λ0 − α r_u) τ)`` with
-  :func:`ior_ros.core.ran.traffic.modified_poisson_counts` (r_u counted in packets of
-  ``packet_bits``, as core/ran/teleop_queues.py does) and sends k commands, so the mean rate is
-  ``λ0 − α r_u`` per second. The generator is ``numpy.random.default_rng(seed)``.
+  :class:`ior_ros.core.ran.traffic.ModifiedPoissonCounter` (the numbers of
+  :func:`~ior_ros.core.ran.traffic.modified_poisson_counts`, drawn in blocks; r_u counted in
+  packets of ``packet_bits``, as core/ran/teleop_queues.py does) and sends k commands, so the
+  mean rate is ``λ0 − α r_u`` per second. The generator is ``numpy.random.default_rng(seed)``.
 * **Slips** (``slip_rate_per_s`` > 0): operator slips at the times of a Poisson process of that
   rate (exponential gaps drawn from ``default_rng([seed, 1])``, so the command timing is the
   same with and without slips). At the first tick that sends a command after a slip time, its
@@ -71,7 +72,7 @@ from typing import Any
 import numpy as np
 
 from ior_ros.core.control.figure_eight import FigureEight
-from ior_ros.core.ran.traffic import modified_poisson_counts
+from ior_ros.core.ran.traffic import ModifiedPoissonCounter
 from ior_ros.nodes._config import (
     TELEOP_RANGES,
     ReferenceShape,
@@ -94,6 +95,7 @@ CompressedImage = get_message('sensor_msgs/msg/CompressedImage')
 DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
 Path = get_message('nav_msgs/msg/Path')
 PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
+TimeMsg = get_message('builtin_interfaces/msg/Time')
 
 #: what cmd and state use: best effort, newest only (module docstring)
 COMMAND_QOS_DEPTH = 1
@@ -193,6 +195,8 @@ class TeleopOperator(Node):  # type: ignore[misc]
         cfg = self.config
         self.figure = FigureEight(cfg.amplitude_m, cfg.period_s)
         self.rng = np.random.default_rng(cfg.seed)
+        self.counts = ModifiedPoissonCounter(cfg.base_rate_per_s, cfg.alpha, cfg.urllc_rate_bps,
+                                             cfg.tick_s, self.rng, rate_unit_bps=cfg.packet_bits)
         self.pub = self.create_publisher(TeleopCommand, 'cmd', command_qos())
         self.sub = self.create_subscription(RobotState, 'state', self.on_state, command_qos())
         self.video_sub = self.create_subscription(
@@ -214,6 +218,13 @@ class TeleopOperator(Node):  # type: ignore[misc]
         self.slip_rng = np.random.default_rng([cfg.seed, 1])
         self.next_slip_s = self.draw_slip_gap()
         self.slips = 0
+        # one message of each kind, refilled at every send: a publish serializes before it
+        # returns (every field that varies is set each time)
+        self.command_msg = TeleopCommand()
+        self.command_msg.header.frame_id = 'base_link'
+        self.command_msg.deadman = True
+        self.video_latency_msg = DelayMeasurement()
+        self.video_latency_msg.header.frame_id = 'camera'
         self.timer = self.create_timer(cfg.tick_s, self.tick)
 
     def draw_slip_gap(self) -> float:
@@ -225,19 +236,15 @@ class TeleopOperator(Node):  # type: ignore[misc]
         """The reference velocity at t [m/s]."""
         if self.config.reference is ReferenceShape.LINE:
             return self.config.line_speed_mps, 0.0
-        v = self.figure.sample([t_s]).velocity_mps[0]
-        return float(v[0]), float(v[1])
+        return self.figure.velocity_at(t_s)
 
     def tick(self) -> None:
         now = self.get_clock().now()
         if self.start_ns is None:
             self.start_ns = self.report_ns = now.nanoseconds
-        cfg = self.config
-        count = int(modified_poisson_counts(cfg.base_rate_per_s, cfg.alpha, cfg.urllc_rate_bps,
-                                            cfg.tick_s, 0.0, self.rng,
-                                            rate_unit_bps=cfg.packet_bits))
+        count = self.counts.draw()
         t_s = (now.nanoseconds - self.start_ns) * 1e-9
-        vx, vy = self.velocity(t_s)
+        vx, vy = self.velocity(t_s) if count else (0.0, 0.0)
         for index in range(count):
             self.sequence += 1
             slip = index == 0 and t_s >= self.next_slip_s
@@ -248,13 +255,10 @@ class TeleopOperator(Node):  # type: ignore[misc]
                 cos_a, sin_a, gain = np.cos(angle), np.sin(angle), self.config.slip_gain
                 vx, vy = (gain * (cos_a * vx - sin_a * vy), gain * (sin_a * vx + cos_a * vy))
                 self.get_logger().info(f'slip: command {self.sequence}')
-            msg = TeleopCommand()
-            msg.header.stamp = now.to_msg()
-            msg.header.frame_id = 'base_link'
+            msg = self.command_msg
+            msg.header.stamp = msg.send_time = now.to_msg()
             msg.sequence = self.sequence
-            msg.send_time = now.to_msg()
             msg.twist.linear.x, msg.twist.linear.y = vx, vy
-            msg.deadman = True
             self.pub.publish(msg)
             if self.sent is not None:
                 self.sent.append((self.sequence, t_s))
@@ -300,12 +304,10 @@ class TeleopOperator(Node):  # type: ignore[misc]
         latency_s = (now.nanoseconds - stamp_ns) * 1e-9
         self.video_latencies_s.append(latency_s)
         self.frames += 1
-        out = DelayMeasurement()
-        out.header.stamp = now.to_msg()
-        out.header.frame_id = 'camera'
+        out = self.video_latency_msg
+        out.header.stamp = out.receive_time = now.to_msg()
         out.sequence = self.frames
         out.send_time = msg.header.stamp
-        out.receive_time = now.to_msg()
         out.one_way_delay_s = latency_s
         out.rtt_s = 2.0 * latency_s
         self.video_latency_pub.publish(out)

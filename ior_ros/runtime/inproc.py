@@ -26,7 +26,12 @@ Semantics (docs/models/runtime.md, "In-process world"):
   them. Timers fire in call-time order, ties broken by creation order (timer creation index).
   A ROS clock with ``use_sim_time`` reads ``/clock`` as on DDS (zero until a node of the world
   publishes it); its timers fire at the instant a ``/clock`` sample moves their time past their
-  call time.
+  call time. The armed timers wait in a heap keyed (call time, creation index); a node's timers
+  are read again after each of its callbacks (a timer callback, a sample, a service call: where
+  a node re-arms, cancels or creates its timers, and where its ``/clock`` moves), all of them at
+  the start of :meth:`InprocWorld.run`, after a node is added or a timer created, and after a
+  posted callback. (A callback that re-arms a timer of *another* node reaches the heap at that
+  node's next callback: nodes share nothing on DDS, and the shipped nodes never do it.)
 * **Topics**: a publish reaches every subscription of the world with the same resolved topic
   name (after remaps) and type and a compatible QoS (a reliable reader and a best-effort writer,
   or a transient-local reader and a volatile writer, do not match: both sides log rclpy's
@@ -54,6 +59,7 @@ importing the node modules selects the DDS runtime, as ``IOR_ROS_BACKEND=dds`` d
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import deque
@@ -152,6 +158,7 @@ class _Reader(_Endpoint):
         super().__init__(bus, topic, typename, qos, on_incompatible_qos)
         self.queue = _queue(qos)
         self.handler: Callable[[bytes, _SampleInfo], None] | None = None
+        self.owner: Any = None  # the node whose callback the handler runs (set with it)
         self.reader = self  # Subscription hands ``reader.reader`` to its drop report
 
     def take(self) -> list[_Sample]:
@@ -198,15 +205,22 @@ class _Writer(_Endpoint):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         sample = bytes(data)
-        info = _SampleInfo(self.bus.world.now_ns, self.handle)
+        bus = self.bus
         if self.history is not None:
             self.history.append(sample)
-        for tap in self.bus.taps.get(self.topic, ()):
-            tap.add(sample, self.typename)
-        fifo = self.bus.world.fifo
-        for reader in self.readers():
-            reader.queue.append((sample, info))
-            fifo.append(reader)
+        taps = bus.taps.get(self.topic)
+        if taps:
+            for tap in taps:
+                tap.add(sample, self.typename)
+        version, readers = self._matched
+        if version != bus.version:
+            readers = self.readers()
+        if readers:
+            info = _SampleInfo(bus.world._now, self.handle)
+            fifo = bus.world.fifo
+            for reader in readers:
+                reader.queue.append((sample, info))
+                fifo.append(reader)
 
     def matched_count(self) -> int:
         return len(self.readers())
@@ -310,7 +324,9 @@ class _Bus:
         """Nothing to announce."""
 
     def wake(self) -> None:
-        """Nobody waits: the world runs callbacks as they come."""
+        """Nobody waits: the world runs callbacks as they come. (Node.create_timer calls it:
+        the world reads its timers again.)"""
+        self.world._rescan_all = True
 
     def wait(self, timeout_ns: int) -> None:
         raise InprocError('an executor cannot spin a node of an in-process world: call '
@@ -384,6 +400,13 @@ class InprocWorld:
         self.closed = False
         self._read_now = self._now_ns  # one bound method: the clocks' source, compared by identity
         self._callbacks_now = 0
+        # armed timers: (call time, creation index, serial, timer, node); the newest entry of a
+        # timer is _queued[timer] = (serial, call time), older ones are dropped when they surface
+        self._heap: list[tuple[int, int, int, Any, Any]] = []
+        self._queued: dict[Any, tuple[int, int]] = {}
+        self._serials = itertools.count()
+        self._dirty: dict[Any, None] = {}  # nodes whose timers are read again (insertion order)
+        self._rescan_all = True
 
     # ------------------------------------------------------------------ time
     def _now_ns(self) -> int:
@@ -457,6 +480,7 @@ class InprocWorld:
             raise InprocError(f'node name {fqn}: the world already has a node of that name '
                               '(give name= or namespace=)')
         self.nodes.append(node)
+        self._rescan_all = True
         return node
 
     def tap(self, topic: str, msg_type: Any, *, raw: bool = False) -> list[Any]:
@@ -487,12 +511,16 @@ class InprocWorld:
             raise InprocError(f'until_s {until_s!r}: the world is already at {self.now_s:.9g} s '
                               '(time only moves forward)')
         reported = self._now
+        self._rescan_all = True  # timers may have been touched between runs
         with self._inside():
             self._drain()
             while True:
-                timer, due = self._next_timer()
+                timer, node, due = self._next_timer()
                 if timer is None or due > end:
                     break
+                heapq.heappop(self._heap)  # the entry of ``timer``: it runs now
+                del self._queued[timer]
+                self._dirty[node] = None  # its next call time, and whatever its callback did
                 if due > self._now:
                     self._now = due
                     self._callbacks_now = 0
@@ -519,18 +547,24 @@ class InprocWorld:
     def _drain(self) -> None:
         """Run the queued deliveries (and posted callbacks) FIFO until none is left."""
         fifo = self.fifo
+        dirty = self._dirty
         while fifo:
             item = fifo.popleft()
+            self._callbacks_now += 1
+            if self._callbacks_now > MAX_CALLBACKS_PER_INSTANT:
+                self._count()  # raises
             if type(item) is _Reader:
                 if item.closed or not item.queue:
+                    self._callbacks_now -= 1
                     continue  # closed, or the keep-last queue dropped this token's sample
                 handler = item.handler or self._handler_of(item)
-                self._count()
                 data, info = item.queue.popleft()
                 handler(data, info)
+                if item.owner is not None:
+                    dirty[item.owner] = None
             else:
-                self._count()
                 item()
+                self._rescan_all = True  # a posted callback may belong to any node
 
     def _handler_of(self, reader: _Reader) -> Callable[[bytes, _SampleInfo], None]:
         """What runs a sample of ``reader``: its subscription's callback (or a service's)."""
@@ -540,6 +574,7 @@ class InprocWorld:
                     def deliver(data: bytes, info: _SampleInfo, sub: Any = sub) -> None:
                         sub._make_call(data, info)()
                     reader.handler = deliver
+                    reader.owner = node
                     return deliver
             for owner in (*node._services, *node._clients):
                 if getattr(owner, '_reader', None) is reader:
@@ -550,40 +585,82 @@ class InprocWorld:
                         for call in calls:
                             call()
                     reader.handler = collect
+                    reader.owner = node
                     return collect
 
         def drop(data: bytes, info: _SampleInfo) -> None:
             """A reader without a live owner (its node is being destroyed)."""
         return drop
 
-    def _next_timer(self) -> tuple[Any, int]:
-        """The timer to run next and its virtual call time (None when no timer is armed)."""
-        best: Any = None
-        best_key = (0, 0)
+    def _call_time(self, timer: Any, node: Any) -> int | None:
+        """The virtual time [ns] ``timer`` fires next, None when it is not armed (canceled, no
+        callback, its node destroyed, or on ``/clock`` and not ready)."""
+        if node._destroyed or timer._destroyed or timer.callback is None or timer._canceled:
+            return None
+        clock = timer._clock
         now = self._now
-        for node in self.nodes:
-            if node._destroyed:
+        if isinstance(clock, ROSClock) and clock.ros_time_is_active:
+            return now if timer.is_ready() else None  # else it waits for /clock
+        if clock._source is not self._read_now:
+            raise InprocError(f'a timer of node {node.get_fully_qualified_name()} runs on a '
+                              'clock made outside the world; create clocks in the node')
+        if timer._sim:  # it was on /clock until now: let it restart (Timer._sync)
+            return now + max(0, timer.time_until_next_call() or 0)
+        call: int = timer._next_call_ns
+        return call if call > now else now
+
+    def _rescan(self, node: Any) -> None:
+        """Read ``node``'s timers again: queue an entry for each whose call time changed."""
+        queued = self._queued
+        now = self._now
+        for timer in node._timers:
+            clock = timer._clock
+            if (clock._source is self._read_now and not timer._sim and not node._destroyed
+                    and not (timer._destroyed or timer._canceled or timer.callback is None)
+                    and not (isinstance(clock, ROSClock) and clock.ros_time_is_active)):
+                next_call: int = timer._next_call_ns  # the common case, read directly
+                call: int | None = next_call if next_call > now else now
+            else:
+                call = self._call_time(timer, node)
+            entry = queued.get(timer)
+            if call is None:
+                if entry is not None:
+                    del queued[timer]  # its entry is dropped when it surfaces
+            elif entry is None or entry[1] != call:
+                serial = next(self._serials)
+                queued[timer] = (serial, call)
+                heapq.heappush(self._heap, (call, timer.creation_index, serial, timer, node))
+
+    def _next_timer(self) -> tuple[Any, Any, int]:
+        """The timer to run next, its node and its virtual call time (None when no timer is
+        armed); its entry is left on top of the heap."""
+        if self._rescan_all:
+            self._rescan_all = False
+            self._dirty.clear()
+            for node in self.nodes:
+                self._rescan(node)
+        elif self._dirty:
+            dirty = list(self._dirty)
+            self._dirty.clear()
+            for node in dirty:
+                self._rescan(node)
+        heap, queued = self._heap, self._queued
+        while heap:
+            call, _, serial, timer, node = heap[0]
+            entry = queued.get(timer)
+            if entry is not None and entry[0] == serial:
+                now_call = self._call_time(timer, node)
+                if now_call == call:
+                    return timer, node, call
+                heapq.heappop(heap)  # changed since it was queued (by another node's callback)
+                del queued[timer]
+                if now_call is not None:
+                    serial = next(self._serials)
+                    queued[timer] = (serial, now_call)
+                    heapq.heappush(heap, (now_call, timer.creation_index, serial, timer, node))
                 continue
-            for timer in node._timers:
-                if timer.callback is None or timer._canceled:
-                    continue
-                clock = timer._clock
-                if isinstance(clock, ROSClock) and clock.ros_time_is_active:
-                    if not timer.is_ready():
-                        continue  # waits for /clock
-                    due = now
-                elif clock._source is not self._read_now:
-                    raise InprocError(f'a timer of node {node.get_fully_qualified_name()} runs '
-                                      'on a clock made outside the world; create clocks in the '
-                                      'node')
-                elif timer._sim:  # it was on /clock until now: let it restart (Timer._sync)
-                    due = now + max(0, timer.time_until_next_call() or 0)
-                else:  # the common case, read directly: this runs once per callback
-                    due = max(now, timer._next_call_ns)
-                key = (due, timer.creation_index)
-                if best is None or key < best_key:
-                    best, best_key = timer, key
-        return best, best_key[0]
+            heapq.heappop(heap)  # superseded by a newer entry, or no longer armed
+        return None, None, 0
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:

@@ -132,6 +132,68 @@ def test_loop_on_the_emulators_clock() -> None:
     assert states[-1].command_sequence > 400 and rmse < 5e-3
 
 
+def test_every_output_of_a_sample_is_that_samples() -> None:
+    """The robot refills one message of each kind per sample, and the operator one command:
+    every sample's odometry, transforms and path poses carry that sample's values (a path pose
+    is its own, not the reused state's), every DelayMeasurement its command's."""
+    from ior_ros.nodes.ran_emulator import RanEmulator
+    from ior_ros.nodes.robot_controller import RobotController
+    from ior_ros.nodes.teleop_operator import TeleopOperator
+
+    with InprocWorld(seed=4) as world:
+        world.add(TeleopOperator, remaps={'cmd': '/teleop/cmd', 'state': '/teleop/state'})
+        world.add(RanEmulator, remaps=RADIO)
+        world.add(RobotController, remaps={'cmd': '/robot/cmd', 'state': '/robot/state',
+                                           'delay': '/robot/delay', 'odom': '/robot/odom',
+                                           'path': '/robot/path'})
+        taps = {name: world.tap(topic, get_message(kind)) for name, topic, kind in [
+            ('state', '/robot/state', 'ior_ros/msg/RobotState'),
+            ('odom', '/robot/odom', 'nav_msgs/msg/Odometry'),
+            ('tf', '/tf', 'tf2_msgs/msg/TFMessage'),
+            ('path', '/robot/path', 'nav_msgs/msg/Path'),
+            ('delay', '/robot/delay', 'ior_ros/msg/DelayMeasurement'),
+            ('sent', '/teleop/cmd', 'ior_ros/msg/TeleopCommand')]}
+        world.run(2.5)
+
+    def ns(stamp: Any) -> int:
+        return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+    states = taps['state']
+    assert len(states) == len(taps['odom']) == len(taps['tf']) == 250
+    for state, odom, tf in zip(states, taps['odom'], taps['tf'], strict=True):
+        stamp = ns(state.header.stamp)
+        assert ns(odom.header.stamp) == stamp and odom.header.frame_id == 'odom'
+        assert odom.child_frame_id == 'base_link'
+        assert (odom.pose.pose.position.x, odom.pose.pose.position.y) == (
+            state.pose.position.x, state.pose.position.y)
+        assert odom.pose.pose.orientation == state.pose.orientation
+        to_odom, to_base = tf.transforms
+        assert (to_odom.header.frame_id, to_odom.child_frame_id) == ('map', 'odom')
+        assert to_odom.transform.rotation.w == 1.0 and ns(to_odom.header.stamp) == stamp
+        assert (to_base.header.frame_id, to_base.child_frame_id) == ('odom', 'base_link')
+        assert (to_base.transform.translation.x, to_base.transform.translation.y) == (
+            state.pose.position.x, state.pose.position.y)
+        assert to_base.transform.rotation == state.pose.orientation
+    # the path: a pose every 10 samples, published every 100 (sample k is states[k - 1])
+    assert len(taps['path']) == 2  # samples 100 and 200
+    last = taps['path'][-1]
+    assert ns(last.header.stamp) == ns(states[199].header.stamp)
+    expected = states[9:200:10]
+    assert len(last.poses) == len(expected) == 20
+    for pose, state in zip(last.poses, expected, strict=True):
+        assert ns(pose.header.stamp) == ns(state.header.stamp)
+        assert pose.header.frame_id == 'odom' and pose.pose == state.pose
+    assert len({pose.pose.position.x for pose in last.poses}) == 20  # the robot moved
+    # every command is measured once, with its own send time and sequence
+    sent = {cmd.sequence: ns(cmd.send_time) for cmd in taps['sent']}
+    assert all(ns(cmd.header.stamp) == ns(cmd.send_time) for cmd in taps['sent'])
+    delays = taps['delay']
+    assert len(delays) > 200 and len({d.sequence for d in delays}) == len(delays)
+    for d in delays:
+        assert ns(d.send_time) == sent[d.sequence] and ns(d.receive_time) == ns(d.header.stamp)
+        assert d.one_way_delay_s == pytest.approx((ns(d.receive_time) - ns(d.send_time)) * 1e-9)
+
+
 class _Sender(Node):  # type: ignore[misc]
     """A TeleopCommand on /cmd_in every 10 ms (from 10 ms); notes each /cmd_out's delay [ns]."""
 

@@ -235,3 +235,65 @@ def test_time_moves_forward_only_and_executors_refuse_world_nodes() -> None:
             executor.spin_once(timeout_sec=0.1)
         with pytest.raises(RuntimeError, match='cannot sleep'):
             node.get_clock().sleep_for(Duration(seconds=1.0))
+
+
+class Rearming(Node):  # type: ignore[misc]
+    """A timer of 1 s that a sample on ``/poke`` (Int64: delay in ms) re-arms, as ran_emulator
+    re-arms its wake-up timer from its relays; on ``/more`` it creates a second timer, on
+    ``/stop`` it cancels the first. Logs every call of either timer."""
+
+    def __init__(self) -> None:
+        super().__init__('rearming')
+        self.timer = self.create_timer(1.0, lambda: self._log('wake'))
+        self.create_subscription(Int64, '/poke', self.on_poke, 10)
+        self.create_subscription(Int64, '/more', self.on_more, 10)
+        self.create_subscription(Int64, '/stop', lambda _msg: self.timer.cancel(), 10)
+
+    def _log(self, who: str) -> None:
+        LOG.append((self.get_clock().now().nanoseconds, who, None))
+
+    def on_poke(self, msg: Any) -> None:
+        self.timer.timer_period_ns = int(msg.data) * 1_000_000  # from now on
+        self.timer.reset()
+
+    def on_more(self, msg: Any) -> None:
+        self.create_timer(int(msg.data) * 1e-3, lambda: self._log('more'))
+
+
+class Poker(Node):  # type: ignore[misc]
+    """Publishes the (topic, value) of its script at the script's times [ms]."""
+
+    def __init__(self) -> None:
+        super().__init__('poker')
+        self.script = [(50, '/poke', 30), (200, '/more', 25), (260, '/stop', 0),
+                       (400, '/poke', 100)]
+        self.pubs = {topic: self.create_publisher(Int64, topic, 10)
+                     for topic in ('/poke', '/more', '/stop')}
+        self.create_timer(0.001, self.tick)
+
+    def tick(self) -> None:
+        now_ms = self.get_clock().now().nanoseconds // 1_000_000
+        for at_ms, topic, value in self.script:
+            if at_ms == now_ms:
+                self.pubs[topic].publish(Int64(data=value))
+
+
+def test_a_timer_rearmed_created_or_canceled_in_a_callback_fires_when_it_says() -> None:
+    """The timer heap follows what callbacks do to their node's timers: re-armed earlier (it
+    fires at the new time, not at its old one), a timer created (it fires from then on),
+    canceled (silent until reset), and re-armed between two runs."""
+    with InprocWorld(seed=0) as world:
+        node = world.add(Rearming)
+        world.add(Poker)
+        world.run(0.5)
+        node.timer.timer_period_ns = 20_000_000  # between runs: from 0.5 s, every 20 ms
+        node.timer.reset()
+        world.run(0.56)
+    ms = [(t // 1_000_000, who) for t, who, _ in LOG]
+    wakes = [t for t, who in ms if who == 'wake']
+    more = [t for t, who in ms if who == 'more']
+    # poked at 50 ms: every 30 ms from then (not at 1 s); at 260 ms it fires before the
+    # poker's tick (created first) that cancels it; the poke at 400 ms resets it (every 100 ms:
+    # 500 ms, the end of the first run, included); re-armed at 500 ms: every 20 ms
+    assert wakes == [80, 110, 140, 170, 200, 230, 260, 500, 520, 540, 560]
+    assert more == list(range(225, 561, 25))  # created at 200 ms, every 25 ms

@@ -14,9 +14,15 @@ scales of :class:`~ior_ros.core.control.control_config.DexterityConfig`. With th
 Seed 003 eq. 4, the serving rate of the URLLC (command) queue: ``μ = r - β DI`` with r the URLLC
 data rate and β > 0. A departure rate cannot be negative, so μ is floored at 0 by default (the
 queue update of seed 003 eq. 5 clips at 0 anyway).
+
+:func:`dexterity_index_scalar` is eq. 3 for one sample in plain Python floats (what a node calls
+every control period): the same IEEE operations in the same order as the array form, so the same
+value to the bit; :func:`dexterity_index` takes that path when all three inputs are scalars.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +30,12 @@ import numpy.typing as npt
 from ior_ros.core.control.control_config import DexterityConfig
 from ior_ros.core.errors import DimensionError, ModelError
 
-__all__ = ['dexterity_index', 'urllc_service_rate']
+__all__ = ['dexterity_index', 'dexterity_index_scalar', 'urllc_service_rate']
 
 FloatArray = npt.NDArray[np.float64]
+
+_DEFAULT = DexterityConfig()  # frozen: shared by the calls that give no config
+_SCALARS = (float, int, np.floating, np.integer)
 
 
 def _non_negative(value: object, name: str) -> FloatArray:
@@ -36,6 +45,33 @@ def _non_negative(value: object, name: str) -> FloatArray:
     if np.any(array < 0.0):
         raise ModelError(f'{name} must be >= 0, got minimum {float(np.min(array))!r}')
     return array
+
+
+def _scalar_term(value: float, name: str) -> float:
+    if math.isnan(value):
+        raise ModelError(f'{name} has NaN entries')
+    if value < 0.0:
+        raise ModelError(f'{name} must be >= 0, got minimum {value!r}')
+    return value
+
+
+def dexterity_index_scalar(tracking_error_m: float, orientation_error_deg: float,
+                           curvature_per_m: float,
+                           config: DexterityConfig | None = None) -> float:
+    """
+    Seed 003 eq. 3 for one sample (arguments and errors as :func:`dexterity_index`): the same
+    value as ``float(dexterity_index(...))``, bit for bit, without numpy's per-call overhead.
+    """
+    cfg = config or _DEFAULT
+    track = _scalar_term(float(tracking_error_m), 'tracking_error_m')
+    orient = _scalar_term(float(orientation_error_deg), 'orientation_error_deg')
+    curv = _scalar_term(float(curvature_per_m), 'curvature_per_m')
+    # max(0.0, v) is np.maximum(0.0, v) for every v that is not NaN (none is: inputs are checked)
+    term_track = max(0.0, 1.0 - track / cfg.tracking_error_scale_m)
+    term_orient = max(0.0, 1.0 - orient / cfg.orientation_error_scale_deg)
+    term_curv = max(0.0, 1.0 - curv / cfg.curvature_scale_per_m)
+    return (cfg.tracking_weight * term_track + cfg.orientation_weight * term_orient
+            + cfg.curvature_weight * term_curv)
 
 
 def dexterity_index(tracking_error_m: object, orientation_error_deg: object,
@@ -58,7 +94,12 @@ def dexterity_index(tracking_error_m: object, orientation_error_deg: object,
         ModelError: negative or NaN inputs.
         DimensionError: shapes that do not broadcast.
     """
-    cfg = config or DexterityConfig()
+    if (isinstance(tracking_error_m, _SCALARS) and isinstance(orientation_error_deg, _SCALARS)
+            and isinstance(curvature_per_m, _SCALARS)):
+        return np.asarray(dexterity_index_scalar(float(tracking_error_m),
+                                                 float(orientation_error_deg),
+                                                 float(curvature_per_m), config), dtype=float)
+    cfg = config or _DEFAULT
     track = _non_negative(tracking_error_m, 'tracking_error_m')
     orient = _non_negative(orientation_error_deg, 'orientation_error_deg')
     curv = _non_negative(curvature_per_m, 'curvature_per_m')

@@ -64,6 +64,17 @@ class FigureEight:
         acc[..., 0], acc[..., 1] = -a * w * w * s1, -2.0 * a * w * w * s2
         return Reference(pos, vel, acc)
 
+    def velocity_at(self, time_s: float) -> tuple[float, float]:
+        """
+        The velocity ``(v_x, v_y)`` at one time [m/s]: ``sample([t]).velocity_mps[0]`` without
+        building arrays (a node's per-tick path). The same operations in the same order through
+        the same numpy cosine, so the same bits as :meth:`sample` on every platform (numpy may
+        use its own SIMD cosine where ``math.cos`` would use the C library's).
+        """
+        a, w = self.amplitude_m, 2.0 * math.pi / self.period_s
+        t = float(time_s)
+        return float(a * w * np.cos(w * t)), float(a * w * np.cos(2 * w * t))
+
     def state(self, time_s: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The reference state ``(p_x, v_x, p_y, v_y)`` ``[N, 4]`` and feed-forward ``[N, 2]``."""
         ref = self.sample(time_s)

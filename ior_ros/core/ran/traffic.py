@@ -47,7 +47,7 @@ __all__ = ['BatchSizeLaw', 'BatchArrivals', 'poisson_arrival_times', 'poisson_co
            'truncated_poisson_parameter', 'batch_size_moments', 'batch_sizes_from_uniforms',
            'draw_batch_sizes',
            'compound_poisson_arrivals', 'compound_poisson_counts', 'modified_poisson_rate',
-           'modified_poisson_pmf', 'modified_poisson_counts']
+           'modified_poisson_pmf', 'modified_poisson_counts', 'ModifiedPoissonCounter']
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -304,3 +304,53 @@ def modified_poisson_counts(base_rate_per_s: float, alpha: float,
     lam = modified_poisson_rate(base_rate_per_s, alpha, urllc_rate_bps, rate_unit_bps)
     mean = lam * (tau_s + delay)  # [...]
     return np.asarray(rng.poisson(mean), dtype=np.int64)
+
+
+class ModifiedPoissonCounter:
+    """
+    Seed 003 eq. 2 drawn window after window at a fixed rate and window length: each
+    :meth:`draw` is ``k ~ Poisson(max(0, λ0 − α r_u) · (τ + D))``, the number
+    :func:`modified_poisson_counts` would draw with the same arguments and generator.
+
+    The counts are drawn ``block`` at a time (one numpy call instead of one per window).
+    numpy's ``Generator.poisson`` with a ``size`` draws its values one after the other from the
+    stream, exactly as that many single calls do, so the sequence is the same number for number
+    as calling :func:`modified_poisson_counts` once per window — provided the generator serves
+    nothing else in between (it runs up to ``block`` draws ahead). test/core/ran/test_traffic.py
+    checks the equality.
+
+    Args:
+        base_rate_per_s, alpha, urllc_rate_bps, tau_s, delay_s, rate_unit_bps: as
+            :func:`modified_poisson_counts` (scalars; validated here, once).
+        rng: the generator, used by this counter only.
+        block: counts drawn per numpy call, >= 1.
+
+    Raises:
+        ModelError: the arguments :func:`modified_poisson_counts` refuses, or ``block`` < 1.
+    """
+
+    def __init__(self, base_rate_per_s: float, alpha: float, urllc_rate_bps: float,
+                 tau_s: float, rng: np.random.Generator, *, delay_s: float = 0.0,
+                 rate_unit_bps: float = 1e6, block: int = 1024) -> None:
+        _check_rate('tau_s', tau_s)
+        if not (math.isfinite(delay_s) and delay_s >= 0.0):
+            raise ModelError(f'delay_s = {delay_s!r}: must be finite and >= 0')
+        if block < 1:
+            raise ModelError(f'block = {block!r}: must be an integer >= 1')
+        lam = modified_poisson_rate(base_rate_per_s, alpha, urllc_rate_bps, rate_unit_bps)
+        # the mean exactly as modified_poisson_counts computes it (0-d arrays, same operations)
+        self.mean = float(lam * (tau_s + np.asarray(delay_s, dtype=float)))
+        """``λ(u) (τ + D)``: the Poisson mean of one window."""
+        self._rng = rng
+        self._block = int(block)
+        self._counts: list[int] = []
+        self._next = 0
+
+    def draw(self) -> int:
+        """The count of the next window."""
+        if self._next == len(self._counts):
+            self._counts = self._rng.poisson(self.mean, size=self._block).tolist()
+            self._next = 0
+        count: int = self._counts[self._next]
+        self._next += 1
+        return count

@@ -233,6 +233,17 @@ _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 functions; leaky ReLU with torch's default slope 0.01)."""
 
 
+def _median(values: deque[float]) -> float:
+    """``np.median`` of a few numbers, in Python: the middle one (the mean of the two middle
+    ones for an even count, added then halved as numpy does); numpy's own for NaN."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0 or any(v != v for v in ordered):  # empty or NaN: numpy's answer
+        return float(np.median(np.asarray(ordered)))
+    mid = n // 2
+    return float(ordered[mid]) if n % 2 else float((ordered[mid - 1] + ordered[mid]) / 2.0)
+
+
 @dataclass(frozen=True)
 class _NumpyModel:
     layers: list[tuple[np.ndarray, np.ndarray]]  # ([K, n_in, n_out], [K, 1, n_out])
@@ -293,6 +304,7 @@ class RobotTwin:
         self.network = NetworkTwin(cfg.network)
         self.commands: OrderedDict[int, np.ndarray] = OrderedDict()
         self.intervals: deque[float] = deque(maxlen=101)
+        self._period_s: float | None = None  # median of ``intervals`` until the next one
         self.train_steps = 0
         self.validation_error_m = float('inf')
         self._fitted_size = 0
@@ -327,6 +339,7 @@ class RobotTwin:
             self._last_state = previous
             return False
         self.intervals.append(dt)
+        self._period_s = None
         if dt > 1.5 * self.sample_period_s or command_sequence not in self.commands:
             return False
         action = self.spec.clip_action(self.commands[command_sequence])
@@ -344,7 +357,9 @@ class RobotTwin:
         10 intervals)."""
         if len(self.intervals) < 10:
             return self.config.sample_period_s
-        return float(np.median(np.asarray(self.intervals)))
+        if self._period_s is None:  # once per new interval, not once per question
+            self._period_s = _median(self.intervals)
+        return self._period_s
 
     # ---- learning
     @property
@@ -426,12 +441,22 @@ class RobotTwin:
         acting = np.broadcast_to(np.stack([self.spec.clip_action(proposal), hold]),
                                  (k, 2, ACT_DIM))
         out = np.empty((k, 2, delay_steps + self.config.horizon_steps, OBS_DIM))
+        # The input (s, a) standardized column by column, the action's columns once per phase:
+        # the same operations on every element as standardizing their concatenation.
+        s_mean, s_std = net.in_mean[:OBS_DIM], net.in_std[:OBS_DIM]  # [3]
+        x = np.empty((k, 2, OBS_DIM + ACT_DIM))  # [K, 2, 5]
+        last = len(net.layers) - 1
+        phase: np.ndarray | None = None
         for step in range(out.shape[2]):
             a = waiting if step < delay_steps else acting
-            h = (np.concatenate([state, a], axis=2) - net.in_mean) / net.in_std  # [K, 2, 5]
+            if a is not phase:
+                phase = a
+                x[..., OBS_DIM:] = (a - net.in_mean[OBS_DIM:]) / net.in_std[OBS_DIM:]
+            x[..., :OBS_DIM] = (state - s_mean) / s_std
+            h = x
             for index, (weight, bias) in enumerate(net.layers):
                 h = h @ weight + bias  # [K, 2, n_out]
-                if index < len(net.layers) - 1:
+                if index < last:
                     h = net.activation(h)
             y = h * net.out_std + net.out_mean  # [K, 2, 4]
             state = state + y[..., 1:] if net.predict_delta else y[..., 1:].copy()

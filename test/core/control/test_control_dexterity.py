@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ior_ros.core.control.control_config import DexterityConfig
-from ior_ros.core.control.dexterity import dexterity_index, urllc_service_rate
+from ior_ros.core.control.dexterity import (
+    dexterity_index,
+    dexterity_index_scalar,
+    urllc_service_rate,
+)
 from ior_ros.core.errors import DimensionError, ModelError
 
 
@@ -58,3 +64,31 @@ def test_service_rate() -> None:
         urllc_service_rate(1.0, 0.5, beta=0.0)
     with pytest.raises(ModelError, match=r'\[0, 1\]'):
         urllc_service_rate(1.0, 1.5, beta=1.0)
+
+
+_finite_or_inf = st.one_of(st.floats(min_value=0.0, max_value=1e6, allow_nan=False),
+                           st.just(float('inf')))
+
+
+@settings(max_examples=300, deadline=None)
+@given(track=_finite_or_inf, orient=_finite_or_inf, curv=_finite_or_inf)
+def test_the_scalar_form_is_the_array_form_bit_for_bit(track: float, orient: float,
+                                                       curv: float) -> None:
+    """What a node calls every sample gives the array form's value to the bit."""
+    config = DexterityConfig(tracking_error_scale_m=0.07, curvature_weight=0.25)
+    for cfg in (None, config):
+        scalar = dexterity_index_scalar(track, orient, curv, cfg)
+        array = dexterity_index(np.array([track]), np.array([orient]), np.array([curv]), cfg)
+        assert type(scalar) is float and scalar == float(array[0])
+        # scalars given to the array API take the scalar path and keep its 0-d result
+        zero_d = dexterity_index(track, orient, curv, cfg)
+        assert zero_d.shape == () and float(zero_d) == scalar
+
+
+def test_the_scalar_form_refuses_what_the_array_form_refuses() -> None:
+    with pytest.raises(ModelError, match=r'tracking_error_m must be >= 0, got minimum -0\.01'):
+        dexterity_index_scalar(-0.01, 0.0, 0.0)
+    with pytest.raises(ModelError, match='orientation_error_deg has NaN'):
+        dexterity_index_scalar(0.0, float('nan'), 0.0)
+    with pytest.raises(ModelError, match='curvature_per_m must be >= 0'):
+        dexterity_index(0.0, 0.0, np.float64(-1.0))  # numpy scalars take the scalar path too

@@ -133,3 +133,41 @@ def test_modified_poisson_counts_mean(rng: np.random.Generator) -> None:
 def test_bad_input_names_the_argument(call, name: str) -> None:
     with pytest.raises(ModelError, match=name):
         call()
+
+
+@pytest.mark.parametrize(('base', 'alpha', 'rate_bps', 'tau', 'delay', 'unit', 'block'), [
+    (100.0, 0.1, 0.0, 0.005, 0.0, 800.0, 1024),  # the teleop_operator's defaults: mean 0.5
+    (100.0, 0.1, 0.0, 0.005, 0.0, 800.0, 7),  # many block boundaries
+    (50.0, 0.3, 40e6, 0.02, 0.003, 1e6, 1),  # a block of one: a numpy call per window
+    (400.0, 0.0, 0.0, 0.05, 0.0, 1e6, 64),  # mean 20: numpy's other Poisson algorithm
+    (1.0, 0.5, 10e6, 0.1, 0.0, 1e6, 16),  # λ clipped to 0: no arrivals
+])
+def test_the_counter_draws_the_numbers_of_one_call_per_window(
+        base: float, alpha: float, rate_bps: float, tau: float, delay: float, unit: float,
+        block: int) -> None:
+    """Drawn in blocks, the counts are those of modified_poisson_counts called window by
+    window on a generator of the same seed, number for number."""
+    one_by_one = np.random.default_rng(11)
+    expected = [int(tr.modified_poisson_counts(base, alpha, rate_bps, tau, delay, one_by_one,
+                                               rate_unit_bps=unit)) for _ in range(3000)]
+    counter = tr.ModifiedPoissonCounter(base, alpha, rate_bps, tau, np.random.default_rng(11),
+                                        delay_s=delay, rate_unit_bps=unit, block=block)
+    got = [counter.draw() for _ in range(3000)]
+    assert got == expected
+    assert all(type(k) is int for k in got[:10])
+    mean = float(tr.modified_poisson_rate(base, alpha, rate_bps, unit)) * (tau + delay)
+    assert counter.mean == mean
+
+
+def test_the_counter_refuses_what_the_function_refuses() -> None:
+    rng = np.random.default_rng(0)
+    for make, field in [
+        (lambda: tr.ModifiedPoissonCounter(-1.0, 0.1, 0.0, 0.01, rng), 'base_rate_per_s'),
+        (lambda: tr.ModifiedPoissonCounter(1.0, -0.1, 0.0, 0.01, rng), 'alpha'),
+        (lambda: tr.ModifiedPoissonCounter(1.0, 0.1, -5.0, 0.01, rng), 'urllc_rate_bps'),
+        (lambda: tr.ModifiedPoissonCounter(1.0, 0.1, 0.0, math.inf, rng), 'tau_s'),
+        (lambda: tr.ModifiedPoissonCounter(1.0, 0.1, 0.0, 0.01, rng, delay_s=-1.0), 'delay_s'),
+        (lambda: tr.ModifiedPoissonCounter(1.0, 0.1, 0.0, 0.01, rng, block=0), 'block'),
+    ]:
+        with pytest.raises(ModelError, match=field):
+            make()

@@ -163,3 +163,61 @@ def test_the_numpy_rollout_is_the_world_model() -> None:
     expected = theirs.next_obs.numpy()  # [K, 2, 3]
     expected[..., 2] = np.maximum(expected[..., 2], 0.0)
     np.testing.assert_allclose(ours[:, :, 0], expected, rtol=1e-4, atol=1e-6)
+
+
+def _plain_rollout(twin: RobotTwin, obs: np.ndarray, held: np.ndarray, proposal: np.ndarray,
+                   delay_steps: int) -> np.ndarray:
+    """The judge's rollout written plainly (the input concatenated and standardized at every
+    step): what RobotTwin._rollout must give, bit for bit."""
+    net = twin._numpy_model()
+    k = twin.twin.model.members
+    state = np.broadcast_to(np.asarray(obs, np.float64), (k, 2, 3)).copy()
+    hold = twin.spec.clip_action(held).astype(np.float64)
+    waiting = np.broadcast_to(hold, (k, 2, 2))
+    acting = np.broadcast_to(np.stack([twin.spec.clip_action(proposal), hold]), (k, 2, 2))
+    out = np.empty((k, 2, delay_steps + twin.config.horizon_steps, 3))
+    for step in range(out.shape[2]):
+        a = waiting if step < delay_steps else acting
+        h = (np.concatenate([state, a], axis=2) - net.in_mean) / net.in_std
+        for index, (weight, bias) in enumerate(net.layers):
+            h = h @ weight + bias
+            if index < len(net.layers) - 1:
+                h = net.activation(h)
+        y = h * net.out_std + net.out_mean
+        state = state + y[..., 1:] if net.predict_delta else y[..., 1:].copy()
+        state[..., 2] = np.maximum(state[..., 2], 0.0)
+        out[:, :, step] = state
+    return out
+
+
+@pytest.mark.parametrize('delay_steps', [0, 1, 7])
+def test_the_rollout_is_the_plain_forward_pass_bit_for_bit(delay_steps: int) -> None:
+    """The rollout standardizes the action once per phase into a preallocated input: the same
+    numbers as concatenating and standardizing the whole input at every step."""
+    twin = RobotTwin(RobotTwinConfig(horizon_steps=3), seed=5)
+    _feed(twin, 300, seed=2)
+    twin.train(20)
+    rng = np.random.default_rng(delay_steps)
+    for _ in range(5):
+        obs = rng.normal(0.0, 0.5, 3).astype(np.float32)
+        obs[2] = abs(obs[2])
+        held, proposal = rng.normal(0.0, 1.0, 2), rng.normal(0.0, 1.0, 2)
+        ours = twin._rollout(obs, held, proposal, delay_steps)
+        plain = _plain_rollout(twin, obs, held, proposal, delay_steps)
+        assert ours.shape == (twin.twin.model.members, 2, delay_steps + 3, 3)
+        assert np.array_equal(ours, plain)
+
+
+def test_the_sample_period_is_the_median_of_the_state_intervals() -> None:
+    """Cached between states, computed in Python: always numpy's median of the last 101
+    intervals (odd and even counts), the configured period before 10 intervals."""
+    twin = RobotTwin(RobotTwinConfig(sample_period_s=0.02))
+    rng = np.random.default_rng(4)
+    t = 0.0
+    for k in range(160):
+        t += float(rng.uniform(0.005, 0.015))
+        twin.observe_state(t, np.zeros(2), np.zeros(2), 0.0, k)
+        intervals = np.asarray(twin.intervals)
+        expected = 0.02 if intervals.size < 10 else float(np.median(intervals))
+        assert twin.sample_period_s == expected
+        assert twin.sample_period_s == expected  # the cached value
