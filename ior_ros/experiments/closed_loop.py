@@ -102,13 +102,16 @@ class ClosedLoopConfig(FrozenModel):
 
 
 def _node_params(node: str, extra: dict[str, Any]) -> dict[str, Any]:
-    """The node's parameter file (as the launch files load it), then ``extra``."""
+    """The node's parameter file (as the launch files load it) without its ``seed`` (the world
+    gives every node one of its own from the run's seed, as sim.launch.yaml's ``seed`` argument
+    does), then ``extra``."""
     from ior_ros.core.input_files import read_input_yaml
     from ior_ros.runtime.packages import find_package_share
 
     path = find_package_share('ior_ros') / 'config' / 'nodes' / f'{node}.yaml'
     data = read_input_yaml(path, f'{node} parameter file')
     params = dict((data.get(node) or {}).get('ros__parameters') or {})
+    params.pop('seed', None)
     params.update(extra)
     return params
 
