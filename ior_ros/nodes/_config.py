@@ -20,8 +20,8 @@ from ior_ros.core.errors import ConfigError
 from ior_ros.core.ran.video_frames import mean_frame_bytes
 from ior_ros.core.slicing.config import SlicingEnvConfig
 
-__all__ = ['ReferenceShape', 'TeleopOperatorConfig', 'RobotControllerConfig', 'TELEOP_RANGES',
-           'CONTROLLER_RANGES', 'build_config']
+__all__ = ['ReferenceShape', 'OperatorInput', 'RobotKind', 'CmdVelFrame', 'TeleopOperatorConfig',
+           'RobotControllerConfig', 'TELEOP_RANGES', 'CONTROLLER_RANGES', 'build_config']
 
 
 class ReferenceShape(str, Enum):
@@ -31,6 +31,33 @@ class ReferenceShape(str, Enum):
     """:class:`~ior_ros.core.control.figure_eight.FigureEight` (the one reference of the core)."""
     LINE = 'line'
     """A straight line along +x at ``line_speed_mps`` (a constant-velocity set-point)."""
+
+
+class OperatorInput(str, Enum):
+    """Where the operator's set-point velocities come from."""
+
+    REFERENCE = 'reference'
+    """The reference trajectory (``reference``), with its slips."""
+    JOY = 'joy'
+    """A joystick: sensor_msgs/Joy on ``joy``, two axes scaled by ``joy_max_speed_mps``."""
+
+
+class RobotKind(str, Enum):
+    """The robot the controller drives."""
+
+    SIMULATED = 'simulated'
+    """The tracking dynamics of the core, stepped by the node."""
+    CMD_VEL = 'cmd_vel'
+    """A real velocity-controlled base: Odometry in on ``odom_in``, Twist out on ``cmd_vel``."""
+
+
+class CmdVelFrame(str, Enum):
+    """The frame of the Twist sent on ``cmd_vel``."""
+
+    BASE_LINK = 'base_link'
+    """The base's own frame (what a base expects of ``cmd_vel``): the command rotated by −yaw."""
+    ODOM = 'odom'
+    """The odometry frame, unrotated (a base that takes world-frame velocities)."""
 
 
 #: parameter ranges of teleop_operator (inclusive ends), shared with its descriptors
@@ -45,6 +72,11 @@ TELEOP_RANGES: dict[str, tuple[float, float]] = {
     'tick_s': (0.001, 1.0),
     'slip_rate_per_s': (0.0, 100.0),
     'slip_gain': (0.0, 100.0),
+    'joy_axis_x': (0, 255),
+    'joy_axis_y': (0, 255),
+    'joy_deadman_button': (-1, 255),
+    'joy_max_speed_mps': (0.001, 10.0),
+    'joy_timeout_s': (0.01, 60.0),
 }
 
 #: parameter ranges of robot_controller (inclusive ends), shared with its descriptors
@@ -62,6 +94,9 @@ CONTROLLER_RANGES: dict[str, tuple[float, float]] = {
     'video_packet_rate_pps': (0.0, 100_000.0),
     'video_packet_bits': (8.0, 1e6),
     'video_frame_cv': (0.0, 3.0),
+    'max_speed_mps': (0.01, 100.0),
+    'odom_timeout_s': (0.01, 60.0),
+    'base_lag_s': (0.0, 10.0),
 }
 
 #: the eMBB traffic model the robot's video follows: seed 003 eq. 6 as the slicing environment
@@ -102,10 +137,23 @@ class TeleopOperatorConfig(FrozenModel):
     """Mean rate of operator slips, a Poisson process [1/s] (0: none)."""
     slip_gain: Annotated[float, _in('slip_gain', TELEOP_RANGES)] = 5.0
     """A slip commands slip_gain × the reference speed in a random direction [-]."""
+    input: OperatorInput = OperatorInput.REFERENCE
+    """Source of the set-points: the reference, or a joystick on ``joy``."""
+    joy_axis_x: Annotated[int, _in('joy_axis_x', TELEOP_RANGES)] = 1
+    """Joy axis giving the x velocity (1: left stick up/down, teleop_twist_joy's convention)."""
+    joy_axis_y: Annotated[int, _in('joy_axis_y', TELEOP_RANGES)] = 0
+    """Joy axis giving the y velocity (0: left stick left/right; left is +y, REP 103)."""
+    joy_deadman_button: Annotated[int, _in('joy_deadman_button', TELEOP_RANGES)] = 0
+    """Joy button that must be held for the robot to move (−1: none)."""
+    joy_max_speed_mps: Annotated[float, _in('joy_max_speed_mps', TELEOP_RANGES)] = 0.5
+    """Set-point speed per axis at full deflection (axis value ±1) [m/s]."""
+    joy_timeout_s: Annotated[float, _in('joy_timeout_s', TELEOP_RANGES)] = 0.5
+    """Without a Joy message for this long the commands say stop (deadman false) [s]."""
 
 
 class RobotControllerConfig(FrozenModel):
-    """robot_controller: the simulated delayed robot and its gain switching."""
+    """robot_controller: the delayed robot (simulated, or a real base through cmd_vel) and its
+    gain switching."""
 
     schedule_path: str = ''
     """Certified gain schedule (JSON); empty: the shipped core/control/reference_schedule.json.
@@ -144,6 +192,17 @@ class RobotControllerConfig(FrozenModel):
     """L_e of the eMBB traffic model [bit]: frames carry ``λ_e L_e`` bit/s on average."""
     video_frame_cv: Annotated[float, _in('video_frame_cv', CONTROLLER_RANGES)] = 0.3
     """Coefficient of variation of the (lognormal) frame sizes [-] (0: constant frames)."""
+    robot: RobotKind = RobotKind.SIMULATED
+    """The robot driven: the simulated dynamics, or a real base through ``cmd_vel``."""
+    cmd_vel_frame: CmdVelFrame = CmdVelFrame.BASE_LINK
+    """With robot cmd_vel: the frame of the Twist sent."""
+    max_speed_mps: Annotated[float, _in('max_speed_mps', CONTROLLER_RANGES)] = 1.5
+    """With robot cmd_vel: the speed the velocity command is clipped to [m/s]."""
+    odom_timeout_s: Annotated[float, _in('odom_timeout_s', CONTROLLER_RANGES)] = 0.25
+    """With robot cmd_vel: without odometry for this long the base gets zero twist [s]."""
+    base_lag_s: Annotated[float, _in('base_lag_s', CONTROLLER_RANGES)] = 0.0
+    """With robot cmd_vel: time constant of the base's velocity lag, compensated in the
+    command (core/control/velocity_base.py) [s] (0: the base follows within a period)."""
 
     @property
     def video_mean_frame_bytes(self) -> float:

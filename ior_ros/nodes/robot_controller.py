@@ -5,6 +5,26 @@
   schedule: planar double integrator at the schedule's sample period T), stepped by a timer of
   period T on the node's clock (``use_sim_time`` works). It starts at rest at the origin of
   ``odom``, which is where the figure eight starts.
+* **Real robot** (``robot:=cmd_vel``; default ``simulated``, the bullet above): the node steps
+  no plant. A velocity-controlled base (:mod:`ior_ros.nodes._velocity_base`) reports its state
+  as nav_msgs/Odometry on ``odom_in`` (position; velocity in the child frame rotated to odom by
+  the pose's yaw) and takes geometry_msgs/Twist on ``cmd_vel``. Every sample the same law as
+  below, ``u = a_ff − K (x − r)`` on the measured state, with the same gain schedule, switching,
+  timeouts and twin gate, becomes the velocity command ``v_cmd = v_measured + u T``
+  (:mod:`ior_ros.core.control.velocity_base`: the double integrator of the schedule, for a base
+  whose velocity loop settles within a control period; ``base_lag_s`` = τ > 0 compensates a
+  first-order velocity lag: ``u T / (1 − e^{−T/τ})``), clipped to ``max_speed_mps``, sent in
+  ``cmd_vel_frame``: ``base_link`` (default: what bases expect; ``linear.x``/``linear.y`` of
+  the odom-frame command rotated by −yaw, so the base must be holonomic: a differential-drive
+  base cannot follow ``linear.y``) or ``odom`` (unrotated). ``angular`` is 0: the controller does
+  not turn the base. A stop (command timeout, a command without ``deadman``, the policy's stop)
+  sends zero twist every sample, and so does a stale base: no odometry for ``odom_timeout_s``
+  (one warning; before the first odometry too); while stale nothing measured is published
+  (state, odom, tf, path) and the set-point waits; when odometry returns, tracking resumes from
+  where the base is. The state, odom (the measured one, republished in frame ``odom``), tf, path
+  and status outputs are those below, with the measured pose's yaw as orientation and its yaw
+  rate; ``disturbance_std_mps2``, ``noise_std_mps2`` and ``stop_brake_per_s`` belong to the
+  simulated robot and are not used.
 * **Set-point**: the newest ior_ros/TeleopCommand received on ``cmd`` (best effort as the
   operator sends it; keep last 16, so that a burst that arrives between two runs of the
   executor is measured command by command instead of counted as lost) gives the set-point
@@ -53,7 +73,9 @@
   a pass, or a wait that expires, applies it (an expired wait is counted, one warning a second
   at most), and the delay the gain schedule sees is measured then. When no verdict has arrived
   for ``twin_silence_s``, commands are applied at once (one warning ``digital twin silent …``,
-  one info line when a verdict arrives again), so a dead twin never stops the robot.
+  one info line when a verdict arrives again), so a dead twin never stops the robot. A command
+  without ``deadman`` (a stop) is applied at once, never held: stopping is not for the twin to
+  veto.
 * **Video** (``video_fps`` > 0, default 30; 0: no publisher at all): a timer of period
   ``1 / video_fps`` on the node clock publishes sensor_msgs/CompressedImage on ``video`` (best
   effort, keep last 10: eMBB feedback, a late frame is worth nothing) with ``header.stamp`` the
@@ -69,7 +91,9 @@
   control timer; test/nodes/test_video.py measures the control period's jitter with and
   without them.
 * **Heading**: the direction of the velocity (REP 103: x forward, z up), kept while the speed is
-  below the dynamics' ``min_speed_mps``. transforms3d is not a dependency, so
+  below the dynamics' ``min_speed_mps``: the simulated robot's orientation, and for both robots
+  the heading of RobotState's ``orientation_error_rad`` (a real base's orientation is its
+  odometry's yaw). transforms3d is not a dependency, so
   :func:`yaw_quaternion` is the two-line yaw-only formula ``(0, 0, sin ψ/2, cos ψ/2)``.
 
 Parameters (descriptors with ranges; all read-only): see
@@ -99,9 +123,15 @@ from ior_ros.core.control.tracking_dynamics import (
 )
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.ran.video_frames import lognormal_frame_bytes
-from ior_ros.nodes._config import CONTROLLER_RANGES, RobotControllerConfig, build_config
+from ior_ros.nodes._config import (
+    CONTROLLER_RANGES,
+    RobotControllerConfig,
+    RobotKind,
+    build_config,
+)
 from ior_ros.nodes._descriptors import describe
 from ior_ros.nodes._main import spin_node
+from ior_ros.nodes._velocity_base import VelocityBase
 from ior_ros.nodes.teleop_operator import command_qos
 from ior_ros.runtime import (
     Node,
@@ -157,6 +187,10 @@ _FLOATS: dict[str, str] = {
     'video_packet_rate_pps': 'λ_e of the eMBB traffic model the video carries [packets/s]',
     'video_packet_bits': 'L_e of the eMBB traffic model [bit]; frames carry λ_e L_e bit/s',
     'video_frame_cv': 'coefficient of variation of the lognormal frame sizes; 0: constant',
+    'max_speed_mps': 'with robot:=cmd_vel: the velocity command is clipped to this speed [m/s]',
+    'odom_timeout_s': 'with robot:=cmd_vel: no odometry for this long: zero twist [s]',
+    'base_lag_s': 'with robot:=cmd_vel: time constant of the base velocity lag, compensated '
+                  'in the command [s]; 0: none',
 }
 
 
@@ -198,6 +232,14 @@ def declare_config(node: Any) -> RobotControllerConfig:
     values['twin_gate'] = node.declare_parameter('twin_gate', False, describe(
         'hold each command for the digital twin verdict; vetoed commands are dropped',
         read_only=True)).value
+    values['robot'] = node.declare_parameter('robot', defaults.robot.value, describe(
+        'the robot driven: simulated (the tracking dynamics) or cmd_vel (a real base: Odometry '
+        'on odom_in, Twist on cmd_vel)', read_only=True,
+        additional_constraints="one of 'simulated', 'cmd_vel'")).value
+    values['cmd_vel_frame'] = node.declare_parameter(
+        'cmd_vel_frame', defaults.cmd_vel_frame.value, describe(
+            'with robot:=cmd_vel: frame of the Twist sent, base_link (rotated by -yaw) or odom',
+            read_only=True, additional_constraints="one of 'base_link', 'odom'")).value
     config: RobotControllerConfig = build_config(RobotControllerConfig,
                                                    node.get_fully_qualified_name(), values)
     if config.video_mean_frame_bytes > MAX_FRAME_BYTES:
@@ -270,6 +312,8 @@ class RobotController(Node):  # type: ignore[misc]
                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
             self.gate_timer = self.create_timer(max(cfg.twin_wait_s / 2.0, 0.002),
                                                 self.release_held)
+        self.base = (VelocityBase(self, cfg, self.period_s) if cfg.robot is RobotKind.CMD_VEL
+                     else None)
         self.timer = self.create_timer(self.period_s, self.tick)
         # video (module docstring)
         self.video_rng = np.random.default_rng([cfg.seed, 1])
@@ -282,11 +326,17 @@ class RobotController(Node):  # type: ignore[misc]
             f'control period {self.period_s * 1e3:g} ms, nominal gain certified up to '
             f'{self.schedule.nominal_certified_steps} samples, schedule up to '
             f'{self.schedule.max_delay_steps} samples')
+        if self.base is not None:
+            self.get_logger().info(
+                f'robot cmd_vel: odometry on {self.base.odom_sub.topic_name}, Twist in frame '
+                f'{cfg.cmd_vel_frame.value} on {self.base.twist_pub.topic_name}, at most '
+                f'{cfg.max_speed_mps:g} m/s, odometry timeout {cfg.odom_timeout_s:g} s, base '
+                f'lag {cfg.base_lag_s:g} s')
 
     # ---- twin gate
     def on_command(self, msg: Any) -> None:
         self.measure(msg)
-        if not self.config.twin_gate:
+        if not self.config.twin_gate or not msg.deadman:
             self.apply_command(msg)
             return
         now_ns = self.get_clock().now().nanoseconds
@@ -389,10 +439,13 @@ class RobotController(Node):  # type: ignore[misc]
             self.pending_bound = steps
         velocity = np.array([msg.twist.linear.x, msg.twist.linear.y])
         if not self.tracking:
-            self.set_pos = self.state.x[0, [0, 2]].copy()
-            self.feed_forward = np.zeros(2)
-            if self.last_receive_ns is not None:
-                self.get_logger().info('commands again: tracking')
+            if msg.deadman:  # resume from where the robot is
+                self.set_pos = self.position()
+                self.feed_forward = np.zeros(2)
+                if self.last_receive_ns is not None:
+                    self.get_logger().info('commands again: tracking')
+        elif not msg.deadman:
+            self.get_logger().info(f'command {msg.sequence} without deadman: stopping the robot')
         elif self.last_send_ns is not None and send_ns - self.last_send_ns > 1_000_000:
             self.feed_forward = (velocity - self.set_vel) / ((send_ns - self.last_send_ns) * 1e-9)
         self.set_vel = velocity
@@ -402,6 +455,15 @@ class RobotController(Node):  # type: ignore[misc]
         self.tracking = bool(msg.deadman)
         for sequence in [s for s in self.held if s < msg.sequence]:
             del self.held[sequence]  # overtaken by this one: stale
+
+    def position(self) -> Any:
+        """The robot's position now, ``[p_x, p_y]`` in odom [m] (a real base's last odometry;
+        the origin before any)."""
+        if self.base is None:
+            return self.state.x[0, [0, 2]].copy()
+        if self.base.x is None:
+            return np.zeros(2)
+        return np.array([self.base.x[0], self.base.x[2]])
 
     # ---- control sample
     def tick(self) -> None:
@@ -422,6 +484,9 @@ class RobotController(Node):  # type: ignore[misc]
             self.get_logger().info(f'gain: {key[0]} for delay bound {key[1]} samples')
         self.last_decision = key
         self.publish_status(now, decision)
+        if self.base is not None:
+            self.drive_base(now, decision)
+            return
         x = self.state.x[0]
         reference = np.array([self.set_pos[0], self.set_vel[0], self.set_pos[1], self.set_vel[1]])
         stop = not self.tracking or decision.mode is SwitchingMode.STOP
@@ -434,6 +499,32 @@ class RobotController(Node):  # type: ignore[misc]
         self.state = transition(self.state, command[None, :], self.bound_steps, disturbance,
                                 self.params, stop=np.array([stop]))
         self.step += 1
+        if self.tracking:
+            self.set_pos = self.set_pos + self.set_vel * self.period_s
+        self.publish(now)
+
+    def drive_base(self, now: Any, decision: Any) -> None:
+        """The sample of robot:=cmd_vel (module docstring): the law on the measured state, sent
+        as a velocity command; zero twist when stopped or when the odometry is stale."""
+        base = self.base
+        assert base is not None
+        self.step += 1
+        if not base.fresh(now.nanoseconds):
+            base.send(None)
+            return  # nothing measured to publish; the set-point waits
+        assert base.x is not None
+        if base.resume:  # odometry back (or first): the set-point restarts where the base is
+            base.resume = False
+            self.set_pos = self.position()
+            self.feed_forward = np.zeros(2)
+        if not self.tracking or decision.mode is SwitchingMode.STOP:
+            base.send(None)
+        else:
+            assert decision.gain is not None
+            reference = np.array([self.set_pos[0], self.set_vel[0], self.set_pos[1],
+                                  self.set_vel[1]])
+            command = self.feed_forward - decision.gain @ (np.array(base.x) - reference)
+            base.send((float(command[0]), float(command[1])))
         if self.tracking:
             self.set_pos = self.set_pos + self.set_vel * self.period_s
         self.publish(now)
@@ -476,8 +567,13 @@ class RobotController(Node):  # type: ignore[misc]
     def publish(self, now: Any) -> None:
         # Python floats throughout (the same IEEE operations as on numpy scalars, a fraction of
         # the cost); np.hypot stays where it was used: math.hypot may differ in the last bit
-        px, vx, py, vy = self.state.x[0].tolist()
-        ax, ay = self.state.accel_mps2[0].tolist()
+        if self.base is None:
+            px, vx, py, vy = self.state.x[0].tolist()
+            ax, ay = self.state.accel_mps2[0].tolist()
+        else:
+            assert self.base.x is not None
+            px, vx, py, vy = self.base.x
+            ax, ay = self.base.accel_mps2
         spx, spy = self.set_pos.tolist()
         svx, svy = self.set_vel.tolist()
         min_speed = self.params.min_speed_mps
@@ -485,7 +581,10 @@ class RobotController(Node):  # type: ignore[misc]
         previous = self.heading
         if speed > min_speed:
             self.heading = math.atan2(vy, vx)
-        yaw_rate = _wrap(self.heading - previous) / self.period_s
+        if self.base is None:  # the simulated robot points where it goes
+            yaw, yaw_rate = self.heading, _wrap(self.heading - previous) / self.period_s
+        else:
+            yaw, yaw_rate = self.base.yaw_rad, self.base.yaw_rate_rps
         error_m = math.hypot(px - spx, py - spy)
         set_speed = float(np.hypot(svx, svy))
         heading_error = 0.0
@@ -499,7 +598,7 @@ class RobotController(Node):  # type: ignore[misc]
         excess = abs(curvature - set_curv)
         di = dexterity_index_scalar(error_m, math.degrees(heading_error), excess)
         stamp = now.to_msg()
-        qx, qy, qz, qw = yaw_quaternion(self.heading)
+        qx, qy, qz, qw = yaw_quaternion(yaw)
         out = self._outputs
 
         state = out.state
@@ -521,7 +620,7 @@ class RobotController(Node):  # type: ignore[misc]
         pose.position.x, pose.position.y = px, py
         pose.orientation.x, pose.orientation.y = qx, qy
         pose.orientation.z, pose.orientation.w = qz, qw
-        cos_h, sin_h = math.cos(self.heading), math.sin(self.heading)
+        cos_h, sin_h = math.cos(yaw), math.sin(yaw)
         twist = odom.twist.twist
         twist.linear.x = vx * cos_h + vy * sin_h
         twist.linear.y = -vx * sin_h + vy * cos_h

@@ -9,6 +9,27 @@ on ``video``, the eMBB slice) and publishes the reference it follows as nav_msgs
   straight line along +x (``reference:=line``). ``header.stamp`` and ``send_time`` are both the
   send time (the set-point applies from then on; the robot measures the command delay from
   ``send_time``); ``header.frame_id`` is ``base_link``; ``deadman`` is true while the node runs.
+* **Joystick** (``input:=joy``; default ``reference``, the bullet above): the set-point velocity
+  is ``(axes[joy_axis_x], axes[joy_axis_y]) × joy_max_speed_mps`` of the newest
+  sensor_msgs/Joy on ``joy`` (best effort, keep last 10: a best-effort reader matches a reliable
+  joy_node too), each axis clipped to [−1, 1] (the joy driver's range; REP 103 and
+  teleop_twist_joy's convention: stick up is +x, stick left is +y, the defaults 1 and 0 are a
+  gamepad's left stick). The velocity is in the frame the robot integrates its set-point in, as
+  the reference's is (robot_controller: ``odom``). ``deadman`` is true only while button
+  ``joy_deadman_button`` is held (−1: no button, always true while Joy messages arrive); when it
+  is false the command carries zero velocity, and the robot stops tracking and brakes
+  (robot_controller sets ``tracking`` from ``deadman``: a command with ``deadman`` false is a stop
+  command, and the next one with ``deadman`` true resumes from where the robot is). Before the
+  first Joy message, and when none has arrived for ``joy_timeout_s``, commands keep their timing
+  but say ``deadman`` false (one warning ``no Joy message for …`` per silence longer than
+  ``joy_timeout_s``, counted from the start before the first Joy; one info line at the first
+  Joy and when Joy comes back), so a joystick that dies stops the robot within
+  ``joy_timeout_s`` plus the link's delay rather than after the robot's own
+  ``command_timeout_s``; joy_node repeats an unchanged state at its ``autorepeat_rate`` (20 Hz
+  by default), which must stay above ``1 / joy_timeout_s``. An axis or button index beyond what
+  the message carries is warned about once (naming the index and the count the message has) and
+  read as 0 (a missing deadman button: released); a non-finite axis value is read as 0, warned
+  once. No reference path is published and there are no slips.
 * **Timing** (seed 003 §III-C, eq. 2): every ``tick_s`` (τ) the node draws the number of commands
   ``k ~ Poisson(max(0, λ0 − α r_u) τ)`` with
   :class:`ior_ros.core.ran.traffic.ModifiedPoissonCounter` (the numbers of
@@ -72,9 +93,11 @@ from typing import Any
 import numpy as np
 
 from ior_ros.core.control.figure_eight import FigureEight
+from ior_ros.core.errors import ConfigError
 from ior_ros.core.ran.traffic import ModifiedPoissonCounter
 from ior_ros.nodes._config import (
     TELEOP_RANGES,
+    OperatorInput,
     ReferenceShape,
     TeleopOperatorConfig,
     build_config,
@@ -96,6 +119,7 @@ DelayMeasurement = get_message('ior_ros/msg/DelayMeasurement')
 Path = get_message('nav_msgs/msg/Path')
 PoseStamped = get_message('geometry_msgs/msg/PoseStamped')
 TimeMsg = get_message('builtin_interfaces/msg/Time')
+Joy = get_message('sensor_msgs/msg/Joy')
 
 #: what cmd and state use: best effort, newest only (module docstring)
 COMMAND_QOS_DEPTH = 1
@@ -107,6 +131,8 @@ REFERENCE_POSES = 400
 REFERENCE_LINE_S = 60.0
 #: send times kept until the robot acknowledges a command (the reference's anchor)
 SENT_KEPT = 10_000
+#: the Joy reader: best effort, keep last 10 (module docstring)
+JOY_QOS_DEPTH = 10
 
 _DESCRIPTIONS: dict[str, str] = {
     'amplitude_m': 'half-width a of the figure eight [m]',
@@ -119,6 +145,14 @@ _DESCRIPTIONS: dict[str, str] = {
     'tick_s': 'τ: counting window; each tick draws the number of commands sent [s]',
     'slip_rate_per_s': 'mean rate of operator slips (Poisson) [1/s]; 0: none',
     'slip_gain': 'a slip commands slip_gain × the reference speed in a random direction',
+    'joy_max_speed_mps': 'with input:=joy: set-point speed per axis at full deflection [m/s]',
+    'joy_timeout_s': 'with input:=joy: no Joy message for this long: commands say stop [s]',
+}
+
+_JOY_INDICES: dict[str, str] = {
+    'joy_axis_x': 'with input:=joy: Joy axis of the x velocity (1: left stick, up is +x)',
+    'joy_axis_y': 'with input:=joy: Joy axis of the y velocity (0: left stick, left is +y)',
+    'joy_deadman_button': 'with input:=joy: Joy button to hold for the robot to move; -1: none',
 }
 
 
@@ -181,8 +215,19 @@ def declare_config(node: Any) -> TeleopOperatorConfig:
     values['seed'] = node.declare_parameter('seed', defaults.seed, describe(
         'seed of the command-timing generator', read_only=True,
         int_range=(0, 2**63 - 1))).value
+    values['input'] = node.declare_parameter('input', defaults.input.value, describe(
+        'source of the set-points: reference (the trajectory) or joy (sensor_msgs/Joy on joy)',
+        read_only=True, additional_constraints="one of 'reference', 'joy'")).value
+    for name, text in _JOY_INDICES.items():
+        low, high = TELEOP_RANGES[name]
+        values[name] = node.declare_parameter(name, getattr(defaults, name), describe(
+            text, read_only=True, int_range=(int(low), int(high)))).value
     config: TeleopOperatorConfig = build_config(TeleopOperatorConfig,
                                                 node.get_fully_qualified_name(), values)
+    if config.joy_axis_x == config.joy_axis_y:
+        raise ConfigError(
+            f"parameters 'joy_axis_x' and 'joy_axis_y' of node {node.get_fully_qualified_name()}"
+            f' are both {config.joy_axis_x}: two different Joy axes')
     return config
 
 
@@ -203,20 +248,37 @@ class TeleopOperator(Node):  # type: ignore[misc]
             CompressedImage, 'video', self.on_video,
             QoSProfile(depth=VIDEO_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.video_latency_pub = self.create_publisher(DelayMeasurement, 'video_latency', 100)
-        self.reference_pub = self.create_publisher(Path, 'reference', reference_qos())
-        reference = reference_path(cfg)
-        self.reference_pub.publish(reference)
-        self.get_logger().info(f'reference {cfg.reference.value}: {len(reference.poses)} poses '
-                               'published (transient local)')
+        self.joy = cfg.input is OperatorInput.JOY
+        if self.joy:
+            self.joy_sub = self.create_subscription(Joy, 'joy', self.on_joy, QoSProfile(
+                depth=JOY_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT))
+            deadman = (f'button {cfg.joy_deadman_button} held' if cfg.joy_deadman_button >= 0
+                       else 'no deadman button')
+            self.get_logger().info(
+                f'input joy on {self.joy_sub.topic_name}: axes {cfg.joy_axis_x} (x) and '
+                f'{cfg.joy_axis_y} (y) x {cfg.joy_max_speed_mps:g} m/s, {deadman}, timeout '
+                f'{cfg.joy_timeout_s:g} s')
+        else:
+            self.reference_pub = self.create_publisher(Path, 'reference', reference_qos())
+            reference = reference_path(cfg)
+            self.reference_pub.publish(reference)
+            self.get_logger().info(f'reference {cfg.reference.value}: {len(reference.poses)} '
+                                   'poses published (transient local)')
+        # joystick state (input:=joy): the newest Joy's set-point, when it arrived, warnings
+        self.joy_setpoint: tuple[float, float, bool] = (0.0, 0.0, False)
+        self.joy_received_ns: int | None = None
+        self.joy_silent = False
+        self.joy_warned: set[tuple[str, int]] = set()
         self.sequence = 0
         self.start_ns: int | None = None
         self.latencies_s: list[float] = []
         self.video_latencies_s: list[float] = []
         self.frames = 0
-        self.sent: deque[tuple[int, float]] | None = deque(maxlen=SENT_KEPT)  # (sequence, t)
+        self.sent: deque[tuple[int, float]] | None = (
+            None if self.joy else deque(maxlen=SENT_KEPT))  # (sequence, t): reference only
         self.report_ns = 0
         self.slip_rng = np.random.default_rng([cfg.seed, 1])
-        self.next_slip_s = self.draw_slip_gap()
+        self.next_slip_s = float('inf') if self.joy else self.draw_slip_gap()
         self.slips = 0
         # one message of each kind, refilled at every send: a publish serializes before it
         # returns (every field that varies is set each time)
@@ -244,7 +306,11 @@ class TeleopOperator(Node):  # type: ignore[misc]
             self.start_ns = self.report_ns = now.nanoseconds
         count = self.counts.draw()
         t_s = (now.nanoseconds - self.start_ns) * 1e-9
-        vx, vy = self.velocity(t_s) if count else (0.0, 0.0)
+        deadman = True
+        if self.joy:
+            vx, vy, deadman = self.joy_command(now.nanoseconds)
+        else:
+            vx, vy = self.velocity(t_s) if count else (0.0, 0.0)
         for index in range(count):
             self.sequence += 1
             slip = index == 0 and t_s >= self.next_slip_s
@@ -259,6 +325,7 @@ class TeleopOperator(Node):  # type: ignore[misc]
             msg.header.stamp = msg.send_time = now.to_msg()
             msg.sequence = self.sequence
             msg.twist.linear.x, msg.twist.linear.y = vx, vy
+            msg.deadman = deadman
             self.pub.publish(msg)
             if self.sent is not None:
                 self.sent.append((self.sequence, t_s))
@@ -273,6 +340,64 @@ class TeleopOperator(Node):  # type: ignore[misc]
                     self.get_logger().info(f'{what} latency: n={lat.size} mean={lat.mean():.2f} '
                                            f'ms max={lat.max():.2f} ms')
                     latencies.clear()
+
+    # ---- joystick (input:=joy; module docstring)
+    def on_joy(self, msg: Any) -> None:
+        """The newest Joy's set-point velocity and deadman state."""
+        cfg = self.config
+        now_ns = self.get_clock().now().nanoseconds
+        if self.joy_received_ns is None:
+            self.get_logger().info(f'Joy on {self.joy_sub.topic_name}: {len(msg.axes)} axes, '
+                                   f'{len(msg.buttons)} buttons: commands follow the stick')
+        elif self.joy_silent:
+            self.get_logger().info(f'Joy again after {(now_ns - self.joy_received_ns) * 1e-9:.3f}'
+                                   ' s: commands follow the stick')
+        self.joy_silent = False
+        self.joy_received_ns = now_ns
+        deadman = True
+        if cfg.joy_deadman_button >= 0:
+            deadman = self.joy_entry(msg.buttons, cfg.joy_deadman_button, 'button') != 0
+        if not deadman:
+            self.joy_setpoint = (0.0, 0.0, False)
+            return
+        scale = cfg.joy_max_speed_mps
+        self.joy_setpoint = (scale * self.joy_entry(msg.axes, cfg.joy_axis_x, 'axis'),
+                             scale * self.joy_entry(msg.axes, cfg.joy_axis_y, 'axis'), True)
+
+    def joy_entry(self, values: Any, index: int, kind: str) -> float:
+        """``values[index]``, an axis clipped to [−1, 1]; 0 where the message has no such entry
+        or the value is not finite (each warned once)."""
+        if index >= len(values):
+            plural = 'axes' if kind == 'axis' else 'buttons'
+            self.joy_warn_once(kind, index, f'Joy {kind} {index} does not exist: the message has '
+                                            f'{len(values)} {plural} (indices from 0); read as 0')
+            return 0.0
+        value = float(values[index])
+        if kind == 'button':
+            return value
+        if not math.isfinite(value):
+            self.joy_warn_once('nan', index, f'Joy axis {index} is {value}: read as 0')
+            return 0.0
+        return min(1.0, max(-1.0, value))
+
+    def joy_warn_once(self, kind: str, index: int, text: str) -> None:
+        if (kind, index) not in self.joy_warned:
+            self.joy_warned.add((kind, index))
+            self.get_logger().warning(text)
+
+    def joy_command(self, now_ns: int) -> tuple[float, float, bool]:
+        """The set-point ``(vx, vy, deadman)`` of this tick: the newest Joy's, or a stop when
+        none has arrived for joy_timeout_s (warned once per silence)."""
+        since_ns = self.joy_received_ns if self.joy_received_ns is not None else self.start_ns
+        assert since_ns is not None
+        silent_s = (now_ns - since_ns) * 1e-9
+        if silent_s <= self.config.joy_timeout_s:
+            return self.joy_setpoint if self.joy_received_ns is not None else (0.0, 0.0, False)
+        if not self.joy_silent:
+            self.joy_silent = True
+            self.get_logger().warning(f'no Joy message for {silent_s:.3f} s: commands say stop '
+                                      '(deadman false)')
+        return 0.0, 0.0, False
 
     def on_state(self, msg: Any) -> None:
         now_ns = self.get_clock().now().nanoseconds
