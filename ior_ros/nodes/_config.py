@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from ior_ros.core.config import FrozenModel
+from ior_ros.core.control.control_config import FallbackPolicy
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.ran.video_frames import mean_frame_bytes
 from ior_ros.core.slicing.config import SlicingEnvConfig
@@ -166,6 +167,10 @@ class RobotControllerConfig(FrozenModel):
     """Time within the nominal bound before the nominal gain returns [s]."""
     always_switch: bool = False
     """Switch to the scheduled gain at every violation (no growth test)."""
+    schedule_fallback: FallbackPolicy = FallbackPolicy.MOST_CONSERVATIVE
+    """Beyond the delays the schedule certifies: the certified gain of the widest range (not
+    certified for that delay; ControllerStatus says so) or a local stop (no network in the loop:
+    safe, but the robot halts until the delay falls back)."""
     disturbance_std_mps2: Annotated[float, _in('disturbance_std_mps2', CONTROLLER_RANGES)] = 0.0
     """σ_w of the piecewise-constant acceleration disturbance [m/s²]."""
     noise_std_mps2: Annotated[float, _in('noise_std_mps2', CONTROLLER_RANGES)] = 0.0

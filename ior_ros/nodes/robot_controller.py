@@ -219,6 +219,12 @@ def declare_config(node: Any) -> RobotControllerConfig:
             text, read_only=True, float_range=CONTROLLER_RANGES[name])).value
     values['always_switch'] = node.declare_parameter('always_switch', False, describe(
         'switch to the scheduled gain at every violation (no growth test)', read_only=True)).value
+    values['schedule_fallback'] = node.declare_parameter(
+        'schedule_fallback', defaults.schedule_fallback.value, describe(
+            'beyond the delays the schedule certifies: most_conservative (the certified gain of '
+            'the widest range) or stop (brake locally until the delay falls back)',
+            read_only=True,
+            additional_constraints="one of 'most_conservative', 'stop'")).value
     low, high = CONTROLLER_RANGES['video_fps']
     values['video_fps'] = node.declare_parameter('video_fps', defaults.video_fps, describe(
         'camera frames per second on video [1/s]; 0: no video; at most 120 (a fast camera)',
@@ -257,7 +263,8 @@ class RobotController(Node):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__('robot_controller')
         cfg = self.config = declare_config(self)
-        self.schedule = GainSchedule.load(cfg.schedule_path or REFERENCE_SCHEDULE)
+        self.schedule = GainSchedule.load(cfg.schedule_path or REFERENCE_SCHEDULE).with_fallback(
+            cfg.schedule_fallback)
         self.period_s = float(self.schedule.plant.sample_period_s)
         self.policy = SwitchingPolicy(
             self.schedule, cfg.tolerated_growth,
