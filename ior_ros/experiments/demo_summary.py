@@ -16,7 +16,8 @@ read with the runtime's bag reader (rosbags underneath; MCAP or sqlite3). Topics
 * ``/robot/status`` (ControllerStatus): seconds during which the robot tracked with a gain that
   is not certified for the delay bound in force (``gain_uncertified_s``; a stop command needs no
   certificate), and when the robot stopped on its command timeout (``stop_after_s``: from the
-  last command it received);
+  last command it received), and the control samples its timer missed in the window
+  (``control_samples_missed``: a process starved of CPU; the plant held its last command);
 * ``/teleop/video_latency`` (DelayMeasurement of the operator, one per video frame): the latency
   of the eMBB video feedback.
 
@@ -83,6 +84,7 @@ class RunRecord:
     status_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     status_covered: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     status_tracking: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    status_missed: np.ndarray = field(default_factory=lambda: np.zeros(0))
     video_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     video_latency_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -173,7 +175,8 @@ class RunCollector:
         elif kind == 'status':
             tracking = bool(msg.tracking)
             covered = bool(msg.certified) or msg.gain_mode == 'stop' or not tracking
-            rows.append((_stamp_s(msg.header.stamp), covered, tracking))
+            rows.append((_stamp_s(msg.header.stamp), covered, tracking,
+                         float(getattr(msg, 'samples_missed', 0))))
         elif kind == 'video':
             rows.append((_stamp_s(msg.receive_time), float(msg.one_way_delay_s)))
         else:
@@ -213,6 +216,7 @@ class RunCollector:
             order = np.argsort(a[:, 0], kind='stable')
             rec.status_t, rec.status_covered = a[order, 0], a[order, 1] > 0.5
             rec.status_tracking = a[order, 2] > 0.5
+            rec.status_missed = a[order, 3]
         if rows['video']:
             a = np.array(rows['video'])
             rec.video_t, rec.video_latency_s = a[:, 0], a[:, 1]
@@ -278,6 +282,7 @@ def summarize(rec: RunRecord, bag: str | Path, deadline_s: float = DEFAULT_DEADL
         'max_tracking_error_m': float(np.max(err)) if err.size else float('nan'),
         'gain_uncertified_s': _uncertified_s(rec, start, end),
         'stop_after_s': _stop_after_s(rec, start, end),
+        'control_samples_missed': _missed(rec, start, end),
     }
     video = rec.video_latency_s[_window(rec.video_t, start, end)]
     summary.update({
@@ -295,6 +300,16 @@ def _uncertified_s(rec: RunRecord, start: float, end: float) -> float:
         return math.nan
     t = np.clip(np.append(rec.status_t, end), start, end)
     return float(np.sum(np.diff(t)[~rec.status_covered]))
+
+
+def _missed(rec: RunRecord, start: float, end: float) -> int:
+    """Control samples the robot's timer missed in ``[start, end]`` (a starved process; the
+    simulated plant held its command over them): the growth of the status' running count."""
+    inside = _window(rec.status_t, start, end)
+    if not np.any(inside):
+        return 0
+    before = rec.status_missed[rec.status_t < start]
+    return int(rec.status_missed[inside].max() - (before.max() if before.size else 0.0))
 
 
 def _stop_after_s(rec: RunRecord, start: float, end: float) -> float:

@@ -49,6 +49,9 @@ _SCHEDULE_RUN = 'a finished `ior control schedule` run (schedule.json) for the s
 
 _ENTRIES = [
     # seed 000 (Liang et al., IEEE Network 2024)
+    Reproduction('seed000-fig2b', 'WiFi slices on Linux traffic control: configured vs measured '
+                 'throughput and latency under load, in network namespaces (seed 000 Fig. 2b)',
+                 'ior_ros.experiments.seed000_fig2b:run'),
     Reproduction('seed000-fig4', 'Hopper reward and falls per epoch: SAC vs twin vs twin+GAN '
                  '(seed 000 Fig. 4)', 'ior_ros.experiments.seed000_fig4:run',
                  from_dir='finished `ior train twin` runs as DIR/<variant>/seed<N>/epochs.csv'),

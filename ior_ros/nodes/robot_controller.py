@@ -30,8 +30,11 @@
   executor is measured command by command instead of counted as lost) gives the set-point
   velocity ``twist.linear``; the set-point position is that velocity integrated at every control
   sample, restarting from the robot's position at the first command (and after a timeout).
-  The feed-forward acceleration is the difference of the last two set-point velocities over the
-  difference of their ``send_time`` (0 before two).
+  The feed-forward acceleration is the difference between the newest set-point velocity and the
+  newest one of an earlier operator tick, over the difference of their ``send_time`` (0 before
+  two ticks). Commands of one tick share a send time (within 1 ms): the last of them is the
+  set-point, and it replaces the others in the feed-forward too, so that a slip followed by a
+  good command of the same tick leaves no slip in the acceleration.
 * **Delay**: for each command received ``d = now − send_time`` on the node clock (so both nodes
   must share a clock: the same host, or sim time); published as ior_ros/DelayMeasurement on
   ``delay`` for every command that arrives, vetoed and stale ones too (``rtt_s`` is ``2 d``: this
@@ -46,6 +49,14 @@
 * **Loop**: ``u = a_ff − K (x − r)`` as in core/control/tracking_sim.py. The loop of seed 003
   closes over the link, so the command acts after the measured delay: ``transition`` gets the
   bound as the command's delay (the reason the gain must be certified for it).
+* **Missed samples**: the timer keeps rcl's semantics (one call after calls were missed, not a
+  burst), but the simulated robot does not lose the time: when the node comes back from a gap of
+  n > 1 periods on its clock (a process starved of CPU while ``/clock`` went on), it first runs
+  the n − 1 missed samples (law, plant, outputs, stamped at their own times) with what it knows
+  then, so the simulated robot and its on-board controller, which the model runs at every
+  period, are not slowed by the host's load. The count is ``samples_missed`` of ``status``;
+  one warning per gap of more than 10 samples. With ``robot:=cmd_vel`` nothing is run again:
+  the base held the last twist, and a controller cannot act in the past.
 * **Timeout**: no command for ``command_timeout_s`` (or a stop decision of the policy) sends the
   stop command of the dynamics (local braking ``a = −c v``, ``stop_brake_per_s``) and logs one
   warning ``no command for <t> s: stopping the robot``; the next command resumes tracking from
@@ -139,6 +150,12 @@ from ior_ros.runtime import (
     ReliabilityPolicy,
     get_message,
 )
+from ior_ros.runtime.clock import Time
+
+MAX_MISSED = 1000
+"""More missed samples than this (10 s) is a jump of the clock, not a starved process."""
+SAME_SEND_NS = 1_000_000
+"""Commands whose send times are this close [ns] belong to one operator tick."""
 
 TeleopCommand = get_message('ior_ros/msg/TeleopCommand')
 RobotState = get_message('ior_ros/msg/RobotState')
@@ -282,6 +299,7 @@ class RobotController(Node):  # type: ignore[misc]
         self.set_vel = np.zeros(2)
         self.feed_forward = np.zeros(2)
         self.last_send_ns: int | None = None
+        self.ff_base: tuple[int, Any] | None = None  # (send ns, velocity): feed-forward's origin
         self.last_receive_ns: int | None = None
         self.sequence = 0
         self.tracking = False  # following commands (False: stopped)
@@ -292,6 +310,8 @@ class RobotController(Node):  # type: ignore[misc]
         self.heading = 0.0
         self.path: deque[Any] = deque(maxlen=cfg.path_length)
         self.step = 0
+        self.next_due_ns: int | None = None  # the next sample's time on the timer's grid
+        self.missed = 0  # control samples the timer missed (module docstring: missed samples)
         best_effort = command_qos()
         self.state_pub = self.create_publisher(RobotState, 'state', best_effort)
         self.odom_pub = self.create_publisher(Odometry, 'odom', 10)
@@ -445,6 +465,8 @@ class RobotController(Node):  # type: ignore[misc]
         if self.pending_bound is None or steps > self.pending_bound:
             self.pending_bound = steps
         velocity = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        if self.last_send_ns is not None and send_ns - self.last_send_ns > SAME_SEND_NS:
+            self.ff_base = (self.last_send_ns, self.set_vel)  # the newest of the previous tick
         if not self.tracking:
             if msg.deadman:  # resume from where the robot is
                 self.set_pos = self.position()
@@ -453,8 +475,8 @@ class RobotController(Node):  # type: ignore[misc]
                     self.get_logger().info('commands again: tracking')
         elif not msg.deadman:
             self.get_logger().info(f'command {msg.sequence} without deadman: stopping the robot')
-        elif self.last_send_ns is not None and send_ns - self.last_send_ns > 1_000_000:
-            self.feed_forward = (velocity - self.set_vel) / ((send_ns - self.last_send_ns) * 1e-9)
+        elif self.ff_base is not None and send_ns - self.ff_base[0] > SAME_SEND_NS:
+            self.feed_forward = (velocity - self.ff_base[1]) / ((send_ns - self.ff_base[0]) * 1e-9)
         self.set_vel = velocity
         self.last_send_ns = send_ns
         self.last_receive_ns = now_ns
@@ -475,6 +497,36 @@ class RobotController(Node):  # type: ignore[misc]
     # ---- control sample
     def tick(self) -> None:
         now = self.get_clock().now()
+        for missed_ns in self.missed_samples(now.nanoseconds):
+            self.sample(Time(nanoseconds=missed_ns, clock_type=now.clock_type))
+        self.sample(now)
+
+    def missed_samples(self, now_ns: int) -> list[int]:
+        """The due times of the samples the timer missed before this call (module docstring:
+        missed samples); none for a real base. The grid of due times starts at the first call
+        and moves by one period a sample, as the timer's does, so a callback that runs a little
+        late (the clock's granularity, a busy executor) misses nothing."""
+        period_ns = int(round(self.period_s * 1e9))
+        due = self.next_due_ns
+        if due is None or now_ns < due - period_ns // 2 or now_ns - due > MAX_MISSED * period_ns:
+            self.next_due_ns = now_ns + period_ns  # first call, or the clock jumped: start again
+            return []
+        missed = []
+        while now_ns >= due + period_ns:  # a later sample is due as well: this one was missed
+            missed.append(due)
+            due += period_ns
+        self.next_due_ns = due + period_ns
+        if not missed:
+            return []
+        self.missed += len(missed)
+        if len(missed) > 10:
+            self.get_logger().warning(
+                f'{len(missed)} control samples missed ({len(missed) * self.period_s:.3f} s '
+                'without CPU)' + ('' if self.base is not None else ': run now at their times'))
+        return [] if self.base is not None else missed
+
+    def sample(self, now: Any) -> None:
+        """One control sample at ``now``."""
         now_ns = now.nanoseconds
         if self.tracking and self.last_receive_ns is not None:
             silent_s = (now_ns - self.last_receive_ns) * 1e-9
@@ -557,6 +609,7 @@ class RobotController(Node):  # type: ignore[misc]
         msg.twin_silent = bool(self.twin_silent)
         msg.commands_vetoed = int(self.vetoed)
         msg.commands_expired = int(self.expired)
+        msg.samples_missed = int(self.missed)
         self.status_pub.publish(msg)
 
     def publish_frame(self) -> None:

@@ -82,6 +82,7 @@ class LaunchRunner:
         stamp = datetime.datetime.now().strftime('%Y-%m-%d-%H-%M-%S-%f')
         self.log_dir = log_dir or (_log_root() / f'{stamp}-{socket.gethostname()}-{os.getpid()}')
         self._lock = threading.Lock()
+        self._signal_received: int | None = None
         self._stop = threading.Event()
         self._files: dict[str, IO[str]] = {}
         self.running: list[_Running] = []
@@ -221,7 +222,7 @@ class LaunchRunner:
                 self._start(run)
             failed_required: _Running | None = None
             any_failed = False
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._signal_received is None:
                 for run in self.running:
                     code = self._reap(run)
                     if code is None:
@@ -244,7 +245,10 @@ class LaunchRunner:
                         self._start(run)
                 if all(r.done and r.restart_at is None for r in self.running):
                     return 1 if any_failed else 0
-                self._stop.wait(0.05)
+                time.sleep(0.05)  # not Event.wait: see the signal handler
+            if self._signal_received is not None:
+                self._say(f'[WARNING] [launch]: {signal.Signals(self._signal_received).name} '
+                          'received; stopping all processes', error=True)
             self._stop_all()
             if failed_required is not None:
                 spec = failed_required.spec
@@ -267,9 +271,10 @@ class LaunchRunner:
         previous: dict[int, Any] = {}
 
         def handler(signum: int, frame: Any) -> None:
-            self._say(f'[WARNING] [launch]: {signal.Signals(signum).name} received; stopping '
-                      'all processes', error=True)
-            self._stop.set()
+            # a flag only: the handler runs in the main thread between two bytecodes, maybe while
+            # that thread holds a lock (the output lock of _say, or an Event's inside wait()),
+            # and taking it again here would wait for itself forever
+            self._signal_received = signum
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handler)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -187,15 +188,22 @@ def test_a_real_ros2_joystick_drives_a_real_ros2_base(ros: RosEnv) -> None:
     controller.wait_for(r'odometry from /base/odom .*yaw 0\.300 rad', timeout=60)
     operator.wait_for('Joy on /joy: 2 axes, 1 buttons: commands follow the stick', timeout=60)
     probe.wait_for(r'^STATE', timeout=30, count=200)  # two seconds of states
-    report = peer.wait_for(r'^PEER twists=(\d+) nonzero=(\d+) x=(\S+) y=(\S+)', timeout=60,
-                           count=len(peer.matches('^PEER')) + 1)[-1]
-    twists, nonzero, x, y = (float(v) for v in report.groups())
+    # the base's once-a-second reports until it has had 250 moving twists (2.5 s at the
+    # controller's 100 Hz: how long that takes depends on the load, what it did does not)
+    pattern = r'^PEER twists=(\d+) nonzero=(\d+) x=(\S+) y=(\S+)'
+    deadline = time.monotonic() + 60.0
+    while True:
+        report = peer.wait_for(pattern, timeout=max(1.0, deadline - time.monotonic()),
+                               count=len(peer.matches('^PEER')) + 1)[-1]
+        twists, nonzero, x, y = (float(v) for v in report.groups())
+        if nonzero > 250 or time.monotonic() > deadline:
+            break
     moving = _states(probe)[-100:]  # the last second
     vx = statistics.fmean(s[3] for s in moving)
     vy = statistics.fmean(s[4] for s in moving)
     print(f'real ROS 2 joystick and base: {twists:.0f} twists ({nonzero:.0f} non-zero), base '
           f'at ({x:.3f}, {y:.3f}) m, velocity ({vx:.3f}, {vy:.3f}) m/s')
-    assert nonzero > 200 and x > 1.0 and abs(y) < 0.02
+    assert nonzero > 250 and x > 1.1 and abs(y) < 0.02
     assert abs(vx - SCALE_MPS) < 0.01 and abs(vy) < 0.01
 
 
