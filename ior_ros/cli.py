@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     'ior_ros.commands.twin',       # digital twin (seed 000 §III)
     'ior_ros.commands.ros',        # ROS 2 tools: launch, topic, node, bag
     'ior_ros.commands.demo',       # issue 12: the closed loop (make demo)
+    'ior_ros.commands.gnb',        # issue 13: srsRAN gNB remote control and its emulator
 )
 
 
@@ -89,6 +90,9 @@ def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespa
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ior`` console script; returns the exit code."""
     _restore_keyboard_interrupt()
+    from ior_ros.runtime.context import install_stack_dump
+
+    install_stack_dump()
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_single_values(parser, args)

@@ -604,7 +604,7 @@ class RobotController(Node):  # type: ignore[misc]
         msg.certified = bool(decision.certified_for_bound)
         msg.nominal_certified_samples = int(self.schedule.nominal_certified_steps)
         msg.tracking = bool(self.tracking)
-        msg.command_silence_s = ((now.nanoseconds - self.last_receive_ns) * 1e-9
+        msg.command_silence_s = (max(0.0, (now.nanoseconds - self.last_receive_ns) * 1e-9)
                                  if self.last_receive_ns is not None else 0.0)
         msg.twin_silent = bool(self.twin_silent)
         msg.commands_vetoed = int(self.vetoed)

@@ -16,6 +16,7 @@ own arguments and its in-process transport while the node class calls ``Node.__i
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -175,7 +176,19 @@ def _install_sigterm() -> None:
     # sends stop the node either way. Do the same: restore Python's KeyboardInterrupt.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    install_stack_dump()
     _SIGNALS_INSTALLED[0] = True
+
+
+def install_stack_dump() -> None:
+    """With ``IOR_FAULTHANDLER=1`` in the environment, SIGUSR1 makes the process print every
+    thread's Python stack to stderr (faulthandler) and go on: how a test finds out where a node
+    that does not stop is stuck. Off by default (SIGUSR1 keeps its default action)."""
+    if os.environ.get('IOR_FAULTHANDLER') != '1' or not hasattr(signal, 'SIGUSR1'):
+        return
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def init(args: list[str] | None = None, *, context: Context | None = None,

@@ -101,7 +101,15 @@ class Proc:
         """SIGINT, then wait; returns the exit code."""
         if self.proc.poll() is None:
             self._signal(signal.SIGINT)
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # where is it stuck? (IOR_FAULTHANDLER=1: SIGUSR1 prints every thread's stack)
+            self._signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            raise AssertionError(
+                f'{" ".join(self.args[-6:])} still running {timeout} s after SIGINT; its last '
+                'output and stacks:\n' + '\n'.join(self.lines[-150:])) from None
         self._thread.join(timeout=5)
         return code
 
@@ -155,6 +163,7 @@ class RosEnv:
                              'ROS_LOG_DIR': str(self.log_dir)})
             self.env.pop('CYCLONEDDS_URI', None)
         self.env['IOR_ROS_BACKEND'] = backend
+        self.env['IOR_FAULTHANDLER'] = '1'  # SIGUSR1: stacks of a process that does not stop
         self._ros_env: dict[str, str] | None = None
         self.procs: list[Proc] = []
 
