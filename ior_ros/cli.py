@@ -29,6 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     'ior_ros.commands.ros',        # ROS 2 tools: launch, topic, node, bag
     'ior_ros.commands.demo',       # issue 12: the closed loop (make demo)
     'ior_ros.commands.gnb',        # issue 13: srsRAN gNB remote control and its emulator
+    'ior_ros.commands.modem',      # issue 13: Quectel RM500Q over AT and its emulator
+    'ior_ros.commands.slices',     # issue 13: slice plans on equipment, Linux tc slices
 )
 
 

@@ -21,11 +21,19 @@ puncturing, static), ``period_s`` (on the node's clock: ``use_sim_time`` works),
 (the SlicingPolicy used by ``drl``; empty: the shipped config/policies/seed003_slicing),
 ``di_gain`` (the closed-loop gain; 0 switches the feedback off). A bad value, template or policy
 stops the node with one line (exit code 2).
+
+**Equipment** (issue 13): with ``gnb_url`` (``ws://host:port``, an srsRAN gNB's remote control or
+``ior gnb emulate``) the split also goes to the gNB as per-slice PRB quotas
+(:mod:`ior_ros.nodes._gnb_link`: at most once per ``gnb_period_s``, when a slice's minimum moved
+by ``gnb_change_percent``; PLMN ``gnb_plmn``), from a thread of its own: a gNB that is down or
+refuses is logged and retried, never a reason for the broker to stop. Empty (default): the
+ran_emulator takes the split from ``slice_policy`` alone.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,7 @@ from ior_ros.core.slicing.policy import SlicingPolicy
 from ior_ros.core.slicing.slice_templates import SliceKind, load_templates
 from ior_ros.nodes._config import build_config
 from ior_ros.nodes._descriptors import describe
+from ior_ros.nodes._gnb_link import GnbLink
 from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import Node, QoSProfile, ReliabilityPolicy, get_message
 from ior_ros.runtime.packages import find_package_share
@@ -77,6 +86,10 @@ class SliceBrokerConfig(FrozenModel):
     total_prbs: int = Field(50, ge=1, le=275)
     policy_path: str = ''
     di_gain: float = Field(1.0, ge=0.0, le=100.0)
+    gnb_url: str = ''
+    gnb_plmn: str = '00101'
+    gnb_period_s: float = Field(1.0, ge=0.05, le=3600.0)
+    gnb_change_percent: int = Field(2, ge=1, le=100)
 
     def broker_config(self) -> BrokerConfig:
         """The core broker's configuration (its other settings keep their defaults)."""
@@ -115,8 +128,30 @@ def declare_config(node: Any) -> SliceBrokerConfig:
             'gain of the URLLC weight on a falling dexterity index or a growing tracking error '
             '(docs/models/slicing.md section 10); 0: feedback off', read_only=True,
             float_range=(0.0, 100.0))).value,
+        'gnb_url': node.declare_parameter('gnb_url', d.gnb_url, describe(
+            'remote control of an srsRAN gNB (ws://host:port; `ior gnb emulate` for none): the '
+            'split is sent there as PRB quotas; empty: no gNB', read_only=True,
+            additional_constraints='empty, or ws://... or wss://...')).value,
+        'gnb_plmn': node.declare_parameter('gnb_plmn', d.gnb_plmn, describe(
+            'PLMN of the gNB policies (MCC + MNC, 5 or 6 digits)', read_only=True,
+            additional_constraints='5 or 6 digits')).value,
+        'gnb_period_s': node.declare_parameter('gnb_period_s', d.gnb_period_s, describe(
+            'at most one gNB reconfiguration per this time [s] (wall clock)', read_only=True,
+            float_range=(0.05, 3600.0))).value,
+        'gnb_change_percent': node.declare_parameter(
+            'gnb_change_percent', d.gnb_change_percent, describe(
+                "a slice's minimum must move by this many percent of the carrier to be sent",
+                read_only=True, int_range=(1, 100))).value,
     }
     name = node.get_fully_qualified_name()
+    url = values['gnb_url']
+    if not isinstance(url, str) or (url and not re.fullmatch(r'wss?://[^\s/]+(/\S*)?', url)):
+        raise ConfigError(f"parameter 'gnb_url' of node {name}: {url!r} is not a WebSocket URL: "
+                          "give ws://host:port (or wss://), or '' for no gNB")
+    plmn = values['gnb_plmn']
+    if not isinstance(plmn, str) or not re.fullmatch(r'[0-9]{5,6}', plmn):
+        raise ConfigError(f"parameter 'gnb_plmn' of node {name}: {plmn!r}: allowed MCC + MNC "
+                          "as 5 or 6 digits, e.g. '00101'")
     if values['policy'] not in {a.value for a in AllocatorName}:
         raise ConfigError(f"parameter 'policy' of node {name}: {values['policy']!r} is not one "
                           f'of {names}')
@@ -166,6 +201,13 @@ class SliceBroker(Node):  # type: ignore[misc]
         self._logged: Allocation | None = None
         self._threshold = max(2, math.ceil(LOG_CHANGE_FRACTION * cfg.total_prbs))
         self.timer = self.create_timer(cfg.period_s, self.tick)
+        self.gnb: GnbLink | None = None
+        if cfg.gnb_url:
+            admitted = {a.template.name: a.template for a in self.broker.admissions
+                        if a.admitted}
+            self.gnb = GnbLink(cfg.gnb_url, cfg.gnb_plmn, admitted, self.get_logger(),
+                               period_s=cfg.gnb_period_s,
+                               change_percent=cfg.gnb_change_percent)
         parts = []
         for a in self.broker.admissions:
             t = a.template
@@ -222,6 +264,8 @@ class SliceBroker(Node):  # type: ignore[misc]
         if allocation is None:
             return
         stamp = self.get_clock().now().to_msg()
+        if self.gnb is not None:
+            self.gnb.offer(allocation)
         self.publish_policy(allocation, stamp)
         self.publish_states(allocation, stamp)
         if allocation.differs(self._logged, self._threshold):
@@ -278,6 +322,13 @@ class SliceBroker(Node):  # type: ignore[misc]
         msg.header.stamp = stamp
         self.states_pub.publish(msg)
         self.markers_pub.publish(MarkerArray(markers=markers))
+
+
+    def destroy_node(self) -> Any:
+        if self.gnb is not None:
+            self.gnb.close()
+            self.gnb = None
+        return super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:

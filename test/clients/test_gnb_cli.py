@@ -18,25 +18,19 @@ import pytest
 from ior_ros import cli
 from ior_ros.clients.gnb_emulator import GnbEmulator, GnbEmulatorThread
 
+IOR = [sys.executable, '-m', 'ior_ros.cli']
 REPO = Path(__file__).resolve().parents[2]
-GROUP = 'ior_ros.commands.gnb'
-# Until ior_ros/cli.py lists the group, run it the way the CLI would once it does.
-RUN_IOR = ('import sys; from ior_ros import cli; '
-           f'cli.COMMAND_MODULES += () if {GROUP!r} in cli.COMMAND_MODULES else ({GROUP!r},); '
-           'sys.exit(cli.main(sys.argv[1:]))')
 
 
 def ior(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, '-c', RUN_IOR, *args], cwd=REPO, env=env, text=True,
+    return subprocess.run([*IOR, *args], cwd=REPO, env=env, text=True,
                           capture_output=True, timeout=timeout)
 
 
 @pytest.fixture
 def main(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """``ior`` in this process, with the gnb group registered."""
-    if GROUP not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, 'COMMAND_MODULES', cli.COMMAND_MODULES + (GROUP,))
+    """``ior`` in this process."""
     return cli.main
 
 
@@ -44,7 +38,7 @@ def main(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 def emulate():  # type: ignore[no-untyped-def]
     """``ior gnb emulate`` as a process; yields its URL; stopped with Ctrl-C (SIGINT)."""
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.Popen([sys.executable, '-c', RUN_IOR, 'gnb', 'emulate', '--port', '0',
+    proc = subprocess.Popen([*IOR, 'gnb', 'emulate', '--port', '0',
                              '--period', '0.02'], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
