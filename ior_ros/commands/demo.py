@@ -2,6 +2,7 @@
 ``ior demo``: the closed loop of issue 12 on the simulated network, every node its own process.
 
     ior demo --duration 60 --out out/demo --policy dpp
+    ior demo --duration 20 --equipment emulated     (plus the emulated gNB and modem, issue 13)
     ior demo --summarize out/demo/bag --out out/again      (summary and figures of a recorded run)
 """
 
@@ -20,7 +21,7 @@ __all__ = ['register']
 
 def register(subparsers: Any) -> None:
     """Add ``demo``."""
-    from ior_ros.experiments.demo import FAULTS, POLICIES
+    from ior_ros.experiments.demo import EQUIPMENT, FAULTS, POLICIES
 
     parser = subparsers.add_parser(
         'demo', help='run the closed loop (five nodes over DDS) and summarise it',
@@ -42,6 +43,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument('--no-twin', action='store_true', help='run without the digital twin')
     parser.add_argument('--no-broker', action='store_true',
                         help='run without the slice broker (fixed PRB split)')
+    parser.add_argument('--equipment', choices=EQUIPMENT, default='none',
+                        help='emulated: also run the emulated srsRAN gNB (driven by the slice '
+                             "broker) and Quectel modem (read by the robot's modem_client, "
+                             'LinkQuality on /robot/link_quality); docs/equipment/README.md')
+    parser.add_argument('--slip-rate', type=number(float, 0.0, 100.0, unit='1/s', why=(
+        'operator slips are a Poisson process of 0 to 100 per second')), default=None,
+                        metavar='PER_S',
+                        help='operator slips per second: risky commands for the twin to veto '
+                             '(default: launch/sim.launch.yaml, 0.2; 0: none)')
     parser.add_argument('--seed', type=seed_number(), default=0, help='seed of the whole run')
     parser.add_argument('--rtf', type=number(float, 0.05, 100.0, why=(
         'the ran_emulator runs between 0.05x and 100x real time')), default=1.0,
@@ -106,7 +116,9 @@ def _demo(args: argparse.Namespace) -> int:
         opts = DemoOptions(out_dir=out, duration_s=args.duration, policy=args.policy,
                            fault=args.fault, twin=not args.no_twin, broker=not args.no_broker,
                            seed=args.seed, real_time_factor=args.rtf, rviz=args.rviz,
-                           deadline_s=args.deadline_ms * 1e-3)
+                           deadline_s=args.deadline_ms * 1e-3, equipment=args.equipment,
+                           launch_args=({} if args.slip_rate is None else
+                                        {'slip_rate_per_s': repr(args.slip_rate)}))
         summary = run_demo(opts, progress=terminal_progress(not args.no_progress))
     print(f'closed loop summary ({out / "summary.json"}):')
     _print(summary)

@@ -50,11 +50,16 @@ from ior_ros.experiments.demo_summary import (
 )
 
 __all__ = ['DemoOptions', 'FAULTS', 'POLICIES', 'run_demo', 'replay_demo', 'DemoError',
-           'summarize_bag', 'NODES', 'REPLAYED_TOPICS']
+           'summarize_bag', 'NODES', 'REPLAYED_TOPICS', 'EQUIPMENT', 'EQUIPMENT_NODES']
 
 POLICIES = ('drl', 'pf', 'dpp', 'puncturing', 'static')
 FAULTS = ('none', 'urllc-loss', 'kill-twin', 'kill-broker', 'stop-operator')
 NODES = ('teleop_operator', 'digital_twin', 'slice_broker', 'ran_emulator', 'robot_controller')
+#: ``--equipment``: none, or the emulated gNB and modem of issue 13 (launch/sim.launch.yaml
+#: equipment:=emulated: the broker drives the gNB, the robot's modem_client reads the modem)
+EQUIPMENT = ('none', 'emulated')
+#: the nodes the emulated equipment adds (the emulators themselves are processes, not nodes)
+EQUIPMENT_NODES = ('modem_client',)
 _KILLED = {'kill-twin': 'digital_twin', 'kill-broker': 'slice_broker',
            'stop-operator': 'teleop_operator'}
 
@@ -84,15 +89,26 @@ class DemoOptions:
     deadline_s: float = DEFAULT_DEADLINE_S
     start_timeout_s: float = 180.0
     launch_args: dict[str, str] = field(default_factory=dict)
+    equipment: str = 'none'
 
     def nodes(self) -> tuple[str, ...]:
         off = {'digital_twin': not self.twin, 'slice_broker': not self.broker}
-        return tuple(n for n in NODES if not off.get(n, False))
+        extra = EQUIPMENT_NODES if self.equipment == 'emulated' else ()
+        return tuple(n for n in NODES if not off.get(n, False)) + extra
 
 
 #: what a replay plays from the recorded bag: time, the commands as the robot received them (and
 #: as they were sent: the violation rate's denominator), and what the twin's network model hears
 REPLAYED_TOPICS = ('/clock', '/robot/cmd', '/teleop/cmd', '/ran_metrics', '/slice_policy')
+
+
+def _free_port() -> int:
+    """A TCP port of 127.0.0.1 free now (for the emulated gNB's remote control)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return int(sock.getsockname()[1])
 
 
 def _launch_file(name: str = 'sim.launch.yaml') -> Path:
@@ -224,6 +240,8 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
         raise DemoError(f"--policy {opts.policy!r}: expected one of {', '.join(POLICIES)}")
     if opts.fault not in FAULTS:
         raise DemoError(f"--fault {opts.fault!r}: expected one of {', '.join(FAULTS)}")
+    if opts.equipment not in EQUIPMENT:
+        raise DemoError(f"--equipment {opts.equipment!r}: expected one of {', '.join(EQUIPMENT)}")
     out = check_out_dir(opts.out_dir)
     bag = out / 'bag'
     if bag.exists():
@@ -234,6 +252,11 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
             'real_time_factor': repr(float(opts.real_time_factor)), 'rviz': str(opts.rviz).lower()}
     if opts.fault == 'urllc-loss':
         args['urllc_loss'] = '0.3'
+    if opts.equipment == 'emulated':
+        # a free port and a link inside the run's folder: parallel runs do not collide; the
+        # emulators run on this interpreter (it imports ior_ros, whatever PATH says)
+        args.update({'equipment': 'emulated', 'gnb_port': str(_free_port()),
+                     'modem_link': str(out.resolve() / 'rm500q'), 'python': sys.executable})
     args.update(opts.launch_args)
     cli = [sys.executable, '-m', 'ior_ros.cli']
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
@@ -306,7 +329,8 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
                     say(fault_note)
                     killed = None
                 if elapsed >= opts.duration_s:
-                    nodes_at_end = sorted(observer.node_names() & set(NODES))
+                    nodes_at_end = sorted(observer.node_names()
+                                          & set(NODES + EQUIPMENT_NODES))
                     break
         wall['end'] = time.monotonic()
         sim_span = observer.sim_s - sim_start
@@ -329,6 +353,7 @@ def run_demo(opts: DemoOptions, progress: Progress = no_progress,
         summary['commands_received_after_fault'] = int(np.sum(rec.delay_t > fault_at))
     summary['nodes_at_end'] = nodes_at_end
     summary.update({'policy': opts.policy, 'fault': opts.fault, 'twin': opts.twin,
+                    'equipment': opts.equipment,
                     'seed': opts.seed, 'duration_s': opts.duration_s, 'nodes': list(opts.nodes()),
                     'fault_note': fault_note, 'command': ' '.join(launch_cmd[3:])})
     _finish(out, rec, summary, opts, window)
@@ -417,12 +442,14 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
                 ) -> dict[str, Any]:
     """
     Replay a recorded demo: ``launch/replay.launch.yaml`` (a fresh robot_controller and, when the
-    run had one, a fresh digital_twin) driven by ``ior bag play`` of :data:`REPLAYED_TOPICS`;
+    run had one, a fresh digital_twin) driven by ``ior bag play`` of :data:`REPLAYED_TOPICS`,
+    timed by publish time (``OUT/replay_input``, :mod:`ior_ros.experiments.replay_timing`);
     the new run is recorded into ``OUT/bag`` and summarised over the recorded run's window, and
     the recorded summary (``BAG/../summary.json``) is put beside it (``original``).
     """
     from ior_ros.core.artifacts import check_out_dir
     from ior_ros.experiments.demo_summary import read_run as _read
+    from ior_ros.experiments.replay_timing import retime_by_publish_time
 
     original = _recorded(Path(bag))
     if twin is None:
@@ -434,6 +461,13 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
     if new_bag.exists():
         raise DemoError(f"--out {out}: already holds a bag ('{new_bag}'); give a new folder")
     out.mkdir(parents=True, exist_ok=True)
+    replayed = out / 'replay_input'  # timed by publish time (experiments/replay_timing.py)
+    if replayed.exists():
+        raise DemoError(f"--out {out}: already holds '{replayed}'; give a new folder")
+    if any(Path(bag).glob('*.mcap')):
+        retime_by_publish_time(Path(bag), replayed, REPLAYED_TOPICS)
+    else:  # sqlite3 keeps no publish time: by the recorder's receive time
+        replayed = Path(bag)
     cli = [sys.executable, '-m', 'ior_ros.cli']
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     args = {'twin': str(twin).lower(), 'seed': str(seed)}
@@ -463,7 +497,7 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
         _wait_for_line(out / 'record.log', "'/robot/delay'", recorder, start_timeout_s,
                        'recorder')
         say('nodes up: ' + ', '.join(sorted(wanted)) + '; playing the bag')
-        player = subprocess.Popen([*cli, 'bag', 'play', str(bag), '--no-progress',
+        player = subprocess.Popen([*cli, 'bag', 'play', str(replayed), '--no-progress',
                                    '--wait-for-subscribers', '30', '--topics',
                                    *REPLAYED_TOPICS], stdout=logs['play'],
                                   stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -55,7 +55,8 @@ RECORDED_TOPICS = ('/clock', '/teleop/cmd', '/robot/cmd', '/robot/state', '/tele
                    '/robot/delay', '/robot/odom', '/tf', '/ran_metrics', '/slice_policy',
                    '/slice_states', '/slice_markers', '/teleop/twin_prediction',
                    '/robot/twin_prediction', '/twin_markers', '/robot/status',
-                   '/teleop/video_latency', '/teleop/reference', '/rosout')
+                   '/teleop/video_latency', '/teleop/reference', '/robot/link_quality',
+                   '/rosout')
 
 
 @dataclass
