@@ -55,6 +55,8 @@ setup(
     extras_require={
         'dev': ['pytest>=8', 'pytest-timeout>=2.2', 'pytest-xdist>=3.5', 'hypothesis>=6.100',
                 'ruff>=0.5', 'mypy>=1.10', 'types-PyYAML'],
+        # `ior reproduce ID --ray-address ADDR`: sweeps on a Ray cluster (docs/sweeps.md)
+        'cluster': ['ray[default]>=2.9'],
     },
     entry_points={
         'console_scripts': [

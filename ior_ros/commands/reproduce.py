@@ -9,9 +9,43 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ior_ros.commands.common import add_config_options, input_path, output_folder, seed_number
+from ior_ros.commands.common import (
+    add_config_options,
+    input_path,
+    number,
+    output_folder,
+    seed_number,
+)
+from ior_ros.core.errors import ConfigError
 
 __all__ = ['register']
+
+SWEEPS = ('closed-loop', 'seed000-fig4')
+"""The reproductions made of independent runs: --workers, --ray-address, --seeds and --force
+apply to them (ior_ros.experiments.sweep)."""
+
+
+def _argparse_type(check: Any, flag: str) -> Any:
+    """An argparse ``type=`` from a checker that raises ConfigError ``FLAG 'text': why``."""
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except ConfigError as exc:
+            message = str(exc)
+            raise argparse.ArgumentTypeError(message[len(flag) + 1:] if message.startswith(flag)
+                                             else message) from None
+    parse.__name__ = flag.lstrip('-')
+    return parse
+
+
+def _ray_address(text: str) -> str:
+    from ior_ros.experiments.sweep import check_ray_address
+    return check_ray_address(text)
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    from ior_ros.experiments.sweep import parse_seeds
+    return parse_seeds(text)
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +72,23 @@ def register(subparsers: Any) -> None:
                              'ids refuse it')
     parser.add_argument('--retrain', action='store_true',
                         help='retrain models instead of using the shipped ones (where supported)')
+    sweep = parser.add_argument_group(
+        'independent runs', f'for {", ".join(SWEEPS)}: their runs (cells/variants x seeds)\n'
+        'go through one sweep; a full run keeps each run under OUT/runs/ and skips\n'
+        'finished ones when run again (docs/sweeps.md)')
+    sweep.add_argument('--workers', type=number(int, 1, 256, why='local worker processes, one '
+                                                '~1 GB interpreter each'),
+                       default=1, metavar='N', help='run N at a time in local worker processes '
+                       '(default 1: in this process, in order)')
+    sweep.add_argument('--ray-address', type=_argparse_type(_ray_address, '--ray-address'),
+                       default=None, metavar='ADDR',
+                       help="run them on an existing Ray cluster: 'auto' or HOST:PORT of its "
+                            "head (needs pip install 'ior_ros[cluster]')")
+    sweep.add_argument('--seeds', type=_argparse_type(_seeds, '--seeds'), default=None,
+                       metavar='LIST', help='the seeds to run, e.g. 0,1,2 or 0-4 (default: '
+                       "from --seed, as the reproduction's docstring says)")
+    sweep.add_argument('--force', action='store_true',
+                       help='rerun finished runs from scratch (their folders are emptied)')
     add_config_options(parser)
     parser.set_defaults(handler=_run)
 
@@ -46,7 +97,6 @@ def _run(args: argparse.Namespace) -> int:
     from ior_ros.commands.progress import terminal_progress
     from ior_ros.core.artifacts import check_out_dir
     from ior_ros.core.config import read_yaml
-    from ior_ros.core.errors import ConfigError
     from ior_ros.core.input_files import InputFileError, input_folder
     from ior_ros.experiments.contract import (
         ReproContext,
@@ -61,6 +111,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f'{key:16s} {entry.title}')
         return 0 if args.list else 2
     entry = get_reproduction(args.id)
+    given = [flag for flag, value in (('--workers', args.workers != 1),
+                                      ('--ray-address', args.ray_address is not None),
+                                      ('--seeds', args.seeds is not None),
+                                      ('--force', args.force)) if value]
+    if given and entry.id not in SWEEPS:
+        raise ConfigError(f'{given[0]}: {entry.id} has no independent runs to spread or resume '
+                          f'({given[0]} works for: {", ".join(SWEEPS)})')
     if args.from_dir is not None:
         if not entry.from_dir:
             raise ConfigError(f'--from: {entry.id} is computed from its model alone, there is no '
@@ -76,7 +133,9 @@ def _run(args: argparse.Namespace) -> int:
     context = ReproContext(out_dir=out_dir, quick=args.quick, seed=args.seed,
                            config_path=args.config, overrides=tuple(args.overrides),
                            progress=terminal_progress(not args.no_progress),
-                           options={'from_dir': args.from_dir, 'retrain': args.retrain})
+                           options={'from_dir': args.from_dir, 'retrain': args.retrain},
+                           workers=args.workers, ray_address=args.ray_address, seeds=args.seeds,
+                           force=args.force)
     func = entry.load()
     watch = Stopwatch()
     result = func(context)

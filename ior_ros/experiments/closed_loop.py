@@ -52,7 +52,7 @@ from ior_ros.core.progress import ProgressFn
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 from ior_ros.experiments.demo_summary import RunCollector, summarize
 
-__all__ = ['ClosedLoopConfig', 'run', 'run_cell', 'CONTROLLERS', 'ID']
+__all__ = ['ClosedLoopConfig', 'run', 'run_cell', 'run_one', 'run_key', 'CONTROLLERS', 'ID']
 
 ID = 'closed-loop'
 
@@ -217,8 +217,8 @@ def _run_cell(config: ClosedLoopConfig, policy: str, controller: str, twin: bool
 
 def _cell_summary(policy: str, controller: str, twin: bool, runs: list[dict[str, Any]]
                   ) -> dict[str, Any]:
-    kept = [r['tracking_rmse_m'] for r in runs
-            if not r['diverged'] and math.isfinite(r['tracking_rmse_m'])]
+    kept = [r['tracking_rmse_m'] for r in runs if not r['diverged']
+            and r['tracking_rmse_m'] is not None and math.isfinite(r['tracking_rmse_m'])]
     return {'policy': policy, 'controller': controller, 'twin': twin,
             'urllc_violation_rate': float(np.mean([r['urllc_violation_rate'] for r in runs])),
             'tracking_rmse_m': float(np.mean(kept)) if kept else None,
@@ -227,25 +227,51 @@ def _cell_summary(policy: str, controller: str, twin: bool, runs: list[dict[str,
             'runs': runs}
 
 
+def run_one(config: dict[str, Any], policy: str, controller: str, twin: bool, seed: int,
+            duration_s: float, out_dir: str | None = None) -> dict[str, Any]:
+    """One run as a sweep target (:mod:`ior_ros.experiments.sweep`): :func:`run_cell` from
+    JSON-able arguments (``config``: a :class:`ClosedLoopConfig` as a dict). ``out_dir`` is the
+    run's folder; the run writes nothing there but its result (the sweep does)."""
+    del out_dir
+    return run_cell(ClosedLoopConfig.model_validate(config), policy, controller, twin,
+                    seed=seed, duration_s=duration_s)
+
+
+def run_key(policy: str, controller: str, twin: bool, seed: int) -> str:
+    """The sweep key of one run (and its folder under ``OUT/runs/``):
+    ``dpp/certified/twin/seed2``."""
+    return f"{policy}/{controller}/{'twin' if twin else 'no-twin'}/seed{seed}"
+
+
 def run(ctx: ReproContext) -> FigureResult:
-    """Run the table (see the module docstring)."""
+    """Run the table (see the module docstring). Its runs (cells x seeds) are independent: they
+    go through a :class:`~ior_ros.experiments.sweep.Sweep` (``--workers``, ``--ray-address``);
+    a full run keeps each run's result in ``OUT/runs/<key>/`` and skips finished runs when it is
+    run again (``--force``: rerun them); ``--seeds`` replaces the seeds ``1000 * seed + k``."""
+    from pathlib import Path
+
+    from ior_ros.experiments.sweep import Sweep, SweepRun
     from ior_ros.runtime.packages import find_package_share
 
     path = ctx.config_path or find_package_share('ior_ros') / 'config' / 'closed_loop.yaml'
     config = load_config(ClosedLoopConfig, path, ctx.overrides, section='closed_loop')
     duration = config.quick_duration_s if ctx.quick else config.duration_s
-    seeds = config.quick_seeds if ctx.quick else config.seeds
+    run_seeds = list(ctx.seeds) if ctx.seeds is not None else [
+        ctx.seed * 1000 + k for k in range(config.quick_seeds if ctx.quick else config.seeds)]
+    seeds = len(run_seeds)
     combos = [(p, c, t) for p in config.policies for c in config.controllers
               for t in config.twin]
-    cells: list[dict[str, Any]] = []
-    total_ms = int(round(duration * 1e3)) * seeds * len(combos)
-    with ctx.progress(ID, total=total_ms, unit='ms') as bar:
-        for policy, controller, twin in combos:
-            bar.set_postfix(cell=f'{policy}/{controller}/twin {"on" if twin else "off"}')
-            runs = [run_cell(config, policy, controller, twin,
-                             seed=ctx.seed * 1000 + k, duration_s=duration, progress=bar.update)
-                    for k in range(seeds)]
-            cells.append(_cell_summary(policy, controller, twin, runs))
+    config_doc = config_to_dict(config)
+    root = None if ctx.quick else Path(ctx.out_dir) / 'runs'  # --quick: nothing kept
+    sweep = Sweep([SweepRun(run_key(p, c, t, s), f'{__name__}:run_one',
+                            {'config': config_doc, 'policy': p, 'controller': c, 'twin': t,
+                             'seed': s, 'duration_s': duration},
+                            None if root is None else root / run_key(p, c, t, s))
+                   for p, c, t in combos for s in run_seeds], name=ID)
+    outputs = sweep.run(workers=ctx.workers, ray_address=ctx.ray_address, force=ctx.force,
+                        progress=ctx.progress)
+    cells = [_cell_summary(p, c, t, outputs[i * seeds:(i + 1) * seeds])
+             for i, (p, c, t) in enumerate(combos)]
     labels = [f"{c['policy']}/{c['controller']}/{'twin' if c['twin'] else 'no twin'}"
               for c in cells]
     series = {

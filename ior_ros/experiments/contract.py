@@ -107,6 +107,11 @@ class ReproContext:
     """
     What a reproduction function receives: the user's options, and ``progress``, which opens a
     progress bar per phase (the command's; the default shows nothing).
+
+    The sweep settings apply to reproductions made of independent runs (they run them through
+    :class:`~ior_ros.experiments.sweep.Sweep`): ``workers`` local worker processes (1: inline),
+    or the Ray cluster at ``ray_address``; ``seeds`` replaces the reproduction's own seed list;
+    ``force`` reruns runs already finished in ``out_dir``.
     """
 
     out_dir: Path
@@ -116,6 +121,10 @@ class ReproContext:
     overrides: tuple[str, ...] = ()
     progress: Progress = no_progress
     options: Mapping[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    ray_address: str | None = None
+    seeds: tuple[int, ...] | None = None
+    force: bool = False
 
 
 def machine_info() -> dict[str, Any]:

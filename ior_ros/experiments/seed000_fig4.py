@@ -12,8 +12,12 @@ Three ways to run it (``ior reproduce seed000-fig4 ...``):
 * ``--quick``: each variant for a few short epochs with small networks (a smoke run, ≤ 60 s on two
   cores; its numbers say nothing about the paper's claims);
 * no option: the full run (``config/twin.yaml``: 50 epochs × 1000 steps, variants × seeds ``seed``
-  and ``seed + 1``) into ``OUT/runs/<variant>/seed<N>/``, resumable; hours on two CPU cores — use
-  ``scripts/run_seed000_fig4.sh`` to run two trainings in parallel;
+  and ``seed + 1``, or ``--seeds LIST``) into ``OUT/runs/<variant>/seed<N>/``; hours on two CPU
+  cores. The runs are independent: ``--workers N`` trains N at a time, ``--ray-address ADDR`` on a
+  Ray cluster (:mod:`ior_ros.experiments.sweep`). Resumable: a finished run (its
+  ``sweep_result.json``) is skipped, an interrupted one resumes from its checkpoint, so a run
+  spread over several sittings completes; the figure averages the runs of the seeds asked for.
+  ``scripts/run_seed000_fig4.sh`` is this with ``--workers 2``;
 * ``--from DIR``: rebuild the figure from finished runs laid out as
   ``DIR/<variant>/seed<N>/epochs.csv`` (what ``ior train twin --out DIR/<variant>/seed<N>``
   writes), averaged over the seeds found.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +35,13 @@ import numpy as np
 
 from ior_ros.core.config import config_to_dict, load_config
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.progress import Progress
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
 
 if TYPE_CHECKING:
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
 
-__all__ = ['run', 'VARIANTS', 'quick_config', 'aggregate_runs', 'build_claims', 'plot_fig4']
+__all__ = ['run', 'VARIANTS', 'quick_config', 'aggregate_runs', 'build_claims', 'plot_fig4',
+           'train_one']
 
 VARIANTS: tuple[str, ...] = ('sac', 'twin', 'twin_gan')
 LABELS = {'sac': 'SAC', 'twin': 'twin (no GAN)', 'twin_gan': 'twin + GAN'}
@@ -61,7 +66,7 @@ def quick_config(config: TwinTrainConfig) -> TwinTrainConfig:
     return type(config).model_validate(data)
 
 
-def _run_dirs(root: Path) -> dict[str, dict[int, Path]]:
+def _run_dirs(root: Path, seeds: Sequence[int] | None = None) -> dict[str, dict[int, Path]]:
     found: dict[str, dict[int, Path]] = {}
     for variant in VARIANTS:
         folder = root / variant
@@ -70,14 +75,16 @@ def _run_dirs(root: Path) -> dict[str, dict[int, Path]]:
         for seed_dir in sorted(folder.glob('seed*')):
             csv = seed_dir / 'epochs.csv'
             suffix = seed_dir.name[4:]
-            if csv.is_file() and suffix.isdigit():
+            if csv.is_file() and suffix.isdigit() and (seeds is None or int(suffix) in seeds):
                 found.setdefault(variant, {})[int(suffix)] = csv
     return found
 
 
-def aggregate_runs(root: str | Path) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any]]:
+def aggregate_runs(root: str | Path, only_seeds: Sequence[int] | None = None
+                   ) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any]]:
     """
-    Average the per-epoch CSVs under ``root/<variant>/seed<N>/epochs.csv`` over seeds.
+    Average the per-epoch CSVs under ``root/<variant>/seed<N>/epochs.csv`` over seeds (those in
+    ``only_seeds``; None: every seed found).
 
     Each variant's curves run to the shortest of its seeds' runs. Returns the series
     ``{variant: {"reward": [...], "falls": [...]}}`` and metadata (seeds, per-seed curves, spread).
@@ -88,7 +95,7 @@ def aggregate_runs(root: str | Path) -> tuple[dict[str, dict[str, list[float]]],
         raise ConfigError(f'--from {str(base)!r}: no such folder')
     if not any((base / v).is_dir() for v in VARIANTS) and (base / 'runs').is_dir():
         base = base / 'runs'
-    found = _run_dirs(base)
+    found = _run_dirs(base, only_seeds)
     if not found:
         raise ConfigError(f'--from {str(base)!r}: no runs found; expected '
                           f'{base}/<variant>/seed<N>/epochs.csv with variant in {list(VARIANTS)}')
@@ -218,15 +225,40 @@ def plot_fig4(result: FigureResult) -> bytes:
     return figure_png(fig)
 
 
-def _train_all(config: TwinTrainConfig, root: Path, seeds: list[int],
-               progress: Progress) -> None:
-    from ior_ros.experiments.twin_training import run_twin_training
-    for variant in VARIANTS:
-        for seed in seeds:
-            run_config = type(config).model_validate({**config_to_dict(config),
-                                                      'variant': variant, 'seed': seed})
-            run_twin_training(run_config, root / variant / f'seed{seed}', progress=progress,
-                              resume=True, command=['ior', 'reproduce', 'seed000-fig4'])
+def train_one(config: dict[str, Any], out_dir: str) -> dict[str, Any]:
+    """
+    One ``ior train twin`` run into ``out_dir``, as a sweep target (``config``: a
+    TwinTrainConfig as a dict, its variant and seed set). It resumes from the folder's checkpoint
+    when there is one (so a run interrupted in an earlier sitting continues; a checkpoint of
+    another configuration is refused, epochs apart). Returns a short summary.
+    """
+    from ior_ros.core.rl.twin_sac import TwinTrainConfig
+    from ior_ros.experiments.twin_training import CHECKPOINT, RUN_CSV, run_twin_training
+
+    folder = Path(out_dir)
+    if (folder / RUN_CSV).is_file() and not (folder / CHECKPOINT).is_file():
+        raise ConfigError(f'{folder}: holds a run without its checkpoint ({RUN_CSV}, no '
+                          f'{CHECKPOINT}: a committed result?), which cannot be resumed; move it '
+                          'away or pass --force to train it again from scratch')
+    run_config = TwinTrainConfig.model_validate(config)
+    rows = run_twin_training(run_config, out_dir, resume=True,
+                             command=['ior', 'reproduce', 'seed000-fig4'])
+    return {'variant': run_config.variant, 'seed': run_config.seed, 'epochs': len(rows),
+            'total_falls': int(sum(int(r['falls']) for r in rows))}
+
+
+def _train_all(config: TwinTrainConfig, root: Path, seeds: Sequence[int],
+               ctx: ReproContext) -> None:
+    """Every variant x seed through a sweep (``ctx``'s workers / Ray address / force)."""
+    from ior_ros.experiments.sweep import Sweep, SweepRun
+
+    base = config_to_dict(config)
+    runs = [SweepRun(f'{variant}/seed{seed}', f'{__name__}:train_one',
+                     {'config': {**base, 'variant': variant, 'seed': seed}},
+                     root / variant / f'seed{seed}')
+            for variant in VARIANTS for seed in seeds]
+    Sweep(runs, name='seed000-fig4').run(workers=ctx.workers, ray_address=ctx.ray_address,
+                                         force=ctx.force, progress=ctx.progress)
 
 
 def run(ctx: ReproContext) -> FigureResult:
@@ -242,14 +274,16 @@ def run(ctx: ReproContext) -> FigureResult:
             config = load_config(TwinTrainConfig, meta['config_file'])
     elif ctx.quick:
         config = quick_config(config)
+        seeds = list(ctx.seeds) if ctx.seeds is not None else [ctx.seed]
         with tempfile.TemporaryDirectory(prefix='seed000-fig4-quick-') as tmp:
-            _train_all(config, Path(tmp), [ctx.seed], ctx.progress)
-            series, meta = aggregate_runs(tmp)
+            _train_all(config, Path(tmp), seeds, ctx)
+            series, meta = aggregate_runs(tmp, seeds)
         meta['source'] = 'quick run (temporary folder)'
     else:
         root = Path(ctx.out_dir) / 'runs'
-        _train_all(config, root, [ctx.seed, ctx.seed + 1], ctx.progress)
-        series, meta = aggregate_runs(root)
+        seeds = list(ctx.seeds) if ctx.seeds is not None else [ctx.seed, ctx.seed + 1]
+        _train_all(config, root, seeds, ctx)
+        series, meta = aggregate_runs(root, seeds)
     claims, summary = build_claims(series)
     longest = max(len(s['reward']) for s in series.values())
     doc_config = config_to_dict(config)

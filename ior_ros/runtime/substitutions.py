@@ -4,7 +4,8 @@ Launch substitutions ``$(name args...)`` as the ROS 2 launch frontends write the
 Supported: ``var``, ``env NAME [default]``, ``optenv NAME [default]``, ``find-pkg-share PKG``,
 ``find-pkg-prefix PKG``, ``dirname``, ``filename``, ``anon NAME``, ``eval EXPR`` (arithmetic and
 comparisons only), ``not``, ``and``, ``or``, ``equals``, ``not-equals``. Substitutions nest
-(``$(var $(var which))``); single-quoted arguments keep their spaces. Anything else is a
+(``$(var $(var which))``); quoted arguments (single or double quotes, with substitutions
+inside and the other quote as plain text) keep their spaces. Anything else is a
 :class:`~ior_ros.runtime.errors.LaunchError` naming the file and line.
 """
 
@@ -92,18 +93,39 @@ def _parse_call(text: str, pos: int, ctx: SubstitutionContext) -> tuple[str, int
             if text.startswith('$(', pos):
                 value, pos = _parse_call(text, pos + 2, ctx)
                 arg.append(value)
-            elif text[pos] == "'":
-                end = text.find("'", pos + 1)
-                if end < 0:
-                    raise ctx.fail(f'unterminated quote in substitution {text!r}')
-                inner, _ = _parse_text(text[pos + 1:end], 0, ctx, top=True)
+            elif text[pos] in '\'"':
+                inner, pos = _parse_quoted(text, pos, ctx)
                 arg.append(inner)
-                pos = end + 1
             else:
                 arg.append(text[pos])
                 pos += 1
         args.append(''.join(arg))
     return _evaluate(name, args, ctx), pos
+
+
+def _parse_quoted(text: str, pos: int, ctx: SubstitutionContext) -> tuple[str, int]:
+    """
+    A quoted argument starting at ``text[pos]`` (``'`` or ``"``), as launch's frontend grammar
+    reads it: substitutions inside are applied, the other quote character is plain text (so
+    ``$(eval "'$(var x)' != ''")`` works), a backslash before the closing quote keeps it; returns
+    the argument and the position after the closing quote.
+    """
+    quote = text[pos]
+    pos += 1
+    out: list[str] = []
+    while pos < len(text):
+        if text.startswith('$(', pos):
+            value, pos = _parse_call(text, pos + 2, ctx)
+            out.append(value)
+        elif text[pos] == '\\' and text.startswith(quote, pos + 1):
+            out.append(quote)
+            pos += 2
+        elif text[pos] == quote:
+            return ''.join(out), pos + 1
+        else:
+            out.append(text[pos])
+            pos += 1
+    raise ctx.fail(f'unterminated quote in substitution {text!r}')
 
 
 def _evaluate(name: str, args: list[str], ctx: SubstitutionContext) -> str:

@@ -868,10 +868,49 @@ def _permission_cases() -> list[Case]:
     ]
 
 
+def _equipment_cases() -> list[Case]:
+    """The equipment clients (issue 13): refused before anything reaches a device, a gNB or
+    the kernel's traffic control."""
+    ws = 'ws://127.0.0.1:9'  # nothing listens there: a case that got past its checks would fail
+    return [
+        Case('gnb-url-not-ws', ['gnb', 'policy', 'set', '--url', 'http://gnb:8001', '--sst', '1'],
+             "argument --url: 'http://gnb:8001': must be ws://HOST:PORT/", argparse=True),
+        Case('gnb-min-above-max', ['gnb', 'policy', 'set', '--url', ws, '--sst', '1', '--min',
+                                   '70', '--max', '60'],
+             "'min_ratio' 70 <= 'max_ratio' 60 must hold (TS 28.541 RRMPolicyRatio)"),
+        Case('gnb-sst-9-bits', ['gnb', 'policy', 'set', '--url', ws, '--sst', '300'],
+             'argument --sst: 300: must be an integer >= 0 and <= 255', argparse=True),
+        Case('gnb-metrics-count', ['gnb', 'metrics', '--url', ws, '--count', '0'],
+             'argument --count: 0', argparse=True),
+        Case('gnb-emulate-port', ['gnb', 'emulate', '--port', '70000'],
+             'argument --port: 70000', argparse=True),
+        Case('gnb-emulate-slices-missing', ['gnb', 'emulate', '--slices', '{work}/nope.yaml'],
+             'nope.yaml: cannot read: no such file'),
+        Case('modem-cell-no-port', ['modem', 'cell', '--port', '{work}/nope'],
+             "modem port '{work}/nope': cannot open"),
+        Case('modem-info-no-port', ['modem', 'info', '--port', '{work}/nope'],
+             "modem port '{work}/nope': cannot open"),
+        Case('modem-nssai-bad-snssai', ['modem', 'nssai', '--port', '{work}/nope', '--select',
+                                        '01.zz'],
+             "'01.zz' is not allowed; an S-NSSAI is two hex digits SST"),
+        Case('modem-emulate-mode', ['modem', 'emulate', '--mode', '6g'],
+             "invalid choice: '6g'", argparse=True),
+        Case('slices-validate-missing', ['slices', 'validate', '{work}/nope'],
+             'nope: cannot read: no such file'),
+        Case('slices-apply-capacity', ['slices', 'apply', '--dev', 'lo', '--capacity', '1'],
+             'argument --capacity: 1', argparse=True),
+        Case('slices-list-no-device', ['slices', 'list', '--dev', 'nodev0'],
+             'Cannot find device "nodev0"'),
+        Case('slices-remove-no-device', ['slices', 'remove', '--dev', 'nodev0'],
+             'Cannot find device "nodev0"'),
+    ]
+
+
 def all_cases() -> list[Case]:
     """The whole matrix; every 20th case also runs through a real subprocess."""
     cases = (_file_cases() + _set_cases() + _number_cases() + _enum_cases() + _out_cases() +
-             _message_cases() + _launch_cases() + _artifact_cases() + _graph_cases())
+             _message_cases() + _launch_cases() + _artifact_cases() + _graph_cases() +
+             _equipment_cases())
     for index, case in enumerate(cases):
         if index % 20 == 7:
             case.subprocess = True
