@@ -22,12 +22,16 @@ puncturing, static), ``period_s`` (on the node's clock: ``use_sim_time`` works),
 ``di_gain`` (the closed-loop gain; 0 switches the feedback off). A bad value, template or policy
 stops the node with one line (exit code 2).
 
-**Equipment** (issue 13): with ``gnb_url`` (``ws://host:port``, an srsRAN gNB's remote control or
-``ior gnb emulate``) the split also goes to the gNB as per-slice PRB quotas
-(:mod:`ior_ros.nodes._gnb_link`: at most once per ``gnb_period_s``, when a slice's minimum moved
-by ``gnb_change_percent``; PLMN ``gnb_plmn``), from a thread of its own: a gNB that is down or
-refuses is logged and retried, never a reason for the broker to stop. Empty (default): the
-ran_emulator takes the split from ``slice_policy`` alone.
+**Equipment** (issue 13; :mod:`ior_ros.nodes._equipment_links`): with ``gnb_url``
+(``ws://host:port``, an srsRAN gNB's remote control or ``ior gnb emulate``) the split also goes to
+the gNB as per-slice PRB quotas (PLMN ``gnb_plmn``); with ``tc_dev`` (an interface, in namespace
+``tc_netns`` if given) to HTB slices on it, each slice's rate its share of ``tc_capacity_bps``
+(0: the capacity of ``slices_dir/equipment/bindings.yaml``), packets classified by ``tc_by``
+(``dscp`` or ``addr``, from the bindings; needs root or CAP_NET_ADMIN). Each link applies at most
+one configuration per ``equipment_period_s``, when a slice moved by ``equipment_change_percent``,
+from a thread of its own: equipment that is down or refuses is logged and retried, never a
+reason for the broker to stop. Empty (default): the ran_emulator takes the split from
+``slice_policy`` alone.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
+from ior_ros.clients.errors import EquipmentError
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import ConfigError
 from ior_ros.core.slicing.broker import (
@@ -54,7 +59,7 @@ from ior_ros.core.slicing.policy import SlicingPolicy
 from ior_ros.core.slicing.slice_templates import SliceKind, load_templates
 from ior_ros.nodes._config import build_config
 from ior_ros.nodes._descriptors import describe
-from ior_ros.nodes._gnb_link import GnbLink
+from ior_ros.nodes._equipment_links import EquipmentLink, GnbLink, TcLink
 from ior_ros.nodes._main import spin_node
 from ior_ros.runtime import Node, QoSProfile, ReliabilityPolicy, get_message
 from ior_ros.runtime.packages import find_package_share
@@ -88,8 +93,12 @@ class SliceBrokerConfig(FrozenModel):
     di_gain: float = Field(1.0, ge=0.0, le=100.0)
     gnb_url: str = ''
     gnb_plmn: str = '00101'
-    gnb_period_s: float = Field(1.0, ge=0.05, le=3600.0)
-    gnb_change_percent: int = Field(2, ge=1, le=100)
+    tc_dev: str = ''
+    tc_netns: str = ''
+    tc_by: Literal['dscp', 'addr'] = 'dscp'
+    tc_capacity_bps: float = Field(0.0, ge=0.0, le=1e11)
+    equipment_period_s: float = Field(1.0, ge=0.05, le=3600.0)
+    equipment_change_percent: int = Field(2, ge=1, le=100)
 
     def broker_config(self) -> BrokerConfig:
         """The core broker's configuration (its other settings keep their defaults)."""
@@ -135,13 +144,25 @@ def declare_config(node: Any) -> SliceBrokerConfig:
         'gnb_plmn': node.declare_parameter('gnb_plmn', d.gnb_plmn, describe(
             'PLMN of the gNB policies (MCC + MNC, 5 or 6 digits)', read_only=True,
             additional_constraints='5 or 6 digits')).value,
-        'gnb_period_s': node.declare_parameter('gnb_period_s', d.gnb_period_s, describe(
-            'at most one gNB reconfiguration per this time [s] (wall clock)', read_only=True,
-            float_range=(0.05, 3600.0))).value,
-        'gnb_change_percent': node.declare_parameter(
-            'gnb_change_percent', d.gnb_change_percent, describe(
-                "a slice's minimum must move by this many percent of the carrier to be sent",
-                read_only=True, int_range=(1, 100))).value,
+        'tc_dev': node.declare_parameter('tc_dev', d.tc_dev, describe(
+            'interface whose egress carries the slices as HTB classes (Linux tc; root or '
+            'CAP_NET_ADMIN); empty: none', read_only=True)).value,
+        'tc_netns': node.declare_parameter('tc_netns', d.tc_netns, describe(
+            'network namespace of tc_dev; empty: this one', read_only=True)).value,
+        'tc_by': node.declare_parameter('tc_by', d.tc_by, describe(
+            'classify packets into slices by DSCP or by robot address (equipment/bindings.yaml '
+            'of slices_dir)', read_only=True, additional_constraints='dscp or addr')).value,
+        'tc_capacity_bps': node.declare_parameter('tc_capacity_bps', d.tc_capacity_bps, describe(
+            "capacity of tc_dev's link [bit/s] that the split shares; 0: the bindings' "
+            'capacity_bps', read_only=True, float_range=(0.0, 1e11))).value,
+        'equipment_period_s': node.declare_parameter(
+            'equipment_period_s', d.equipment_period_s, describe(
+                'at most one reconfiguration of the gNB or of tc per this time [s] (wall '
+                'clock)', read_only=True, float_range=(0.05, 3600.0))).value,
+        'equipment_change_percent': node.declare_parameter(
+            'equipment_change_percent', d.equipment_change_percent, describe(
+                'a slice must move by this many percent of the carrier (or link) to be '
+                'reconfigured', read_only=True, int_range=(1, 100))).value,
     }
     name = node.get_fully_qualified_name()
     url = values['gnb_url']
@@ -157,6 +178,19 @@ def declare_config(node: Any) -> SliceBrokerConfig:
                           f'of {names}')
     config: SliceBrokerConfig = build_config(SliceBrokerConfig, name, values)
     return config
+
+
+def _tc_base(cfg: SliceBrokerConfig, slices_dir: str, name: str) -> Any:
+    """The HTB plan of the slice set at its guaranteed rates (what TcLink raises to the split);
+    a set or binding tc cannot use stops the node with one line naming the parameter."""
+    from ior_ros.clients.tc import tc_plan
+    from ior_ros.core.slicing.equipment_plan import load_slice_set
+
+    try:
+        plan = load_slice_set([slices_dir], capacity_bps=cfg.tc_capacity_bps or None)
+        return tc_plan(plan, by=cfg.tc_by)
+    except (ConfigError, EquipmentError) as exc:
+        raise ConfigError(f"parameter 'tc_dev' of node {name}: {exc}") from None
 
 
 def _float(value: Any) -> float | None:
@@ -201,13 +235,24 @@ class SliceBroker(Node):  # type: ignore[misc]
         self._logged: Allocation | None = None
         self._threshold = max(2, math.ceil(LOG_CHANGE_FRACTION * cfg.total_prbs))
         self.timer = self.create_timer(cfg.period_s, self.tick)
+        self.links: list[EquipmentLink] = []
         self.gnb: GnbLink | None = None
+        self.tc: TcLink | None = None
+        every, step = cfg.equipment_period_s, cfg.equipment_change_percent
         if cfg.gnb_url:
             admitted = {a.template.name: a.template for a in self.broker.admissions
                         if a.admitted}
             self.gnb = GnbLink(cfg.gnb_url, cfg.gnb_plmn, admitted, self.get_logger(),
-                               period_s=cfg.gnb_period_s,
-                               change_percent=cfg.gnb_change_percent)
+                               period_s=every, change_percent=step)
+            self.links.append(self.gnb)
+        if cfg.tc_dev:
+            base = _tc_base(cfg, slices_dir, name)
+            try:
+                self.tc = TcLink(cfg.tc_dev, cfg.tc_netns or None, base, self.get_logger(),
+                                 period_s=every, change_percent=step)
+            except EquipmentError as exc:
+                raise ConfigError(f"parameter 'tc_dev' of node {name}: {exc}") from None
+            self.links.append(self.tc)
         parts = []
         for a in self.broker.admissions:
             t = a.template
@@ -264,8 +309,8 @@ class SliceBroker(Node):  # type: ignore[misc]
         if allocation is None:
             return
         stamp = self.get_clock().now().to_msg()
-        if self.gnb is not None:
-            self.gnb.offer(allocation)
+        for link in self.links:
+            link.offer(allocation)
         self.publish_policy(allocation, stamp)
         self.publish_states(allocation, stamp)
         if allocation.differs(self._logged, self._threshold):
@@ -325,9 +370,9 @@ class SliceBroker(Node):  # type: ignore[misc]
 
 
     def destroy_node(self) -> Any:
-        if self.gnb is not None:
-            self.gnb.close()
-            self.gnb = None
+        links, self.links = self.links, []
+        for link in links:
+            link.close()
         return super().destroy_node()
 
 

@@ -44,7 +44,7 @@ def _broker(world: InprocWorld, url: str, policy: str = 'static') -> Any:
     from ior_ros.nodes.slice_broker import SliceBroker
 
     return world.add(SliceBroker, parameters={'policy': policy, 'gnb_url': url,
-                                               'gnb_period_s': 0.1})
+                                               'equipment_period_s': 0.1})
 
 
 def test_the_split_reaches_the_gnb_as_prb_quotas() -> None:
