@@ -61,6 +61,15 @@ _WORK = [
     ('ior_ros.core.twin.data', 'collect_transitions'),
     ('ior_ros.runtime.topic_tools', 'open_context'),
     ('ior_ros.runtime.launch_runner', 'LaunchRunner'),
+    # equipment (issue 13): a client connects or opens a port, an emulator serves until Ctrl-C,
+    # tc changes an interface: stopped once the arguments passed
+    ('ior_ros.clients.srsran', 'SrsranGnb'),
+    ('ior_ros.clients.srsran_yaml', 'YamlGnbConfigurator'),
+    ('ior_ros.clients.gnb_emulator', 'GnbEmulator'),
+    ('ior_ros.clients.quectel', 'QuectelRM500Q'),
+    ('ior_ros.clients.modem_emulator', 'ModemEmulator'),
+    ('ior_ros.clients.modem_emulator', 'serve'),
+    ('ior_ros.clients.tc', 'TcSlices'),
 ]
 
 
