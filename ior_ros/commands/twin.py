@@ -16,6 +16,14 @@ recorded run: the commands, robot states and RAN metrics of the bag (``/teleop/c
 recorded, then it is trained for ``--steps`` gradient steps and saved (atomically) where the
 node's ``model_path`` can load it. A bag that cannot be read, or that holds no commands or no
 states, stops with one line.
+
+    ior twin gate-eval --run RUN_DIR --steps 3000 --seeds 0 1 2 --out DIR
+    ior twin gate-eval --robot --episodes 20 --out DIR
+
+measures whether the risk gate prevents falls (issue 14, :mod:`ior_ros.experiments.twin_gate`):
+the fixed agent and twin of a finished ``ior train twin`` run with and without the gate (calibrated
+fall risk, planning fallback) on the same episodes, or the tracking robot under delay spikes with
+the certified controller as the fallback; ``DIR/summary.json``, ``command.txt``, a figure.
 """
 
 from __future__ import annotations
@@ -96,6 +104,85 @@ def register(subparsers: Any) -> None:
     tr.add_argument('--seed', type=seed_number(), default=0, help='random seed')
     tr.add_argument('--no-progress', action='store_true', help='no progress bar')
     tr.set_defaults(handler=_train_from_bag)
+    ge = group.add_parser(
+        'gate-eval', help='falls with and without the risk gate (precision, recall, latency)',
+        description='Run a trained agent and twin with and without the risk gate (rule=risk, '
+                    'fallback=plan; threshold chosen on held-out episodes) on the same episodes, '
+                    'or (--robot) the tracking robot under delay spikes with the certified '
+                    'controller as the fallback. Gate settings: --set gate.KEY=VALUE '
+                    '(config/twin.yaml).', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    which = ge.add_mutually_exclusive_group(required=True)
+    which.add_argument('--run', type=input_path, default=None, metavar='DIR',
+                       help='a finished `ior train twin` run (agent.pt, twin/twin.pt)')
+    which.add_argument('--robot', action='store_true',
+                       help='ior/RobotTracking-v0 under delay spikes (nominal LQR agent, twin '
+                            'trained here, certified gain-schedule fallback)')
+    ge.add_argument('--steps', type=number(int, 1, 10_000_000, why=(
+        'each gated step runs the risk rollouts and a counterfactual, milliseconds each')),
+        default=3000, help='environment steps per arm (split over the seeds)')
+    ge.add_argument('--seeds', type=number(int, 0, 999, why=(
+        'episode j of seed s starts from reset seed 1000 s + j')), nargs='+', default=[0, 1, 2],
+        help='evaluation seeds')
+    ge.add_argument('--calibration-steps', type=number(int, 0, 10_000_000, why=(
+        'held-out steps are simulated and scored by the risk rollouts')), default=3000,
+        help='held-out ungated steps the risk threshold is chosen on')
+    ge.add_argument('--threshold', type=number(float, 0, 1, low_open=True), default=None,
+                    help='use this risk threshold instead of choosing one')
+    ge.add_argument('--threshold-rule', choices=['f1', 'recall_at_precision'], default='f1',
+                    help='how the threshold is chosen on the held-out steps')
+    ge.add_argument('--precision-floor', type=number(float, 0, 1, low_open=True), default=0.5,
+                    help='recall_at_precision: the least precision accepted')
+    ge.add_argument('--label-steps', type=number(int, 1, 1000, why=(
+        'every gated step runs a counterfactual of this many steps')), default=None,
+        help='K: a proposal is dangerous when a fall follows within K steps (default: the risk '
+             'horizon)')
+    ge.add_argument('--episodes', type=number(int, 1, 10_000, why=(
+        'every episode is simulated three times')), default=20,
+        help='--robot: episodes per arm')
+    ge.add_argument('--episode-steps', type=number(int, 1, 1_000_000, why=(
+        'the samples of an episode are simulated one by one')), default=3000,
+        help='--robot: samples per episode (10 ms each)')
+    ge.add_argument('--seed', type=seed_number(), default=0, help='--robot: random seed')
+    ge.add_argument('--out', type=output_folder(), required=True, metavar='DIR',
+                    help='output folder')
+    ge.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_config_options(ge)
+    ge.set_defaults(handler=_gate_eval)
+
+
+def _gate_eval(args: argparse.Namespace) -> int:
+    import sys
+
+    from ior_ros.commands.progress import terminal_progress
+    from ior_ros.core.errors import ConfigError
+    from ior_ros.experiments.twin_gate import run_gate_eval, run_robot_gate_eval
+
+    progress = terminal_progress(not args.no_progress)
+    command = ['ior', *sys.argv[1:]]
+    if args.robot:
+        if args.config is not None or args.overrides:
+            raise ConfigError('--robot takes no --config/--set (its gate settings are fixed '
+                              'in ior_ros/experiments/twin_gate.py)')
+        summary = run_robot_gate_eval(args.out, episodes=args.episodes,
+                                      episode_steps=args.episode_steps, seed=args.seed,
+                                      progress=progress, command=command)
+        print(f'robot under delay spikes, {args.episodes} episodes: divergences without gate '
+              f'{summary["divergences_without_gate"]}, with gate + certified fallback '
+              f'{summary["divergences_with_gate"]}; wrote {args.out}/summary.json')
+        return 0
+    if args.config is not None:
+        raise ConfigError('gate-eval reads the configuration of --run; change it with --set')
+    summary = run_gate_eval(args.run, args.out, steps=args.steps, seeds=args.seeds,
+                            calibration_steps=args.calibration_steps,
+                            label_steps=args.label_steps, threshold_rule=args.threshold_rule,
+                            precision_floor=args.precision_floor, threshold=args.threshold,
+                            overrides=args.overrides, progress=progress, command=command)
+    print(f'{summary["env_id"]}, {summary["steps"]} steps: falls without gate '
+          f'{summary["falls_without_gate"]}, with gate {summary["falls_with_gate"]}; reward per '
+          f'1000 steps {summary["reward_without_gate"]} -> {summary["reward_with_gate"]}; gate '
+          f'precision {summary["gate_precision"]}, recall {summary["gate_recall"]}; wrote '
+          f'{args.out}/summary.json')
+    return 0
 
 
 def _eval_model(args: argparse.Namespace) -> int:

@@ -903,6 +903,9 @@ def _equipment_cases() -> list[Case]:
              'Cannot find device "nodev0"'),
         Case('slices-remove-no-device', ['slices', 'remove', '--dev', 'nodev0'],
              'Cannot find device "nodev0"'),
+        Case('twin-gate-eval-not-a-run', ['twin', 'gate-eval', '--run', '{work}', '--out',
+                                          '{work}/out'],
+             'holds no config.resolved.yaml: not a run folder of `ior train twin`'),
     ]
 
 

@@ -70,6 +70,8 @@ _WORK = [
     ('ior_ros.clients.modem_emulator', 'ModemEmulator'),
     ('ior_ros.clients.modem_emulator', 'serve'),
     ('ior_ros.clients.tc', 'TcSlices'),
+    ('ior_ros.experiments.twin_gate', 'run_gate_eval'),
+    ('ior_ros.experiments.twin_gate', 'run_robot_gate_eval'),
 ]
 
 

@@ -19,7 +19,18 @@ What is sent instead (``fallback``, documented in docs/models/twin.md):
   the least bad the twin knows of);
 * ``zero``: the action box centre (zero torque for Hopper);
 * ``safe_action``: a configured action vector;
-* ``previous``: the last executed action (the centre when there is none).
+* ``previous``: the last executed action (the centre when there is none);
+* ``plan``: cross-entropy-method planning over ``planner.horizon_steps`` through the twin, warm
+  started from the policy's own sequence (:mod:`ior_ros.core.twin.planner`, issue 14);
+* ``controller``: the action of a given fallback controller (on the robot: the certified
+  delay-robust gain schedule's command).
+
+**Veto rules** (``rule``): ``reward_fall`` is the seed's rule above; ``risk`` vetoes when the
+calibrated fall probability over ``risk_horizon_steps`` (:mod:`ior_ros.core.twin.fall_risk`:
+``risk_particles`` sampled ensemble rollouts, the proposal then the policy) reaches
+``risk_threshold`` (chosen on held-out episodes by ``ior twin gate-eval``). Control returns to the
+agent as soon as its proposal passes again (the twin predicts recovery); the planner then forgets
+its plan.
 
 **When not to trust the twin**: with an ensemble, ``u`` = disagreement of the first prediction.
 When ``u > max_uncertainty`` the gate does not act on the prediction (``untrusted='pass'``: the
@@ -39,6 +50,8 @@ from pydantic import Field
 
 from ior_ros.core.config import FrozenModel
 from ior_ros.core.errors import ConfigError, DimensionError
+from ior_ros.core.twin.fall_risk import estimate_fall_risk
+from ior_ros.core.twin.planner import CemPlanner, PlannerConfig
 from ior_ros.core.twin.twin import DigitalTwin, PolicyFn, TwinSpec
 
 __all__ = ['RiskGateConfig', 'GateOutcome', 'GateDecision', 'RiskGate', 'CandidateSampler']
@@ -63,8 +76,10 @@ class RiskGateConfig(FrozenModel):
     """γ of the candidate score."""
     termination_penalty: float = Field(100.0, ge=0.0)
     """P subtracted from a candidate's score when it is predicted to fall."""
-    fallback: Literal['best_of_k', 'zero', 'safe_action', 'previous'] = 'best_of_k'
-    """What is sent instead of a vetoed action."""
+    fallback: Literal['best_of_k', 'zero', 'safe_action', 'previous', 'plan',
+                      'controller'] = 'best_of_k'
+    """What is sent instead of a vetoed action (plan: CEM through the twin; controller: a given
+    fallback controller, e.g. the robot's certified gain schedule)."""
     candidates: int = Field(16, ge=1, le=1024)
     """k for best_of_k."""
     safe_action: tuple[float, ...] = ()
@@ -73,6 +88,18 @@ class RiskGateConfig(FrozenModel):
     """Above this disagreement the prediction is not trusted."""
     untrusted: Literal['pass', 'fallback'] = 'pass'
     """What an untrusted prediction leads to."""
+    rule: Literal['reward_fall', 'risk'] = 'reward_fall'
+    """Veto rule: the seed's (reward below threshold, fall within horizon_steps) or the calibrated
+    fall probability (risk_threshold over risk_horizon_steps)."""
+    risk_threshold: float = Field(0.5, gt=0.0, le=1.0)
+    """rule=risk: veto when the predicted fall probability is at least this (choose it on
+    held-out episodes: `ior twin gate-eval`)."""
+    risk_horizon_steps: int = Field(10, ge=1, le=200)
+    """rule=risk: look-ahead of the fall probability (steps)."""
+    risk_particles: int = Field(8, ge=1, le=4096)
+    """rule=risk: sampled ensemble rollouts behind the probability."""
+    planner: PlannerConfig = PlannerConfig()
+    """fallback=plan: the cross-entropy-method planner."""
 
 
 class GateOutcome(Enum):
@@ -98,6 +125,7 @@ class GateDecision:
         proposed_fall: a fall is predicted within the horizon.
         uncertainty: disagreement of the proposal's first prediction.
         sent_score: score of the sent action (the proposal's when it passed).
+        fall_probability: rule=risk: the proposal's fall probability (NaN otherwise).
     """
 
     action: np.ndarray
@@ -108,6 +136,7 @@ class GateDecision:
     proposed_fall: bool
     uncertainty: float
     sent_score: float
+    fall_probability: float = float('nan')
 
     @property
     def vetoed(self) -> bool:
@@ -134,12 +163,18 @@ class RiskGate:
         spec: the twin's spec (action bounds, widths).
     """
 
-    def __init__(self, config: RiskGateConfig, spec: TwinSpec) -> None:
+    def __init__(self, config: RiskGateConfig, spec: TwinSpec, seed: int = 0) -> None:
         if config.fallback == 'safe_action' and len(config.safe_action) != spec.act_dim:
             raise ConfigError(f'gate.safe_action has {len(config.safe_action)} values; '
                               f'fallback=safe_action needs act_dim = {spec.act_dim}')
         self.config = config
         self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        """Draws the ensemble members of the risk rollouts."""
+        self.planner: CemPlanner | None = CemPlanner(
+            config.planner, np.array(spec.act_low), np.array(spec.act_high)) \
+            if config.fallback == 'plan' else None
+        self._warm: np.ndarray | None = None  # [H, d_a] the policy's sequence of the last risk
 
     def score(self, twin: DigitalTwin, obs: np.ndarray, actions: np.ndarray,
               policy: PolicyFn | None) -> _Scores:
@@ -166,7 +201,8 @@ class RiskGate:
 
     def decide(self, twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
                policy: PolicyFn | None = None, sampler: CandidateSampler | None = None,
-               previous_action: np.ndarray | None = None) -> GateDecision:
+               previous_action: np.ndarray | None = None,
+               controller: PolicyFn | None = None) -> GateDecision:
         """
         Pass or replace the proposed ``action`` ``[d_a]`` in state ``obs`` ``[d_s]``.
 
@@ -175,6 +211,7 @@ class RiskGate:
             policy: deterministic policy for horizon_steps > 1.
             sampler: draws candidate actions for best_of_k (required for it).
             previous_action: the last executed action (fallback='previous').
+            controller: ``[B, d_s] → [B, d_a]`` fallback controller (fallback='controller').
         """
         cfg = self.config
         proposal = np.asarray(action, dtype=np.float32).reshape(-1)  # [d_a]
@@ -184,27 +221,59 @@ class RiskGate:
                                  f'{list(np.shape(action))}')
         s = self.score(twin, obs, proposal[None, :], policy)
         reward, fall, u = float(s.first_reward[0]), bool(s.fall[0]), float(s.uncertainty[0])
-        low_reward = reward < cfg.reward_threshold
-        bad = low_reward or (cfg.veto_on_termination and fall)
+        probability = float('nan')
+        if cfg.rule == 'risk':
+            risk = estimate_fall_risk(twin, np.asarray(obs, np.float32)[None, :],
+                                      proposal[None, :], policy, cfg.risk_horizon_steps,
+                                      cfg.risk_particles, self.rng, cfg.discount)
+            probability = float(risk.probability[0])
+            self._warm = risk.policy_actions[0]
+            low_reward = False
+            fall = probability >= cfg.risk_threshold
+            bad = fall
+        else:
+            low_reward = reward < cfg.reward_threshold
+            bad = low_reward or (cfg.veto_on_termination and fall)
         untrusted = u > cfg.max_uncertainty
 
         def result(sent: np.ndarray, outcome: GateOutcome, sent_score: float) -> GateDecision:
             return GateDecision(sent, outcome, reward, s.first_next_obs[0], bool(
-                s.first_terminated[0]), fall, u, sent_score)
+                s.first_terminated[0]), fall, u, sent_score, probability)
 
         if not cfg.enabled or not bad and not untrusted:
+            if self.planner is not None:
+                self.planner.reset()  # the agent is back in control
             return result(proposal, GateOutcome.PASSED, float(s.score[0]))
         if untrusted and cfg.untrusted == 'pass':
             return result(proposal, GateOutcome.UNTRUSTED, float(s.score[0]))
         outcome = GateOutcome.UNTRUSTED if untrusted else (
             GateOutcome.VETOED_REWARD if low_reward else GateOutcome.VETOED_FALL)
-        sent, sent_score = self._fallback(twin, obs, policy, sampler, previous_action)
+        sent, sent_score = self._fallback(twin, obs, policy, sampler, previous_action,
+                                          controller, proposal)
         return result(sent, outcome, sent_score)
 
     def _fallback(self, twin: DigitalTwin, obs: np.ndarray, policy: PolicyFn | None,
-                  sampler: CandidateSampler | None,
-                  previous_action: np.ndarray | None) -> tuple[np.ndarray, float]:
+                  sampler: CandidateSampler | None, previous_action: np.ndarray | None,
+                  controller: PolicyFn | None = None,
+                  proposal: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         cfg = self.config
+        if cfg.fallback == 'plan':
+            assert self.planner is not None
+            warm = self._warm if self._warm is not None else (
+                proposal if proposal is not None else self.spec.mid_action())[None, :]
+            if self._warm is None and policy is not None and cfg.planner.horizon_steps > 1:
+                warm = estimate_fall_risk(twin, np.asarray(obs, np.float32)[None, :], warm,
+                                          policy, cfg.planner.horizon_steps, 1, self.rng,
+                                          cfg.discount).policy_actions[0]
+            plan = self.planner.plan(twin, np.asarray(obs, np.float32), warm, policy)
+            return plan.action, plan.score
+        if cfg.fallback == 'controller':
+            if controller is None:
+                raise ConfigError('gate.fallback = controller needs a fallback controller')
+            sent = self.spec.clip_action(np.asarray(controller(
+                np.asarray(obs, np.float32)[None, :]), dtype=np.float32).reshape(
+                    -1, self.spec.act_dim)[0])
+            return sent, float(self.score(twin, obs, sent[None, :], policy).score[0])
         if cfg.fallback == 'best_of_k':
             if sampler is None:
                 raise ConfigError('gate.fallback = best_of_k needs a candidate sampler (a policy)')
