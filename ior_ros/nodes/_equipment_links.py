@@ -80,6 +80,9 @@ class EquipmentLink:
         """Apply ``wanted`` (on the link's thread); raise on failure."""
         raise NotImplementedError
 
+    noun = 'configuration'
+    """What is applied, in words (the log line of the first success)."""
+
     def describe(self, wanted: Any) -> str:
         """``wanted`` in words, for the log line of the first success."""
         return str(wanted)
@@ -127,6 +130,8 @@ class EquipmentLink:
             self._send(wanted)
 
     def _send(self, wanted: Any) -> None:
+        if self.applied is not None and not self.differs(wanted):
+            return  # offered while the previous one was being applied, and no different
         try:
             self.apply(wanted)
         except Exception as exc:  # down, slow or refusing: the broker goes on
@@ -141,7 +146,7 @@ class EquipmentLink:
         self.applied = wanted
         self.sent += 1
         if first:
-            self.logger.info(f'{self.what}: applied: {self.describe(wanted)}')
+            self.logger.info(f'{self.what}: {self.noun} applied: {self.describe(wanted)}')
 
     def close(self) -> None:
         """Stop the thread (and the connection)."""
@@ -205,8 +210,10 @@ class GnbLink(EquipmentLink):
             self.logger.info(f'{self.what}: connected (srsRAN {caps.release})')
         self._gnb.apply_slice_policy(wanted)
 
+    noun = 'slice policies'
+
     def describe(self, wanted: list[Any]) -> str:
-        return 'slice policies ' + ', '.join(
+        return ', '.join(
             f'{p.text}: min {p.min_ratio} % max {p.max_ratio} %' for p in wanted)
 
     def drop(self) -> None:
@@ -267,7 +274,9 @@ class TcLink(EquipmentLink):
     def apply(self, wanted: Any) -> None:
         self.slices.apply(wanted)
 
+    noun = 'HTB slices'
+
     def describe(self, wanted: Any) -> str:
-        return 'HTB slices ' + ', '.join(
+        return ', '.join(
             f'{s.name}: rate {s.rate_bps / 1e6:g} ceil {s.ceil_bps / 1e6:g} Mbit/s'
             for s in wanted.slices)

@@ -198,7 +198,13 @@ def test_cli_validate_prints_the_mapping_and_refuses_in_one_line(
     code, _, err = _ior(monkeypatch, capsys, 'slices', 'validate', str(folder))
     assert code == 2 and err.count('\n') == 1
     assert "slice 'teleop' not admitted: over-subscribed" in err and 'short by 5 Mbit/s' in err
-    code, _, err = _ior(monkeypatch, capsys, 'slices', 'validate', str(REPO / 'config' / 'slices'))
+    code, out, _ = _ior(monkeypatch, capsys, 'slices', 'validate', str(REPO / 'config' / 'slices'))
+    assert code == 0 and '2 slices admitted in 45 Mbit/s' in out  # its bindings' capacity
+    bare = tmp_path / 'bare'  # templates without bindings: no capacity to admit against
+    bare.mkdir()
+    for name in ('urllc_control.yaml', 'embb_video.yaml'):
+        (bare / name).write_text((REPO / 'config' / 'slices' / name).read_text())
+    code, _, err = _ior(monkeypatch, capsys, 'slices', 'validate', str(bare))
     assert code == 2 and 'no capacity' in err
 
 
