@@ -29,7 +29,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ior_ros.runtime.dds_endpoints import RawReader, RawWriter, delete_entity, idl_type
+from ior_ros.runtime.dds_endpoints import (
+    RawReader,
+    RawWriter,
+    delete_entity,
+    forget_deleted_entities,
+    idl_type,
+)
 from ior_ros.runtime.errors import DdsError
 from ior_ros.runtime.graph import (
     DISCOVERY_TOPIC,
@@ -340,3 +346,4 @@ class DdsContext:
         if self._graph is not None:
             self._graph.close()
         delete_entity(self.participant)
+        forget_deleted_entities()

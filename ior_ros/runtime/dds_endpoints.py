@@ -87,6 +87,27 @@ def _idl_type_locked(typename: str) -> Any:
     return cls
 
 
+def forget_deleted_entities() -> None:
+    """
+    Drop from cyclonedds' entity table every entity whose DDS handle is gone (the children of a
+    deleted participant), so that their Python objects, when collected later, do not call
+    ``dds_delete`` again. Such a late call from the garbage collector during interpreter
+    finalization was seen to block forever (a node that did not exit after SIGINT; its only stack
+    was ``Entity.__del__`` → ``dds_delete``): deleting happens at shutdown, while the interpreter
+    and its threads are alive, and never from finalization.
+    """
+    try:
+        from cyclonedds.core import Entity
+    except ImportError:  # pragma: no cover - the DDS backend is not installed
+        return
+    table = Entity._entities
+    for ref, entity in list(table.items()):
+        try:
+            entity.get_parent()  # type: ignore[no-untyped-call]
+        except Exception:  # noqa: BLE001  (a deleted handle: DDSException)
+            table.pop(ref, None)
+
+
 def delete_entity(entity: Any) -> None:
     """Delete a cyclonedds entity now (nothing when it went with its parent already)."""
     try:
