@@ -19,16 +19,18 @@ a veth (not root, no CAP_NET_ADMIN, a kernel without veth) is :class:`NetnsDenie
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from types import TracebackType
 
 from ior_ros.clients.errors import EquipmentError, EquipmentUnavailable
 
-__all__ = ['Netns', 'NetnsError', 'NetnsDenied', 'unavailable', 'run_ip']
+__all__ = ['Netns', 'NetnsError', 'NetnsDenied', 'unavailable', 'run_ip', 'veth_loop']
 
 _COUNTER = itertools.count()
 _TIMEOUT_S = 30.0
@@ -161,3 +163,23 @@ class Netns:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def veth_loop(prefix: str, addr_a: str = '10.88.0.1/24', addr_b: str = '10.88.0.2/24'
+              ) -> Iterator[tuple[str, str]]:
+    """
+    ``(namespace, interface)``: a fresh namespace holding both ends of a veth pair, up and
+    addressed; removed on exit. What a test of traffic control on one interface needs.
+
+    Raises:
+        NetnsDenied: namespaces or veth pairs are not allowed here (:func:`unavailable` says
+            why before anything is tried).
+    """
+    ns = Netns(prefix)
+    try:
+        name = ns.add('a')
+        dev, _ = ns.link(name, name, addr_a, addr_b)
+        yield name, dev
+    finally:
+        ns.close()

@@ -23,12 +23,15 @@ import yaml
 
 from ior_ros import cli
 from ior_ros.clients.errors import EquipmentValidationError
-from ior_ros.clients.netns import Netns, NetnsDenied, unavailable
+from ior_ros.clients.netns import NetnsDenied, unavailable, veth_loop
 from ior_ros.clients.tc import TcCommandError, TcSlices, tc_plan
 from ior_ros.core.slicing.equipment_plan import load_slice_set
 
 REPO = Path(__file__).resolve().parents[2]
 WIFI = REPO / 'config' / 'slices_wifi'
+
+PREFIX = 'tct'
+ADDRESSES = ('10.88.0.1/24', '10.88.0.2/24')
 
 
 @pytest.fixture
@@ -37,16 +40,11 @@ def link() -> Iterator[tuple[str, str]]:
     reason = unavailable()
     if reason is not None:
         pytest.skip(reason)
-    ns = Netns('tct')
     try:
-        try:
-            name = ns.add('a')
-        except NetnsDenied as exc:
-            pytest.skip(str(exc))
-        dev, _ = ns.link(name, name, '10.88.0.1/24', '10.88.0.2/24')
-        yield name, dev
-    finally:
-        ns.close()
+        with veth_loop(PREFIX, *ADDRESSES) as found:
+            yield found
+    except NetnsDenied as exc:
+        pytest.skip(str(exc))
 
 
 def _kernel(ns: str, dev: str) -> dict[str, object]:

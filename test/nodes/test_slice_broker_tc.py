@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from ior_ros.clients.netns import Netns, NetnsDenied, unavailable
+from ior_ros.clients.netns import NetnsDenied, unavailable, veth_loop
 from ior_ros.clients.tc import TcSlices
 from ior_ros.core.errors import ConfigError
+from ior_ros.core.slicing.equipment_plan import load_bindings
+from ior_ros.core.slicing.slice_templates import load_templates
 from ior_ros.runtime.inproc import InprocWorld
 from ior_ros.runtime.registry import get_message
 
 SlicePolicy = get_message('ior_ros/msg/SlicePolicy')
-CAPACITY_BPS = 45e6  # config/slices/equipment/bindings.yaml
-GUARANTEED = {'urllc_control': 2e6, 'embb_video': 20e6}  # config/slices/*.yaml
+SLICES = Path(__file__).resolve().parents[2] / 'config' / 'slices'
+CAPACITY_BPS = load_bindings(SLICES / 'equipment' / 'bindings.yaml').capacity_bps
+GUARANTEED = {t.name: t.guaranteed_bitrate_bps for t in load_templates(SLICES)}
+
+PREFIX = 'tcb'
+ADDRESSES = ('10.89.0.1/24', '10.89.0.2/24')
 
 
 @pytest.fixture
@@ -30,16 +37,11 @@ def link() -> Iterator[tuple[str, str]]:
     reason = unavailable()
     if reason is not None:
         pytest.skip(reason)
-    ns = Netns('tcb')
     try:
-        try:
-            name = ns.add('ap')
-        except NetnsDenied as exc:
-            pytest.skip(str(exc))
-        dev, _ = ns.link(name, name, '10.89.0.1/24', '10.89.0.2/24')
-        yield name, dev
-    finally:
-        ns.close()
+        with veth_loop(PREFIX, *ADDRESSES) as found:
+            yield found
+    except NetnsDenied as exc:
+        pytest.skip(str(exc))
 
 
 def _rates(ns: str, dev: str) -> dict[str, int]:
