@@ -5,36 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from twin_toys import TOY_SPEC, toy_falls
 
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.twin.buffers import Transitions
 from ior_ros.core.twin.fall_risk import (
     choose_threshold,
     estimate_fall_risk,
     fall_labels,
     precision_recall,
 )
-from ior_ros.core.twin.twin import DigitalTwin, TwinSpec
-from ior_ros.core.twin.world_model import WorldModelConfig
+from ior_ros.core.twin.twin import DigitalTwin
 
-SPEC = TwinSpec.from_bounds(2, act_low=[-1.0, -1.0], act_high=[1.0, 1.0])
-
-
-def falls_below(obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-    return np.atleast_2d(next_obs)[:, 0] < -0.5
+SPEC = TOY_SPEC
 
 
 @pytest.fixture(scope='module')
-def twin() -> DigitalTwin:
-    """A 3-member twin trained on s' = s + 0.5 a, r = a_0; a fall is s'_0 < -0.5."""
-    rng = np.random.default_rng(0)
-    n = 3000
-    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    a = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    data = Transitions(s, a, a[:, 0].copy(), s + 0.5 * a, np.zeros(n, bool))
-    model = DigitalTwin(SPEC, WorldModelConfig(ensemble_size=3, hidden_sizes=(64, 64)),
-                        falls_below, torch.Generator().manual_seed(0))
-    model.fit(data, 800, rng)
+def twin(toy_twin) -> DigitalTwin:  # type: ignore[no-untyped-def]
+    """The toy twin (conftest.py), 800 fit steps."""
+    model, data = toy_twin(800)
     assert model.evaluate(data).delta_nmse < 0.01
     return model
 
@@ -71,7 +59,7 @@ def test_the_horizon_decides_whether_a_slow_fall_is_seen(twin: DigitalTwin) -> N
 def test_probability_is_graded_where_members_disagree(twin: DigitalTwin) -> None:
     # shift member 0's predicted state change on s_0 by -0.3 m: near the edge only member 0
     # predicts the fall, so about one particle in three falls (a probability, not 0 or 1)
-    shifted = DigitalTwin(twin.spec, twin.config, falls_below)
+    shifted = DigitalTwin(twin.spec, twin.config, toy_falls)
     shifted.model.load_state_dict(twin.model.state_dict())
     last = [m for m in shifted.model.net.body if hasattr(m, 'bias')][-1]
     with torch.no_grad():

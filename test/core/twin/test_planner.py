@@ -4,34 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from twin_toys import TOY_SPEC
 
 from ior_ros.core.errors import ConfigError
-from ior_ros.core.twin.buffers import Transitions
 from ior_ros.core.twin.fall_risk import member_predictions
 from ior_ros.core.twin.planner import CemPlanner, PlannerConfig, score_sequences
 from ior_ros.core.twin.risk_gate import GateOutcome, RiskGate, RiskGateConfig
-from ior_ros.core.twin.twin import DigitalTwin, TwinSpec
-from ior_ros.core.twin.world_model import WorldModelConfig
+from ior_ros.core.twin.twin import DigitalTwin
 
-SPEC = TwinSpec.from_bounds(2, act_low=[-1.0, -1.0], act_high=[1.0, 1.0])
-
-
-def falls_below(obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-    return np.atleast_2d(next_obs)[:, 0] < -0.5
+SPEC = TOY_SPEC
 
 
 @pytest.fixture(scope='module')
-def twin() -> DigitalTwin:
-    """s' = s + 0.5 a, r = a_0; a fall is s'_0 < -0.5."""
-    rng = np.random.default_rng(0)
-    n = 3000
-    s = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    a = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-    data = Transitions(s, a, a[:, 0].copy(), s + 0.5 * a, np.zeros(n, bool))
-    model = DigitalTwin(SPEC, WorldModelConfig(ensemble_size=3, hidden_sizes=(64, 64)),
-                        falls_below, torch.Generator().manual_seed(0))
-    model.fit(data, 800, rng)
+def twin(toy_twin) -> DigitalTwin:  # type: ignore[no-untyped-def]
+    """The toy twin (conftest.py), 800 fit steps."""
+    model, _ = toy_twin(800)
     return model
 
 
