@@ -465,13 +465,24 @@ def parse_identity(ati: Sequence[str], cgmr: Sequence[str], cgsn: Sequence[str])
     return ModemIdentity(lines[0], lines[1], revision or firmware, single(cgsn, 'AT+CGSN'))
 
 
+def _levels(rsrp: int | None, rsrq: int | None, sinr_db: float | None, srxlev: int | None
+            ) -> tuple[bool, float | None, float | None, float | None]:
+    """(out of sync, RSRP, RSRQ, SINR) of a serving-cell line: RSRP -140 with RSRQ -40, or an
+    srxlev of -3000 or less, is the modem's out-of-sync sentinel, and then no level is valid."""
+    out = (rsrp == -140 and rsrq == -40) or (srxlev is not None and srxlev <= -3000)
+
+    def level(value: float | None) -> float | None:
+        return None if out or value is None else float(value)
+
+    return out, level(rsrp), level(rsrq), level(sinr_db)
+
+
 def _nr_sa(fields: Sequence[AtValue]) -> CellMeasurement:
     """Fields of the SA line from MCC on (app note indexes 4.. of the whole line)."""
-    rsrp = _measure(_at(fields, 8), 'RSRP')
-    rsrq = _measure(_at(fields, 9), 'RSRQ')
-    sinr = _measure(_at(fields, 10), 'SINR')
     srxlev = _measure(_at(fields, 12), 'srxlev')
-    out_of_sync = (rsrp == -140 and rsrq == -40) or (srxlev is not None and srxlev <= -3000)
+    out_of_sync, rsrp, rsrq, sinr = _levels(
+        _measure(_at(fields, 8), 'RSRP'), _measure(_at(fields, 9), 'RSRQ'),
+        _measure(_at(fields, 10), 'SINR'), srxlev)
     bw = as_int(_at(fields, 7), 'NR_DL_bandwidth')
     scs = as_int(_at(fields, 11), 'scs')
     return CellMeasurement(
@@ -480,20 +491,18 @@ def _nr_sa(fields: Sequence[AtValue]) -> CellMeasurement:
         tac=_hex(_at(fields, 4), 'TAC'), arfcn=_measure(_at(fields, 5), 'ARFCN'),
         band=_measure(_at(fields, 6), 'band'),
         bandwidth_mhz=float(_NR_BANDWIDTH_MHZ[bw]) if bw in _NR_BANDWIDTH_MHZ else None,
-        rsrp_dbm=None if out_of_sync or rsrp is None else float(rsrp),
-        rsrq_db=None if out_of_sync or rsrq is None else float(rsrq),
-        sinr_db=None if out_of_sync or sinr is None else float(sinr),
+        rsrp_dbm=rsrp, rsrq_db=rsrq, sinr_db=sinr,
         scs_khz=_SCS_KHZ.get(scs) if scs is not None else None, srxlev=srxlev,
         out_of_sync=out_of_sync)
 
 
 def _lte(fields: Sequence[AtValue]) -> CellMeasurement:
     """Fields of an LTE cell from ``is_tdd`` on."""
-    rsrp = _measure(_at(fields, 10), 'RSRP')
-    rsrq = _measure(_at(fields, 11), 'RSRQ')
     sinr_raw = _measure(_at(fields, 13), 'SINR')
     srxlev = _measure(_at(fields, 16), 'srxlev')
-    out_of_sync = (rsrp == -140 and rsrq == -40) or (srxlev is not None and srxlev <= -3000)
+    out_of_sync, rsrp, rsrq, sinr = _levels(
+        _measure(_at(fields, 10), 'RSRP'), _measure(_at(fields, 11), 'RSRQ'),
+        None if sinr_raw is None else 2.0 * sinr_raw - 20.0, srxlev)  # LTE SINR: 2X - 20 dB
     rssi = _measure(_at(fields, 12), 'RSSI')
     bw = as_int(_at(fields, 8), 'DL_bandwidth')
     return CellMeasurement(
@@ -502,9 +511,7 @@ def _lte(fields: Sequence[AtValue]) -> CellMeasurement:
         arfcn=_measure(_at(fields, 5), 'EARFCN'), band=_measure(_at(fields, 6), 'band'),
         bandwidth_mhz=_LTE_BANDWIDTH_MHZ.get(bw) if bw is not None else None,
         tac=_hex(_at(fields, 9), 'TAC'),
-        rsrp_dbm=None if out_of_sync or rsrp is None else float(rsrp),
-        rsrq_db=None if out_of_sync or rsrq is None else float(rsrq),
-        sinr_db=None if out_of_sync or sinr_raw is None else 2.0 * sinr_raw - 20.0,
+        rsrp_dbm=rsrp, rsrq_db=rsrq, sinr_db=sinr,
         rssi_dbm=None if rssi is None else float(rssi), srxlev=srxlev, out_of_sync=out_of_sync)
 
 
