@@ -443,7 +443,8 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
     """
     Replay a recorded demo: ``launch/replay.launch.yaml`` (a fresh robot_controller and, when the
     run had one, a fresh digital_twin) driven by ``ior bag play`` of :data:`REPLAYED_TOPICS`,
-    timed by publish time (``OUT/replay_input``, :mod:`ior_ros.experiments.replay_timing`);
+    timed by publish time and the robot's commands by when the recorded robot took them
+    (``OUT/replay_input``, :mod:`ior_ros.experiments.replay_timing`);
     the new run is recorded into ``OUT/bag`` and summarised over the recorded run's window, and
     the recorded summary (``BAG/../summary.json``) is put beside it (``original``).
     """
@@ -465,7 +466,8 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
     if replayed.exists():
         raise DemoError(f"--out {out}: already holds '{replayed}'; give a new folder")
     if any(Path(bag).glob('*.mcap')):
-        retime_by_publish_time(Path(bag), replayed, REPLAYED_TOPICS)
+        retime_by_publish_time(Path(bag), replayed, REPLAYED_TOPICS,
+                               received_at={'/robot/cmd': '/robot/delay'})
     else:  # sqlite3 keeps no publish time: by the recorder's receive time
         replayed = Path(bag)
     cli = [sys.executable, '-m', 'ior_ros.cli']

@@ -11,14 +11,27 @@ its send timestamp), which comes from the publisher: ``/clock`` and the relayed 
 published by the ran_emulator, so ordered by publish time the commands meet the clock as they met
 it in the run. A message without a publish time keeps its log time.
 
+Commands go one step further when the run recorded when its robot took them: the robot_controller
+publishes a DelayMeasurement for every command it takes, with the simulated time it took it
+(``receive_time``) and the command's ``sequence``. A controller starved of CPU takes a command
+later than the emulator relayed it (a backlog of ``/clock`` first, the commands after it), and how
+it tracked depends on that; a replay that hands the fresh controller the command on time replays
+another run. So a command with a receipt (``received_at``: command topic → delay topic) is placed
+right after the ``/clock`` message of its receive time: the fresh controller takes it at the
+simulated time the recorded one did and measures the same delay. A command the relay published
+but the robot never took (its reader's queue overflowed while it was starved) is left out, as
+the recorded robot went without it; in a bag without the delay topic every command keeps its
+publish time.
+
 The copy is an MCAP bag of its own (schemas and channels as recorded, log time = publish time,
 sorted) with a ``metadata.yaml``, so ``ior bag play`` and a real ``ros2 bag play`` both play it.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ior_ros.core.errors import ConfigError
@@ -26,10 +39,13 @@ from ior_ros.core.errors import ConfigError
 __all__ = ['retime_by_publish_time']
 
 
-def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str]) -> int:
+def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str],
+                           received_at: Mapping[str, str] | None = None,
+                           clock_topic: str = '/clock') -> int:
     """
     Write the messages of ``topics`` in the MCAP bag ``bag`` to the new bag folder ``out``, timed
-    by their publish times (module docstring); returns how many were written.
+    by their publish times, and the commands of ``received_at``'s topics by their receipts
+    (module docstring); returns how many were written.
 
     Raises:
         ConfigError: ``bag`` holds no MCAP file (a sqlite3 bag keeps no publish time), or none of
@@ -60,6 +76,8 @@ def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str]) -> int:
                 records.append((when, int(message.log_time), key, bytes(message.data)))
     if not records:
         raise ConfigError(f"bag '{bag}': none of {', '.join(topics)} recorded")
+    if received_at:
+        records = _at_receipt(files, records, channels, dict(received_at), clock_topic)
     records.sort(key=lambda r: (r[0], r[1]))
     out.mkdir(parents=True, exist_ok=False)
     target = out / f'{out.name}_0.mcap'
@@ -77,3 +95,61 @@ def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str]) -> int:
         writer.finish()
     reindex(out, keep_original=False, fsync=False, out=io.StringIO())
     return len(records)
+
+
+def _stamp_s(stamp: object) -> float:
+    return int(stamp.sec) + int(stamp.nanosec) * 1e-9  # type: ignore[attr-defined]
+
+
+def _at_receipt(files: list[Path], records: list[tuple[int, int, tuple[str, str], bytes]],
+                channels: Mapping[tuple[str, str], object], received_at: dict[str, str],
+                clock_topic: str) -> list[tuple[int, int, tuple[str, str], bytes]]:
+    """``records`` with each command of ``received_at`` that has a receipt moved to just after
+    the ``/clock`` message of its receive time, and those without one left out (module
+    docstring)."""
+    from mcap.reader import make_reader
+
+    from ior_ros.runtime.registry import registry
+
+    types = registry()
+    clock = sorted((when, key, data) for when, _log, key, data in records
+                   if key[0] == clock_topic)
+    if not clock:
+        return records
+    clock_sim = [_stamp_s(types.decode(data, key[1]).clock) for _when, key, data in clock]
+    receipts: dict[tuple[str, int], list[float]] = {}  # (command topic, sequence) → receive times
+    by_delay = {delay: command for command, delay in received_at.items()}
+    for path in files:
+        with open(path, 'rb') as stream:
+            for schema, channel, message in make_reader(stream).iter_messages(
+                    topics=list(by_delay)):
+                if schema is None:
+                    continue
+                try:
+                    got = types.decode(message.data, schema.name)
+                    receipts.setdefault((by_delay[channel.topic], int(got.sequence)), []).append(
+                        _stamp_s(got.receive_time))
+                except Exception:  # noqa: BLE001, S112  (not a DelayMeasurement: no receipt)
+                    continue
+    if not receipts:
+        return records
+    for times in receipts.values():
+        times.sort()
+    moved = []
+    for record in records:
+        when, logged, key, data = record
+        topic = key[0]
+        if topic in received_at and key in channels:
+            try:
+                sequence = int(types.decode(data, key[1]).sequence)
+            except Exception:  # noqa: BLE001  (undecodable: replayed as recorded, at its time)
+                moved.append(record)
+                continue
+            found = receipts.get((topic, sequence))
+            if not found:
+                continue  # never taken by the recorded robot
+            at = bisect.bisect_left(clock_sim, found.pop(0) - 1e-9)
+            if at < len(clock):  # after the clock message of the receive time
+                record = (max(when, clock[at][0] + 1), logged, key, data)
+        moved.append(record)
+    return moved

@@ -7,7 +7,8 @@ nodes combine them with their own ``cli_args``. The DDS participant is created w
 participant and makes every ``spin`` return. SIGTERM marks the context as shutting down (``ok()``
 turns false and
 ``spin`` raises :class:`ExternalShutdownException`, as in rclpy; the node's ``finally`` then calls
-``try_shutdown()``); SIGINT keeps Python's KeyboardInterrupt.
+``try_shutdown()``); SIGINT does the same and raises Python's KeyboardInterrupt as well (rclpy's
+handler does both).
 
 Inside :func:`use_context` (in that thread) :func:`get_default_context` returns the given
 context: that is how :class:`~ior_ros.runtime.inproc.InprocWorld` hands each node it builds its
@@ -171,11 +172,22 @@ def _install_sigterm() -> None:
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, handler)
-    # A process started in the background of a non-interactive shell (nohup, `&`) inherits SIGINT
-    # ignored; rclpy installs its own SIGINT handler regardless, so Ctrl-C and the SIGINT a launch
-    # sends stop the node either way. Do the same: restore Python's KeyboardInterrupt.
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGINT: rclpy's handler shuts the context down and still raises KeyboardInterrupt. Both
+    # matter: a KeyboardInterrupt that lands in code that swallows it (a callback's broad except,
+    # a __del__, a ctypes callback) would otherwise leave the node spinning after Ctrl-C; with
+    # the context marked, spin ends with ExternalShutdownException at its next wake-up. A process
+    # started in the background of a non-interactive shell (nohup, `&`) inherits SIGINT ignored;
+    # rclpy installs its handler regardless, so Ctrl-C and a launch's SIGINT stop the node either
+    # way: do the same.
+    interrupt = signal.getsignal(signal.SIGINT)
+    if not callable(interrupt):
+        interrupt = signal.default_int_handler
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        _DEFAULT.request_shutdown()
+        interrupt(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
     install_stack_dump()
     _SIGNALS_INSTALLED[0] = True
 

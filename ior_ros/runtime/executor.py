@@ -7,10 +7,11 @@ timer; timers on simulated time are checked whenever anything arrives, in partic
 ``/clock`` message. Waits are cut into slices of at most 100 ms so that Ctrl-C (KeyboardInterrupt)
 is handled promptly, because Python delivers signals only between bytecodes.
 
-``spin_once`` runs at most one callback, like rclpy; ``spin`` loops until the context shuts down
-(raising :class:`~ior_ros.runtime.context.ExternalShutdownException` when that happens from
-outside,
-e.g. SIGTERM). ``MultiThreadedExecutor`` is accepted and runs callbacks in one thread.
+``spin_once`` runs at most one callback, like rclpy; ``spin`` loops while the context is ok: it
+returns when the context was shut down in a callback, and raises
+:class:`~ior_ros.runtime.context.ExternalShutdownException` when that happened during a wait
+(SIGINT, SIGTERM, ``shutdown()`` from another thread), as rclpy's SingleThreadedExecutor does.
+``MultiThreadedExecutor`` is accepted and runs callbacks in one thread.
 """
 
 from __future__ import annotations
@@ -165,11 +166,13 @@ class Executor:
             self._queue.popleft()()
 
     def spin(self) -> None:
-        """Run callbacks until the context shuts down."""
+        """Run callbacks until the context shuts down: returns when that happened in a
+        callback, raises ExternalShutdownException when it happened during a wait (rclpy's
+        SingleThreadedExecutor does the same)."""
         import gc
 
         gc.freeze()  # start-up objects leave the GC's generations: shorter pauses while spinning
-        while True:
+        while self.context.ok() and not self._is_shutdown:  # rclpy's loop, to the letter
             self.spin_once(None)
 
     def spin_until_future_complete(self, future: Future, timeout_sec: float | None = None
@@ -183,7 +186,7 @@ class Executor:
             self.spin_once(min(left, 0.1) if left is not None else 0.1)
 
     def shutdown(self, timeout_sec: float | None = None) -> bool:
-        """Stop serving; ``spin`` raises ExternalShutdownException afterwards."""
+        """Stop serving; ``spin`` returns (or raises ExternalShutdownException from a wait)."""
         self._is_shutdown = True
         self._nodes.clear()
         self._wake()

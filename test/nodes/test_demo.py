@@ -85,8 +85,14 @@ def test_demo_runs_the_loop_records_and_summarises(ros, tmp_path: Path) -> None:
     assert again['original']['tracking_rmse_m'] == summary['tracking_rmse_m']
     assert again['window_s'] == summary['window_s']
     assert again['commands_received'] >= 0.95 * summary['commands_received']
+    # the commands reach it at the simulated times the recorded robot took them (replay_timing):
+    # what is left is a command and a control sample on the same clock tick taken in the other
+    # order, which moves a delay spike's transient by a sample (about a millimetre of RMSE here)
+    keys = ('tracking_rmse_m', 'max_tracking_error_m', 'urllc_delay_p99_ms',
+            'control_samples_missed', 'commands_received')
+    seen = {key: (summary[key], again[key]) for key in keys}
     assert again['tracking_rmse_m'] == pytest.approx(summary['tracking_rmse_m'], rel=0.25,
-                                                     abs=2e-3)
+                                                     abs=2e-3), seen
     assert abs(again['urllc_delay_p50_ms'] - summary['urllc_delay_p50_ms']) <= 2.0
     assert again['mean_dexterity_index'] == pytest.approx(summary['mean_dexterity_index'],
                                                           abs=0.1)
