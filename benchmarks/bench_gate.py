@@ -14,6 +14,11 @@ One decision = ``RiskGate.decide`` on one state (``torch.set_num_threads(1)``, a
 * ``hopper_plan_small``: the same with one CEM round of 12 candidates (what fits 8 ms);
 * ``robot_controller``: the robot twin's risk and the certified-controller fallback, vetoed.
 
+``forward`` times the two parts of one look-ahead step on the same 8 rows (the particles of one
+decision): the world-model ensemble (torch, every member) and the SAC actor both ways, through
+torch (``act(deterministic=True)``) and in NumPy (``deterministic_policy``,
+ior_ros/core/twin/fast_forward.py); the ratio is measured in the same run.
+
 Passing and vetoing are forced, not sampled: the twin's termination function is "never" or
 "always", so the work per decision is the one of a real pass or veto (the rollouts and the planner
 are batched and do the same arithmetic whatever they predict). The networks have the trained
@@ -59,6 +64,27 @@ def _time(decide: Any, states: np.ndarray, repeats: int) -> dict[str, float]:
             'mean_ms': round(float(np.mean(ms)), 3), 'decisions': repeats}
 
 
+def _forward(agent: Any, twin: Any, rows: np.ndarray, repeats: int) -> dict[str, Any]:
+    """One look-ahead step on ``rows``, torch vs NumPy (module docstring)."""
+    import torch
+
+    obs = np.ascontiguousarray(rows, dtype=np.float32)
+    act = agent.act(obs, deterministic=True).astype(np.float32)
+
+    def torch_model() -> None:
+        with torch.no_grad():
+            twin.model(torch.from_numpy(obs), torch.from_numpy(act))
+
+    out: dict[str, Any] = {'rows': len(obs)}
+    for name, call in (('model_torch', torch_model),
+                       ('policy_torch', lambda: agent.act(obs, deterministic=True)),
+                       ('policy_numpy', lambda: agent.deterministic_policy(obs))):
+        out[name] = _time(lambda _state, call=call: call(), obs, repeats)
+    out['policy_speedup'] = round(out['policy_torch']['p50_ms'] / out['policy_numpy']['p50_ms'],
+                                  2)
+    return out
+
+
 def bench_hopper(repeats: int) -> dict[str, Any]:
     import torch
 
@@ -82,6 +108,8 @@ def bench_hopper(repeats: int) -> dict[str, Any]:
     small = gate_cfg.model_copy(update={'planner': gate_cfg.planner.model_copy(
         update={'iterations': 1, 'population': 12, 'elites': 3})})
     out['gate']['planner_small'] = {'iterations': 1, 'population': 12, 'elites': 3}
+    out['forward'] = _forward(agent, DigitalTwin(spec, config.world_model, _never, gen),
+                              states[:8], repeats * 10)
     for name, termination, cfg in (('hopper_pass', _never, gate_cfg),
                                    ('hopper_plan', _always, gate_cfg),
                                    ('hopper_plan_small', _always, small)):
@@ -142,6 +170,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
+    forward = result['hopper']['forward']
+    print(f'look-ahead step, {forward["rows"]} rows: model (torch) p50 '
+          f'{forward["model_torch"]["p50_ms"]:.3f} ms; policy torch '
+          f'{forward["policy_torch"]["p50_ms"]:.3f} ms, NumPy '
+          f'{forward["policy_numpy"]["p50_ms"]:.3f} ms (x{forward["policy_speedup"]})')
     for group in ('hopper', 'robot'):
         period = result[group]['control_period_ms']
         for name, value in result[group].items():

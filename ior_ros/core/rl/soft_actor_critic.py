@@ -32,7 +32,7 @@ Every random draw uses the ``torch.Generator`` handed in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import numpy as np
@@ -148,6 +148,7 @@ class SacAgent:
         self.generator = generator
         self.act_low = np.asarray(act_low, dtype=np.float32)  # [d_a]
         self.act_high = np.asarray(act_high, dtype=np.float32)  # [d_a]
+        self._numpy_policy: tuple[nn.Module, Callable[[np.ndarray], np.ndarray]] | None = None
         if self.act_low.shape != (act_dim,) or self.act_high.shape != (act_dim,):
             raise DimensionError(f'SacAgent: act_low/act_high must have {act_dim} values, got '
                                  f'{list(self.act_low.shape)}, {list(self.act_high.shape)}')
@@ -210,8 +211,19 @@ class SacAgent:
         return self.act(np.repeat(np.asarray(obs, np.float32)[None, :], k, axis=0))
 
     def deterministic_policy(self, obs: np.ndarray) -> np.ndarray:
-        """``[B, d_s]`` → ``[B, d_a]``: ``tanh(μ)`` (twin roll-outs in the gate)."""
-        return self.act(obs, deterministic=True)
+        """``[B, d_s]`` → ``[B, d_a]``: ``tanh(μ)`` (twin roll-outs in the gate), computed in
+        NumPy on the actor's live weights (:func:`~ior_ros.core.twin.fast_forward.numpy_policy`:
+        the gate's batches are too small for torch's per-operation cost)."""
+        if self._numpy_policy is None or self._numpy_policy[0] is not self.actor:
+            from ior_ros.core.twin.fast_forward import numpy_policy
+
+            self._numpy_policy = (self.actor, numpy_policy(self))
+        o = np.asarray(obs, dtype=np.float32)
+        if o.ndim not in (1, 2) or o.shape[-1] != self.obs_dim:
+            raise DimensionError(f'SacAgent.deterministic_policy: expected obs [B, '
+                                 f'{self.obs_dim}] or [{self.obs_dim}], got {list(o.shape)}')
+        out = self._numpy_policy[1](np.atleast_2d(o))  # [B, d_a]
+        return out[0] if o.ndim == 1 else out
 
     def update(self, batch: Transitions) -> dict[str, float]:
         """One SAC gradient step on ``batch``; returns the losses."""
