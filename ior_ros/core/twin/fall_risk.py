@@ -82,7 +82,8 @@ class RiskEstimate:
 
 def estimate_fall_risk(twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
                        policy: PolicyFn | None, horizon_steps: int, particles: int,
-                       rng: np.random.Generator, discount: float = 0.99) -> RiskEstimate:
+                       rng: np.random.Generator, discount: float = 0.99,
+                       first_step: tuple[np.ndarray, np.ndarray] | None = None) -> RiskEstimate:
     """
     Fall probability within ``horizon_steps`` by sampled ensemble rollouts (module docstring).
 
@@ -95,6 +96,10 @@ def estimate_fall_risk(twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
         particles: P rollouts per pair.
         rng: draws the member of every particle and step.
         discount: γ of the expected return.
+        first_step: every member's prediction for the ``B`` pairs themselves, ``(reward [K, B],
+            next_obs [K, B, d_s])``, when the caller has it already (the gate's one-step
+            prediction, ``TwinPrediction.member_*``): the first step of every particle is one of
+            them, so it is not computed again (the same draws, the same result).
     """
     o = np.atleast_2d(np.asarray(obs, dtype=np.float32))  # [B, d_s]
     a = np.atleast_2d(np.asarray(action, dtype=np.float32))  # [B, d_a]
@@ -108,6 +113,13 @@ def estimate_fall_risk(twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
     if horizon_steps > 1 and policy is None:
         raise ConfigError('fall risk over more than one step needs the agent policy')
     b = o.shape[0]
+    if first_step is not None and (np.shape(first_step[0]) != (twin.model.members, b) or
+                                   np.shape(first_step[1]) != (twin.model.members, b,
+                                                               spec.obs_dim)):
+        raise DimensionError(f'fall risk: first_step must be reward [{twin.model.members}, {b}] '
+                             f'and next_obs [{twin.model.members}, {b}, {spec.obs_dim}], got '
+                             f'{list(np.shape(first_step[0]))} and '
+                             f'{list(np.shape(first_step[1]))}')
     members = twin.model.members
     n = b * particles
     state = np.repeat(o, particles, axis=0)  # [B·P, d_s] particle-major within each pair
@@ -122,7 +134,11 @@ def estimate_fall_risk(twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
             assert policy is not None
             act = spec.clip_action(policy(state))  # [B·P, d_a]
         actions[:, h] = act[::particles]
-        reward, nxt = member_predictions(twin, state, act)  # [K, B·P], [K, B·P, d_s]
+        if h == 0 and first_step is not None:  # [K, B] → every particle of its pair
+            reward = np.repeat(np.asarray(first_step[0]), particles, axis=1)  # [K, B·P]
+            nxt = np.repeat(np.asarray(first_step[1]), particles, axis=1)  # [K, B·P, d_s]
+        else:
+            reward, nxt = member_predictions(twin, state, act)  # [K, B·P], [K, B·P, d_s]
         pick = rng.integers(0, members, size=n)  # [B·P]
         r = reward[pick, rows]  # [B·P]
         before, state = state, nxt[pick, rows]  # [B·P, d_s]

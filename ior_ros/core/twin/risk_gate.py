@@ -152,6 +152,7 @@ class _Scores:
     fall: np.ndarray  # [N]
     score: np.ndarray  # [N]
     uncertainty: np.ndarray  # [N]
+    first_members: tuple[np.ndarray, np.ndarray] | None  # every member: [K, N], [K, N, d_s]
 
 
 class RiskGate:
@@ -196,8 +197,10 @@ class RiskGate:
                 state = step.next_obs
         fall = ~alive  # [N]
         score -= cfg.termination_penalty * fall
+        members = None if first.member_reward is None or first.member_next_obs is None \
+            else (first.member_reward, first.member_next_obs)
         return _Scores(first.reward, first.next_obs, first.terminated, fall, score,
-                       first.uncertainty)
+                       first.uncertainty, members)
 
     def decide(self, twin: DigitalTwin, obs: np.ndarray, action: np.ndarray,
                policy: PolicyFn | None = None, sampler: CandidateSampler | None = None,
@@ -225,7 +228,8 @@ class RiskGate:
         if cfg.rule == 'risk':
             risk = estimate_fall_risk(twin, np.asarray(obs, np.float32)[None, :],
                                       proposal[None, :], policy, cfg.risk_horizon_steps,
-                                      cfg.risk_particles, self.rng, cfg.discount)
+                                      cfg.risk_particles, self.rng, cfg.discount,
+                                      first_step=s.first_members)  # not computed again
             probability = float(risk.probability[0])
             self._warm = risk.policy_actions[0]
             low_reward = False

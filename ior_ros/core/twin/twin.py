@@ -199,12 +199,16 @@ class TwinPrediction:
         next_obs: ``[B, obs_dim]`` ensemble-mean predicted ``ŝ_{t+1}``.
         terminated: ``[B]`` predicted terminal (termination function on ``ŝ_{t+1}``).
         uncertainty: ``[B]`` ensemble disagreement (standardized units; 0 for one member).
+        member_reward: ``[K, B]`` every member's reward (what the means average).
+        member_next_obs: ``[K, B, obs_dim]`` every member's next state.
     """
 
     reward: np.ndarray
     next_obs: np.ndarray
     terminated: np.ndarray
     uncertainty: np.ndarray
+    member_reward: np.ndarray | None = None
+    member_next_obs: np.ndarray | None = None
 
 
 class DigitalTwin:
@@ -257,7 +261,8 @@ class DigitalTwin:
             terminated = np.asarray(self.termination_fn(o, a, next_obs), dtype=bool)  # [B]
         else:
             terminated = np.zeros(o.shape[0], dtype=bool)  # [B]
-        return TwinPrediction(reward, next_obs, terminated, uncertainty)
+        return TwinPrediction(reward, next_obs, terminated, uncertainty, out.reward.numpy(),
+                              out.next_obs.numpy())
 
     def fit(self, data: Transitions, steps: int, rng: np.random.Generator) -> float:
         """Train on ``data`` for ``steps`` gradient steps (normalization refitted); last loss."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 from twin_toys import TOY_SPEC, toy_falls
 
-from ior_ros.core.errors import ConfigError
+from ior_ros.core.errors import ConfigError, DimensionError
 from ior_ros.core.twin.fall_risk import (
     choose_threshold,
     estimate_fall_risk,
@@ -101,3 +101,24 @@ def test_threshold_rules() -> None:
     assert none.threshold == 1.0 and none.positives == 0
     with pytest.raises(ConfigError, match='precision floor = 0'):
         choose_threshold(risk, label, 'recall_at_precision', precision_floor=0.0)
+
+
+def test_a_given_first_step_is_used_and_changes_nothing(twin: DigitalTwin) -> None:
+    obs = np.array([[-0.3, 0.0], [0.1, 0.0]], np.float32)
+    proposals = np.array([[-0.1, 0.0], [0.2, 0.0]], np.float32)
+    plain = estimate_fall_risk(twin, obs, proposals, push(-0.2), 5, 12, np.random.default_rng(4))
+    first = twin.predict(obs, proposals)  # the gate's one-step prediction: every member's too
+    assert first.member_reward is not None and first.member_next_obs is not None
+    given = estimate_fall_risk(twin, obs, proposals, push(-0.2), 5, 12, np.random.default_rng(4),
+                               first_step=(first.member_reward, first.member_next_obs))
+    for name in ('probability', 'expected_return', 'fall_step', 'policy_actions'):
+        np.testing.assert_allclose(getattr(given, name), getattr(plain, name), rtol=1e-6)
+    # and it is really what the first step uses: members that all fall at once make it certain
+    down = (first.member_reward, np.full_like(first.member_next_obs, -0.9))
+    certain = estimate_fall_risk(twin, obs, proposals, push(0.0), 5, 12,
+                                 np.random.default_rng(4), first_step=down)
+    np.testing.assert_allclose(certain.probability, [1.0, 1.0])
+    np.testing.assert_allclose(certain.fall_step, [1.0, 1.0])
+    with pytest.raises(DimensionError, match='first_step'):
+        estimate_fall_risk(twin, obs, proposals, push(0.0), 5, 12, np.random.default_rng(4),
+                           first_step=(first.member_reward[:, :1], first.member_next_obs))
