@@ -11,7 +11,10 @@ One decision = ``RiskGate.decide`` on one state (``torch.set_num_threads(1)``, a
   and the proposal passes;
 * ``hopper_plan``: the same risk, vetoed, then the CEM planner (``gate.planner`` of
   config/twin.yaml) — the worst case, since every decision plans;
-* ``hopper_plan_small``: the same with one CEM round of 12 candidates (what fits 8 ms);
+* ``hopper_plan_small``: the same with one CEM round of 12 candidates;
+* ``hopper_fit_veto``: the setting that fits 8 ms (risk over 6 steps, 8 particles, fallback
+  ``zero``; results/twin-gate/hopper_h6_zero: falls 31 → 21 on the committed checkpoint), every
+  decision vetoed;
 * ``robot_controller``: the robot twin's risk and the certified-controller fallback, vetoed.
 
 ``forward`` times the two parts of one look-ahead step on the same 8 rows (the particles of one
@@ -110,9 +113,13 @@ def bench_hopper(repeats: int) -> dict[str, Any]:
     out['gate']['planner_small'] = {'iterations': 1, 'population': 12, 'elites': 3}
     out['forward'] = _forward(agent, DigitalTwin(spec, config.world_model, _never, gen),
                               states[:8], repeats * 10)
+    fit = gate_cfg.model_copy(update={'risk_horizon_steps': 6, 'fallback': 'zero'})
+    out['gate']['fit'] = {'risk_horizon_steps': 6, 'risk_particles': fit.risk_particles,
+                          'fallback': 'zero'}
     for name, termination, cfg in (('hopper_pass', _never, gate_cfg),
                                    ('hopper_plan', _always, gate_cfg),
-                                   ('hopper_plan_small', _always, small)):
+                                   ('hopper_plan_small', _always, small),
+                                   ('hopper_fit_veto', _always, fit)):
         twin = DigitalTwin(spec, config.world_model, termination, gen)
         gate = RiskGate(cfg, spec, seed=0)
 
