@@ -36,6 +36,7 @@ import numpy as np
 from ior_ros.core.config import config_to_dict, load_config
 from ior_ros.core.errors import ConfigError
 from ior_ros.experiments.contract import Claim, FigureResult, ReproContext
+from ior_ros.experiments.statistics import difference_of_means, mean_band, ratio_of_means
 
 if TYPE_CHECKING:
     from ior_ros.core.rl.twin_sac import TwinTrainConfig
@@ -121,6 +122,12 @@ def aggregate_runs(root: str | Path, only_seeds: Sequence[int] | None = None
                                    'reward_max': reward.max(axis=0).tolist(),
                                    'falls_min': falls.min(axis=0).tolist(),
                                    'falls_max': falls.max(axis=0).tolist()}
+        band: dict[str, list[float | None]] = {}
+        for metric, values in (('reward', reward), ('falls', falls)):
+            low, high = mean_band(values)
+            band[f'{metric}_low'] = [None if np.isnan(v) else float(v) for v in low]
+            band[f'{metric}_high'] = [None if np.isnan(v) else float(v) for v in high]
+        meta.setdefault('ci95', {})[variant] = band
     if not series:
         raise ConfigError(f'--from {str(base)!r}: the runs found have no finished epoch')
     config_file = next(iter(next(iter(found.values())).values())).parent / 'config.resolved.yaml'
@@ -132,8 +139,18 @@ def _ratio(a: float, b: float) -> float | None:
     return float(a / b) if b and np.isfinite(a) and np.isfinite(b) and b > 0 else None
 
 
-def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim], dict[str, Any]]:
-    """The paper's claims beside ours (judged only where every variant it names has data)."""
+def build_claims(series: dict[str, dict[str, list[float]]],
+                 per_seed: dict[str, dict[str, dict[str, list[float]]]] | None = None
+                 ) -> tuple[list[Claim], dict[str, Any]]:
+    """
+    The paper's claims beside ours (judged only where every variant it names has data).
+
+    With ``per_seed`` (``{variant: {seed: {"reward": [...], "falls": [...]}}}``) the orderings
+    are also judged with 95 % confidence over the seeds (:mod:`~ior_ros.experiments.statistics`):
+    each pair of the falls ordering by Welch's interval of the difference of the mean totals, the
+    reward ratios by a bootstrap interval; "holds" is then yes (the interval is on the claimed
+    side), NO (on the other side) or not judged (the seeds do not separate the variants).
+    """
     claims: list[Claim] = []
     summary: dict[str, Any] = {}
     have = [v for v in VARIANTS if v in series]
@@ -151,6 +168,8 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
         claims.append(Claim('falls: twin+GAN < twin < SAC', '166 < 184 < SAC',
                             f"{totals['twin_gan']:g} < {totals['twin']:g} < {totals['sac']:g}",
                             order))
+    if per_seed:
+        claims += _confident_claims(per_seed, have, n_falls, summary)
     if {'twin_gan', 'twin', 'sac'} <= set(have) and n_falls >= 9:
         at9 = {v: series[v]['falls'][8] for v in have}
         cut_twin = 1.0 - at9['twin_gan'] / at9['twin'] if at9['twin'] > 0 else None
@@ -191,12 +210,51 @@ def build_claims(series: dict[str, dict[str, list[float]]]) -> tuple[list[Claim]
     return claims, summary
 
 
+def _confident_claims(per_seed: dict[str, dict[str, dict[str, list[float]]]], have: list[str],
+                      n_falls: int, summary: dict[str, Any]) -> list[Claim]:
+    """The orderings with 95 % intervals over seeds (build_claims)."""
+    claims: list[Claim] = []
+    totals = {v: [float(np.sum(c['falls'][:n_falls])) for c in per_seed[v].values()]
+              for v in have if v in per_seed}
+    summary['falls_total_per_seed'] = totals
+    intervals: dict[str, Any] = {}
+    for low, high, paper in (('twin_gan', 'twin', '166 < 184'), ('twin', 'sac', '184 < SAC'),
+                             ('twin_gan', 'sac', '166 < SAC')):
+        if low not in totals or high not in totals:
+            continue
+        diff = difference_of_means(totals[low], totals[high])
+        intervals[f'falls_{low}_minus_{high}'] = [diff.estimate, diff.low, diff.high]
+        side = diff.separated(0.0)
+        claims.append(Claim(f'falls, {LABELS[low]} < {LABELS[high]}: difference of mean totals, '
+                            f'Welch 95% CI ({len(totals[low])} vs {len(totals[high])} seeds)',
+                            paper,
+                            diff.text(1) + ('' if side is not None else ' not separated'),
+                            None if side is None else not side))
+    n_reward = min(len(next(iter(per_seed[v].values()))['reward']) for v in have
+                   if v in per_seed)
+    for other, paper_ratio in (('sac', 1.4), ('twin', 1.2)):
+        if 'twin_gan' not in per_seed or other not in per_seed:
+            continue
+        last = {v: [float(c['reward'][n_reward - 1]) for c in per_seed[v].values()]
+                for v in ('twin_gan', other)}
+        ratio = ratio_of_means(last['twin_gan'], last[other])
+        intervals[f'reward_last_twin_gan_over_{other}'] = [ratio.estimate, ratio.low, ratio.high]
+        side = ratio.separated(1.0)
+        ours = ratio.text(2) + ('' if side is not None else ' not separated')
+        claims.append(Claim(f'reward at epoch {n_reward}, twin+GAN / {LABELS[other]} > 1: ratio '
+                            'of means, bootstrap 95% CI', paper_ratio, ours, side))
+    summary['ci95'] = intervals
+    return claims
+
+
 def plot_fig4(result: FigureResult) -> bytes:
-    """Two panels: reward per epoch and falls per epoch (mean over seeds; min–max band)."""
+    """Two panels: reward per epoch and falls per epoch (mean over seeds; the 95 % confidence
+    band of the mean, or the min–max band of results that predate it)."""
     from matplotlib.ticker import MaxNLocator
 
     from ior_ros.experiments.plotting import figure_png, new_figure
 
+    ci95 = result.extra.get('ci95', {})
     spread = result.extra.get('spread', {})
     fig, axes = new_figure(1, 2, figsize=(11.0, 4.0))
     for ax, metric, label in ((axes[0], 'reward', 'reward (evaluation return)'),
@@ -207,9 +265,18 @@ def plot_fig4(result: FigureResult) -> bytes:
             ys = result.series[variant][metric]
             xs = np.arange(1, len(ys) + 1)
             line, = ax.plot(xs, ys, label=LABELS[variant], marker='o' if len(ys) < 20 else None)
-            band = spread.get(variant, {})
-            low, high = band.get(f'{metric}_min'), band.get(f'{metric}_max')
-            if low is not None and high is not None and len(result.extra['seeds'][variant]) > 1:
+            if len(result.extra['seeds'][variant]) < 2:
+                continue
+            band = ci95.get(variant)
+            if band is not None:
+                low = np.array([np.nan if v is None else v for v in band[f'{metric}_low']])
+                high = np.array([np.nan if v is None else v for v in band[f'{metric}_high']])
+            else:
+                low = np.asarray(spread.get(variant, {}).get(f'{metric}_min', []), float)
+                high = np.asarray(spread.get(variant, {}).get(f'{metric}_max', []), float)
+            if metric == 'falls':
+                low = np.maximum(low, 0.0)  # a count: the band's lower edge stops at zero
+            if low.size == len(ys) and high.size == len(ys):
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
         ax.set_xlabel('epoch')
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -221,6 +288,7 @@ def plot_fig4(result: FigureResult) -> bytes:
     seeds = result.extra.get('seeds', {})
     n_seeds = sorted({len(v) for v in seeds.values()})
     fig.suptitle(f'seed000-fig4: Hopper-v5, mean over {"/".join(map(str, n_seeds))} seed(s)'
+                 + (', 95% confidence band of the mean' if ci95 and max(n_seeds) > 1 else '')
                  + (' (quick smoke run)' if result.quick else ''))
     return figure_png(fig)
 
@@ -284,7 +352,7 @@ def run(ctx: ReproContext) -> FigureResult:
         seeds = list(ctx.seeds) if ctx.seeds is not None else [ctx.seed, ctx.seed + 1]
         _train_all(config, root, seeds, ctx)
         series, meta = aggregate_runs(root, seeds)
-    claims, summary = build_claims(series)
+    claims, summary = build_claims(series, meta['per_seed'])
     longest = max(len(s['reward']) for s in series.values())
     doc_config = config_to_dict(config)
     doc_config.pop('variant', None)
@@ -294,6 +362,6 @@ def run(ctx: ReproContext) -> FigureResult:
         y_name='reward / falls per epoch', series=series, claims=claims, config=doc_config,
         seed=ctx.seed, quick=ctx.quick,
         extra={'seeds': meta['seeds'], 'source': meta['source'], 'spread': meta['spread'],
-               'per_seed': meta['per_seed'], 'summary': summary})
+               'ci95': meta.get('ci95', {}), 'per_seed': meta['per_seed'], 'summary': summary})
     result.plot = plot_fig4
     return result

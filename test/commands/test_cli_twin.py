@@ -158,3 +158,39 @@ def test_reproduce_quick_within_a_minute(ior, tmp_path: Path) -> None:
     doc = json.loads((tmp_path / 'seed000-fig4.json').read_text())
     assert set(doc['series']) == {'sac', 'twin', 'twin_gan'}
     assert doc['wall_s'] < 90
+
+
+def test_reproduce_from_five_seeds_states_orderings_with_confidence(ior, tmp_path: Path) -> None:
+    runs = tmp_path / 'runs'
+    epochs = 12
+    rng = np.random.default_rng(3)
+    totals: dict[str, list[float]] = {}
+    # falls well apart (9 > 6 > 4 a epoch), except twin+GAN and twin in the reward at the end
+    for variant, fall_rate, final in (('sac', 9, 400.0), ('twin', 6, 500.0),
+                                      ('twin_gan', 4, 510.0)):
+        for seed in range(5):
+            reward = list(np.linspace(50.0, final, epochs) + rng.normal(0, 40, epochs))
+            falls = list(rng.integers(fall_rate - 1, fall_rate + 2, epochs))
+            write_run(runs, variant, seed, reward, falls)
+            totals.setdefault(variant, []).append(float(np.sum(falls)))
+    out = tmp_path / 'fig'
+    done = ior('reproduce', 'seed000-fig4', '--from', str(runs), '--out', str(out))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / 'seed000-fig4.json').read_text())
+    claims = {c['text']: c for c in doc['paper']['claims']}
+    welch = {t: c for t, c in claims.items() if 'Welch 95% CI (5 vs 5 seeds)' in t}
+    assert len(welch) == 3 and all(c['holds'] is True for c in welch.values()), welch
+    from scipy import stats
+    gan_vs_twin = claims['falls, twin + GAN < twin (no GAN): difference of mean totals, Welch 95% '
+                         'CI (5 vs 5 seeds)']
+    interval = stats.ttest_ind(totals['twin_gan'], totals['twin'],
+                               equal_var=False).confidence_interval(0.95)
+    assert gan_vs_twin['ours'] == (f"{np.mean(totals['twin_gan']) - np.mean(totals['twin']):.1f} "
+                                   f'[{interval.low:.1f}, {interval.high:.1f}]')
+    close = claims['reward at epoch 12, twin+GAN / twin (no GAN) > 1: ratio of means, bootstrap '
+                   '95% CI']
+    assert close['holds'] is None and close['ours'].endswith('not separated')
+    # the figure's band: the t interval of the mean, per epoch, around the plotted mean
+    band = doc['ci95']['twin']
+    mean = np.array(doc['series']['twin']['falls'])
+    assert np.all(np.array(band['falls_low']) < mean) and np.all(mean < band['falls_high'])
