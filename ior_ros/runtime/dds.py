@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -110,6 +111,11 @@ def discovery_config() -> str | None:
 
 
 _DOMAIN_LOCK = threading.RLock()
+
+STATUS_PERIOD_S = 0.2
+"""How often the executor reads the endpoints' incompatible-QoS statuses [s] (DdsContext.
+check_statuses): rclpy reports the event when its executor runs it; a fifth of a second later
+changes nothing for a warning that a match was refused."""
 _DOMAINS: dict[int, Any] = {}  # domain id → the cyclonedds Domain holding its configuration
 
 
@@ -185,6 +191,8 @@ class DdsContext:
         self.events: deque[Callable[[], None]] = deque()  # see post()
         self._tool: tuple[str, str] | None = None
         self._tool_endpoints: tuple[list[bytes], list[bytes]] = ([], [])
+        self._status_checks: list[Any] = []  # see watch_status()
+        self._next_status_check_ns = 0
         self.closed = False
 
     # topics and waitset
@@ -242,16 +250,36 @@ class DdsContext:
 
     # endpoints
     def post(self, callback: Callable[[], None]) -> None:
-        """Hand ``callback`` to the executor (thread-safe; from DDS listener threads too)."""
+        """Hand ``callback`` to the executor (thread-safe: from any thread)."""
         self.events.append(callback)
         self.wake()
+
+    def watch_status(self, check: Any) -> None:
+        """Poll ``check.check()`` (an endpoint's status event) from :meth:`check_statuses`; it is
+        dropped when it returns False (its endpoint is gone)."""
+        with self._lock:
+            self._status_checks.append(check)
+
+    def check_statuses(self, now_ns: int | None = None) -> None:
+        """Read the watched endpoint statuses (incompatible QoS), at most every
+        STATUS_PERIOD_S; the executor calls this from its thread on every wake-up."""
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        if now < self._next_status_check_ns or not self._status_checks:
+            return
+        self._next_status_check_ns = now + int(STATUS_PERIOD_S * 1e9)
+        with self._lock:
+            checks = list(self._status_checks)
+        gone = [check for check in checks if not check.check()]
+        if gone:
+            with self._lock:
+                self._status_checks = [c for c in self._status_checks if c not in gone]
 
     def create_writer(self, topic: str, typename: str, qos: QoSProfile,
                       user_data_prefix: str = '',
                       on_incompatible_qos: Callable[[str], None] | None = None) -> RawWriter:
         """A raw writer on ROS topic ``topic`` (absolute name) or raw DDS topic (no ``/``);
-        ``on_incompatible_qos(policy)`` is called (on a DDS thread) when a reader with an
-        incompatible QoS is found."""
+        ``on_incompatible_qos(policy)`` is called (from :meth:`check_statuses`, in the
+        executor's thread) after a reader with an incompatible QoS was found."""
         writer = RawWriter(self, topic, typename, qos, user_data_prefix=user_data_prefix,
                            on_incompatible_qos=on_incompatible_qos)
         if self._tool is not None:

@@ -126,20 +126,30 @@ def rmw_policy_name(dds_policy_id: int) -> str:
     return _RMW_POLICY_NAMES.get(int(dds_policy_id), 'INVALID')
 
 
-def _incompatible_qos_listener(writer: bool, callback: Callable[[str], None] | None) -> Any:
-    """A listener that calls ``callback(policy name)`` on an incompatible-QoS match (or None).
+class _IncompatibleQosCheck:
+    """
+    The incompatible-QoS event of one endpoint, read by polling its status from the executor's
+    thread (:meth:`~ior_ros.runtime.dds.DdsContext.check_statuses`), not by a listener: a
+    cyclonedds listener runs Python on a Cyclone thread, which must take the GIL inside Cyclone
+    (a thread killed at interpreter exit in the middle of a callback leaves Cyclone waiting for
+    it forever). So no Python code runs on Cyclone's threads.
+    """
 
-    It runs on a Cyclone receive thread, so ``callback`` must only hand the event over."""
-    if callback is None:
-        return None
-    from cyclonedds.core import Listener
+    def __init__(self, entity: Any, writer: bool, callback: Callable[[str], None]) -> None:
+        self.callback = callback
+        self._get = entity.get_offered_incompatible_qos_status if writer else \
+            entity.get_requested_incompatible_qos_status
 
-    def on_event(_entity: Any, status: Any) -> None:
-        callback(rmw_policy_name(status.last_policy_id))
-
-    if writer:  # cyclonedds' Listener.__init__ has no annotations
-        return Listener(on_offered_incompatible_qos=on_event)  # type: ignore[no-untyped-call]
-    return Listener(on_requested_incompatible_qos=on_event)  # type: ignore[no-untyped-call]
+    def check(self) -> bool:
+        """Call the callback (policy name) if a new incompatible match happened since the last
+        check; False when the endpoint is gone."""
+        try:
+            status = self._get()
+        except Exception:  # noqa: BLE001  (deleted endpoint: stop checking it)
+            return False
+        if status.total_count_change > 0:
+            self.callback(rmw_policy_name(status.last_policy_id))
+        return True
 
 
 class RawWriter:
@@ -155,10 +165,11 @@ class RawWriter:
         self.typename = typename
         self.qos = qos
         user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
-        self._listener = _incompatible_qos_listener(True, on_incompatible_qos)
         self.writer = DataWriter(ctx.participant, ctx.topic(topic, typename),
-                                 to_dds_qos(qos, user_data, writer=True), listener=self._listener)
+                                 to_dds_qos(qos, user_data, writer=True))
         self.gid = self.writer.guid.bytes
+        if on_incompatible_qos is not None:
+            ctx.watch_status(_IncompatibleQosCheck(self.writer, True, on_incompatible_qos))
         from cyclonedds._clayer import ddspy_write, ddspy_write_ts
 
         self._write = ddspy_write
@@ -230,10 +241,11 @@ class RawReader:
         self.typename = typename
         self.qos = qos
         user_data = f'{user_data_prefix}typehash={registry().type_hash(typename)};'.encode()
-        self._listener = _incompatible_qos_listener(False, on_incompatible_qos)
         self.reader = DataReader(ctx.participant, ctx.topic(topic, typename),
-                                 to_dds_qos(qos, user_data, writer=False), listener=self._listener)
+                                 to_dds_qos(qos, user_data, writer=False))
         self.gid = self.reader.guid.bytes
+        if on_incompatible_qos is not None:
+            ctx.watch_status(_IncompatibleQosCheck(self.reader, False, on_incompatible_qos))
         self._mask = SampleState.Any | ViewState.Any | InstanceState.Any
         self.condition = ReadCondition(self.reader, self._mask)
         self._take = ddspy_take

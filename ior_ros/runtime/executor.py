@@ -109,7 +109,9 @@ class Executor:
 
     def _gather(self) -> None:
         if self.context.has_dds():
-            events = self.context.dds.events  # handed over by DDS threads (DdsContext.post)
+            dds = self.context.dds
+            dds.check_statuses()  # incompatible-QoS events: they post their warnings
+            events = dds.events  # handed over by other threads (DdsContext.post)
             while events:
                 self._queue.append(events.popleft())
         for node in list(self._nodes):

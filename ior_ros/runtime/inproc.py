@@ -260,7 +260,7 @@ class _Bus:
         self._writers: dict[str, list[_Writer]] = {}
         self._readers: dict[str, list[_Reader]] = {}
         self.taps: dict[str, list[_Tap]] = {}
-        self.events = world.fifo  # post() and DDS listeners' hand-over, as DdsContext.events
+        self.events = world.fifo  # post()'s hand-over, as DdsContext.events
 
     # endpoints
     def create_writer(self, topic: str, typename: str, qos: QoSProfile, *,
@@ -322,6 +322,9 @@ class _Bus:
 
     def publish_graph(self) -> None:
         """Nothing to announce."""
+
+    def check_statuses(self, now_ns: int | None = None) -> None:
+        """Nothing to poll: an incompatible match is reported when the endpoints are made."""
 
     def wake(self) -> None:
         """Nobody waits: the world runs callbacks as they come. (Node.create_timer calls it:
