@@ -467,7 +467,8 @@ def replay_demo(bag: Path, out_dir: Path, twin: bool | None = None, seed: int = 
         raise DemoError(f"--out {out}: already holds '{replayed}'; give a new folder")
     if any(Path(bag).glob('*.mcap')):
         retime_by_publish_time(Path(bag), replayed, REPLAYED_TOPICS,
-                               received_at={'/robot/cmd': '/robot/delay'})
+                               received_at={'/robot/cmd': '/robot/delay'},
+                               applied_in={'/robot/cmd': '/robot/state'})
     else:  # sqlite3 keeps no publish time: by the recorder's receive time
         replayed = Path(bag)
     cli = [sys.executable, '-m', 'ior_ros.cli']

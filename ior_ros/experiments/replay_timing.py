@@ -23,6 +23,13 @@ but the robot never took (its reader's queue overflowed while it was starved) is
 the recorded robot went without it; in a bag without the delay topic every command keeps its
 publish time.
 
+One case is still open after that: a command taken at the very time of a control sample, where
+the recorded robot may have run the sample first or taken the command first (both wait on the
+same ``/clock`` message). The robot's state (``applied_in``: command topic → state topic, whose
+samples carry their time and the ``command_sequence`` in force) says which: when the recorded
+sample at the receive time still had an older command, the replayed command comes after the next
+``/clock`` message instead (one clock tick, 1 ms, later: the sample runs first, as recorded).
+
 The copy is an MCAP bag of its own (schemas and channels as recorded, log time = publish time,
 sorted) with a ``metadata.yaml``, so ``ior bag play`` and a real ``ros2 bag play`` both play it.
 """
@@ -31,8 +38,9 @@ from __future__ import annotations
 
 import bisect
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ior_ros.core.errors import ConfigError
 
@@ -41,7 +49,8 @@ __all__ = ['retime_by_publish_time']
 
 def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str],
                            received_at: Mapping[str, str] | None = None,
-                           clock_topic: str = '/clock') -> int:
+                           clock_topic: str = '/clock',
+                           applied_in: Mapping[str, str] | None = None) -> int:
     """
     Write the messages of ``topics`` in the MCAP bag ``bag`` to the new bag folder ``out``, timed
     by their publish times, and the commands of ``received_at``'s topics by their receipts
@@ -77,7 +86,8 @@ def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str],
     if not records:
         raise ConfigError(f"bag '{bag}': none of {', '.join(topics)} recorded")
     if received_at:
-        records = _at_receipt(files, records, channels, dict(received_at), clock_topic)
+        records = _at_receipt(files, records, channels, dict(received_at), clock_topic,
+                              dict(applied_in or {}))
     records.sort(key=lambda r: (r[0], r[1]))
     out.mkdir(parents=True, exist_ok=False)
     target = out / f'{out.name}_0.mcap'
@@ -97,18 +107,37 @@ def retime_by_publish_time(bag: Path, out: Path, topics: Sequence[str],
     return len(records)
 
 
-def _stamp_s(stamp: object) -> float:
-    return int(stamp.sec) + int(stamp.nanosec) * 1e-9  # type: ignore[attr-defined]
+def _stamp_ns(stamp: object) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)  # type: ignore[attr-defined]
+
+
+def _read(files: list[Path], topics: Sequence[str]) -> Iterator[tuple[str, Any]]:
+    """(topic, decoded message) of ``topics`` in the MCAP ``files``; undecodable ones skipped."""
+    from mcap.reader import make_reader
+
+    from ior_ros.runtime.registry import registry
+
+    types = registry()
+    for path in files:
+        with open(path, 'rb') as stream:
+            for schema, channel, message in make_reader(stream).iter_messages(
+                    topics=list(topics)):
+                if schema is None:
+                    continue
+                try:
+                    yield channel.topic, types.decode(message.data, schema.name)
+                except Exception:  # noqa: BLE001, S112  (not what the topic should hold)
+                    continue
 
 
 def _at_receipt(files: list[Path], records: list[tuple[int, int, tuple[str, str], bytes]],
                 channels: Mapping[tuple[str, str], object], received_at: dict[str, str],
-                clock_topic: str) -> list[tuple[int, int, tuple[str, str], bytes]]:
+                clock_topic: str, applied_in: dict[str, str]
+                ) -> list[tuple[int, int, tuple[str, str], bytes]]:
     """``records`` with each command of ``received_at`` that has a receipt moved to just after
-    the ``/clock`` message of its receive time, and those without one left out (module
+    the ``/clock`` message of its receive time (or the next one, where ``applied_in``'s state
+    shows the sample at that time ran first), and those without a receipt left out (module
     docstring)."""
-    from mcap.reader import make_reader
-
     from ior_ros.runtime.registry import registry
 
     types = registry()
@@ -116,25 +145,26 @@ def _at_receipt(files: list[Path], records: list[tuple[int, int, tuple[str, str]
                    if key[0] == clock_topic)
     if not clock:
         return records
-    clock_sim = [_stamp_s(types.decode(data, key[1]).clock) for _when, key, data in clock]
-    receipts: dict[tuple[str, int], list[float]] = {}  # (command topic, sequence) → receive times
+    clock_sim = [_stamp_ns(types.decode(data, key[1]).clock) for _when, key, data in clock]
+    receipts: dict[tuple[str, int], list[int]] = {}  # (command topic, sequence) → receive times
     by_delay = {delay: command for command, delay in received_at.items()}
-    for path in files:
-        with open(path, 'rb') as stream:
-            for schema, channel, message in make_reader(stream).iter_messages(
-                    topics=list(by_delay)):
-                if schema is None:
-                    continue
-                try:
-                    got = types.decode(message.data, schema.name)
-                    receipts.setdefault((by_delay[channel.topic], int(got.sequence)), []).append(
-                        _stamp_s(got.receive_time))
-                except Exception:  # noqa: BLE001, S112  (not a DelayMeasurement: no receipt)
-                    continue
+    for topic, got in _read(files, list(by_delay)):
+        try:
+            receipts.setdefault((by_delay[topic], int(got.sequence)), []).append(
+                _stamp_ns(got.receive_time))
+        except AttributeError:  # not a DelayMeasurement: no receipt
+            continue
     if not receipts:
         return records
     for times in receipts.values():
         times.sort()
+    in_force: dict[tuple[str, int], int] = {}  # (command topic, sample time) → sequence in force
+    by_state = {state: command for command, state in applied_in.items()}
+    for topic, got in _read(files, list(by_state)):
+        try:
+            in_force[(by_state[topic], _stamp_ns(got.header.stamp))] = int(got.command_sequence)
+        except AttributeError:
+            continue
     moved = []
     for record in records:
         when, logged, key, data = record
@@ -148,8 +178,11 @@ def _at_receipt(files: list[Path], records: list[tuple[int, int, tuple[str, str]
             found = receipts.get((topic, sequence))
             if not found:
                 continue  # never taken by the recorded robot
-            at = bisect.bisect_left(clock_sim, found.pop(0) - 1e-9)
-            if at < len(clock):  # after the clock message of the receive time
+            taken = found.pop(0)
+            at = bisect.bisect_left(clock_sim, taken)  # the clock message of the receive time
+            if in_force.get((topic, taken), sequence) < sequence:
+                at = bisect.bisect_right(clock_sim, taken)  # the sample there ran first
+            if at < len(clock):  # right after that clock message
                 record = (max(when, clock[at][0] + 1), logged, key, data)
         moved.append(record)
     return moved

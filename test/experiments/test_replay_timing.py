@@ -16,8 +16,8 @@ from ior_ros.experiments.replay_timing import retime_by_publish_time
 from ior_ros.runtime.registry import registry
 
 MS = 1_000_000
-CLOCK, CMD, DELAY = ('rosgraph_msgs/msg/Clock', 'ior_ros/msg/TeleopCommand',
-                     'ior_ros/msg/DelayMeasurement')
+CLOCK, CMD, DELAY, STATE = ('rosgraph_msgs/msg/Clock', 'ior_ros/msg/TeleopCommand',
+                            'ior_ros/msg/DelayMeasurement', 'ior_ros/msg/RobotState')
 
 
 def _time(ms: int) -> object:
@@ -25,17 +25,20 @@ def _time(ms: int) -> object:
                                                                nanosec=(ms % 1000) * MS)
 
 
-def _bag(folder: Path, receipts: dict[int, int] | None) -> None:
+def _bag(folder: Path, receipts: dict[int, int] | None,
+         states: dict[int, int] | None = None) -> None:
     """/clock every 1 ms of sim time 0..99 (published at wall = sim + 1 s), commands 1..4 relayed
     at sim 10, 20, 30, 40 ms, recorded 50 ms late (log time); ``receipts``: sequence → the sim
-    ms the robot took it (a DelayMeasurement each)."""
+    ms the robot took it (a DelayMeasurement each); ``states``: sample ms → the command sequence
+    in force after that control sample (a RobotState each)."""
     reg = registry()
     folder.mkdir()
     with open(folder / 'bag.mcap', 'wb') as stream:
         writer = Writer(stream)
         writer.start(profile='ros2', library='test')
         channels = {}
-        for topic, typename in (('/clock', CLOCK), ('/robot/cmd', CMD), ('/robot/delay', DELAY)):
+        for topic, typename in (('/clock', CLOCK), ('/robot/cmd', CMD), ('/robot/delay', DELAY),
+                                ('/robot/state', STATE)):
             schema = writer.register_schema(typename, 'ros2msg',
                                             reg.message_definition(typename).encode())
             channels[topic] = writer.register_channel(topic, 'cdr', schema)
@@ -55,6 +58,10 @@ def _bag(folder: Path, receipts: dict[int, int] | None) -> None:
         for sequence, taken in (receipts or {}).items():
             delay = reg.get_class(DELAY)(sequence=sequence, receive_time=_time(taken))
             add('/robot/delay', DELAY, delay, taken, taken + 1)
+        for sample, in_force in (states or {}).items():
+            state = reg.get_class(STATE)(command_sequence=in_force)
+            state.header.stamp = _time(sample)
+            add('/robot/state', STATE, state, sample, sample + 1)
         writer.finish()
 
 
@@ -93,3 +100,16 @@ def test_commands_at_the_robots_receipts_and_untaken_ones_left_out(tmp_path: Pat
                                            ('/robot/cmd', 45, 2)]
     # the delay topic itself is not replayed, and the copy is a bag ior bag play reads
     assert (tmp_path / 'out' / 'metadata.yaml').is_file()
+
+
+def test_a_command_taken_on_a_sample_tick_keeps_the_recorded_order(tmp_path: Path) -> None:
+    # commands 2 and 3 taken at 30 ms, when a control sample was due as well: the recorded sample
+    # at 30 ms shows command 2 already in force (2 came first), but still 2, not 3 (the sample ran
+    # before 3 was taken); command 1 at 15 ms is not on a sample tick
+    _bag(tmp_path / 'bag', {1: 15, 2: 30, 3: 30}, states={10: 0, 20: 1, 30: 2, 40: 3})
+    retime_by_publish_time(tmp_path / 'bag', tmp_path / 'out', ('/clock', '/robot/cmd'),
+                           received_at={'/robot/cmd': '/robot/delay'},
+                           applied_in={'/robot/cmd': '/robot/state'})
+    # 3 goes after the next clock tick, so the replayed sample at 30 ms runs before it
+    assert _replayed(tmp_path / 'out') == [('/robot/cmd', 15, 1), ('/robot/cmd', 30, 2),
+                                           ('/robot/cmd', 31, 3)]
