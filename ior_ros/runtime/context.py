@@ -175,7 +175,7 @@ def _install_sigterm() -> None:
     # SIGINT: rclpy's handler shuts the context down and still raises KeyboardInterrupt. Both
     # matter: a KeyboardInterrupt that lands in code that swallows it (a callback's broad except,
     # a __del__, a ctypes callback) would otherwise leave the node spinning after Ctrl-C; with
-    # the context marked, spin ends with ExternalShutdownException at its next wake-up. A process
+    # the context marked, spin ends at its next wake-up (as in rclpy). A process
     # started in the background of a non-interactive shell (nohup, `&`) inherits SIGINT ignored;
     # rclpy installs its handler regardless, so Ctrl-C and a launch's SIGINT stop the node either
     # way: do the same.
