@@ -20,7 +20,7 @@ One decision = ``RiskGate.decide`` on one state (``torch.set_num_threads(1)``, a
 ``forward`` times the two parts of one look-ahead step on the same 8 rows (the particles of one
 decision): the world-model ensemble (torch, every member) and the SAC actor both ways, through
 torch (``act(deterministic=True)``) and in NumPy (``deterministic_policy``,
-ior_ros/core/twin/fast_forward.py); the ratio is measured in the same run.
+ior_ros/core/rl/numpy_policy.py); the ratio is measured in the same run.
 
 Passing and vetoing are forced, not sampled: the twin's termination function is "never" or
 "always", so the work per decision is the one of a real pass or veto (the rollouts and the planner

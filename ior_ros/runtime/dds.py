@@ -22,6 +22,7 @@ fragment, as rmw does, so one file can serve both sides.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -117,6 +118,42 @@ STATUS_PERIOD_S = 0.2
 check_statuses): rclpy reports the event when its executor runs it; a fifth of a second later
 changes nothing for a warning that a match was refused."""
 _DOMAINS: dict[int, Any] = {}  # domain id → the cyclonedds Domain holding its configuration
+
+
+def delete_domains_at_exit() -> None:
+    """
+    Delete the process's DDS domains that no participant uses any more (every node's, once its
+    context has shut down), registered with :mod:`atexit`: this runs before the interpreter
+    finalizes, while Cyclone's threads can still take the GIL. Left to the garbage collector, the
+    domain's ``dds_delete`` happens during finalization; freeing a cyclonedds-python topic type
+    then calls into Python from a Cyclone thread, CPython ends that thread as it asks for the GIL,
+    and ``dds_delete`` waits for it forever (nodes were seen hanging at exit with
+    ``Entity.__del__`` as their only stack). A domain with a live participant (a context never
+    closed, a thread still spinning on it) is left as it was.
+    """
+    try:
+        from cyclonedds.core import Entity
+        from cyclonedds.domain import DomainParticipant
+    except ImportError:  # pragma: no cover - the DDS backend is not installed
+        return
+    forget_deleted_entities()
+    in_use = set()
+    for entity in list(Entity._entities.values()):
+        if isinstance(entity, DomainParticipant):
+            try:
+                in_use.add(int(entity.domain_id))  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001, S112  (deleted meanwhile)
+                continue
+    with _DOMAIN_LOCK:
+        idle = [(i, d) for i, d in _DOMAINS.items() if i not in in_use]
+        for domain_id, _domain in idle:
+            del _DOMAINS[domain_id]
+    for _domain_id, domain in idle:
+        delete_entity(domain)
+    forget_deleted_entities()
+
+
+atexit.register(delete_domains_at_exit)
 
 
 # ---------------------------------------------------------------------------- memory

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except LookupError as exc:
         print(f'ior: error: {exc}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C (a launch stopping) while the node's modules load
+        return 130
     sys.argv = [executable, *rest]
     from ior_ros.core.errors import IorError
 

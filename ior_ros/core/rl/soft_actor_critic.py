@@ -212,12 +212,13 @@ class SacAgent:
 
     def deterministic_policy(self, obs: np.ndarray) -> np.ndarray:
         """``[B, d_s]`` → ``[B, d_a]``: ``tanh(μ)`` (twin roll-outs in the gate), computed in
-        NumPy on the actor's live weights (:func:`~ior_ros.core.twin.fast_forward.numpy_policy`:
+        NumPy on the actor's live weights (:func:`~ior_ros.core.rl.numpy_policy.numpy_policy`:
         the gate's batches are too small for torch's per-operation cost)."""
         if self._numpy_policy is None or self._numpy_policy[0] is not self.actor:
-            from ior_ros.core.twin.fast_forward import numpy_policy
+            from ior_ros.core.rl.numpy_policy import numpy_policy
 
-            self._numpy_policy = (self.actor, numpy_policy(self))
+            self._numpy_policy = (self.actor, numpy_policy(self.actor, self._scale,
+                                                            self._centre))
         o = np.asarray(obs, dtype=np.float32)
         if o.ndim not in (1, 2) or o.shape[-1] != self.obs_dim:
             raise DimensionError(f'SacAgent.deterministic_policy: expected obs [B, '

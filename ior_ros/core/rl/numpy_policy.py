@@ -16,16 +16,13 @@ the next call. The results equal torch's up to float32 rounding (the tests compa
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.special import expit
 
 from ior_ros.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ior_ros.core.rl.soft_actor_critic import SacAgent
 
 __all__ = ['activation_fn', 'numpy_policy']
 
@@ -80,18 +77,19 @@ class _LiveViews:
         return self._arrays
 
 
-def numpy_policy(agent: SacAgent) -> Callable[[Array], Array]:
+def numpy_policy(actor: Any, scale: torch.Tensor,
+                 centre: torch.Tensor) -> Callable[[Array], Array]:
     """
-    The agent's deterministic policy ``tanh(μ(s))`` in environment units, ``[B, d_s] → [B,
-    d_a]``, in NumPy on views of the actor's live parameters (the same function as
-    ``agent.deterministic_policy``).
+    The deterministic policy ``tanh(μ(s)) · scale + centre`` of a SAC actor
+    (:class:`~ior_ros.core.rl.soft_actor_critic.SacActor`: ``trunk``, ``head``, ``act_dim``) in
+    environment units, ``[B, d_s] → [B, d_a]``, in NumPy on views of its live parameters (what
+    ``SacAgent.deterministic_policy`` returns).
     """
-    actor = agent.actor
     linear: list[torch.nn.Linear] = [m for m in actor.trunk if isinstance(m, torch.nn.Linear)]
     acts = [activation_fn(m) for m in actor.trunk if not isinstance(m, torch.nn.Linear)]
-    d_a = agent.act_dim
+    d_a = int(actor.act_dim)
     params = _LiveViews([t for m in [*linear, actor.head] for t in (m.weight, m.bias)]
-                        + [agent._scale, agent._centre])
+                        + [scale, centre])
 
     def policy(obs: Any) -> Array:
         arrays = params.get()
@@ -100,10 +98,10 @@ def numpy_policy(agent: SacAgent) -> Callable[[Array], Array]:
             x = np.matmul(x, arrays[2 * index].T)
             x += arrays[2 * index + 1]
             x = act(x)
-        head_w, head_b, scale, centre = arrays[-4:]
+        head_w, head_b, to_env_scale, to_env_centre = arrays[-4:]
         mean = np.matmul(x, head_w[:d_a].T)
         mean += head_b[:d_a]
-        out: Array = np.tanh(mean, out=mean) * scale + centre
+        out: Array = np.tanh(mean, out=mean) * to_env_scale + to_env_centre
         return out
 
     return policy

@@ -1,5 +1,5 @@
 """
-The gate's NumPy policy (ior_ros/core/twin/fast_forward.py, SacAgent.deterministic_policy) against
+The gate's NumPy policy (ior_ros/core/rl/numpy_policy.py, SacAgent.deterministic_policy) against
 the torch actor: every activation the configuration allows, one state or a batch, and the weights
 read live (a training step changes the next answer).
 """
