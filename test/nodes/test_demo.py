@@ -90,8 +90,9 @@ def test_demo_runs_the_loop_records_and_summarises(ros, tmp_path: Path) -> None:
     # sample's jitter (RMSE 1.4-2.3 mm against 2.5 mm in docs/system.md). A run whose controller
     # was starved of CPU (missed control samples: a loaded 2-core machine running the suite) also
     # took commands late in its own way (a full suite run gave 13.6 mm recorded, 8.8 mm replayed,
-    # with 9 and 27 samples missed): then only the size is checked, which a replay that drives
-    # the robot wrongly still fails (a robot left behind or diverging is off by about a metre)
+    # with 9 and 27 samples missed; another 1.8 mm vs 7.7 mm with 11 and 4, the delays equal):
+    # then only the size is checked, which a replay that drives the robot wrongly still fails (a
+    # robot left behind or diverging is off by about a metre)
     keys = ('tracking_rmse_m', 'max_tracking_error_m', 'urllc_delay_p99_ms',
             'control_samples_missed', 'commands_received')
     seen = {key: (summary[key], again[key]) for key in keys}
@@ -100,7 +101,7 @@ def test_demo_runs_the_loop_records_and_summarises(ros, tmp_path: Path) -> None:
                                                          abs=2e-3), seen
     else:
         assert again['tracking_rmse_m'] == pytest.approx(summary['tracking_rmse_m'], rel=1.0,
-                                                         abs=5e-3), seen
+                                                         abs=0.02), seen
     assert abs(again['urllc_delay_p50_ms'] - summary['urllc_delay_p50_ms']) <= 2.0
     assert again['mean_dexterity_index'] == pytest.approx(summary['mean_dexterity_index'],
                                                           abs=0.1)

@@ -38,6 +38,8 @@ except KeyboardInterrupt:
     print('stopped by KeyboardInterrupt', flush=True)
 except ExternalShutdownException:
     print('stopped by ExternalShutdownException', flush=True)
+except Exception as exc:  # rclpy: a shutdown between its loop check and its wait set
+    print(f'stopped by {type(exc).__name__}', flush=True)
 finally:
     node.destroy_node()
     try_shutdown()
@@ -55,8 +57,13 @@ def test_sigint_stops_spin_when_the_interrupt_is_swallowed(ros: RosEnv) -> None:
     text = node.text()
     assert 'swallowed' in text, text  # the interrupt did land in the callback ...
     # ... and spin ended anyway, by the shutdown the handler requested (the sleep is most of the
-    # callback, so the shutdown came inside one and spin's loop saw the context no longer ok)
-    assert re.search(r'^(spin returned|stopped by ExternalShutdownException)$', text, re.M), text
+    # callback, so the shutdown came inside one and spin's loop saw the context no longer ok).
+    # rclpy can also fail to build its wait set when the shutdown lands between its loop's check
+    # and that (RCLError, seen on a loaded machine): its race, not ours
+    ends = 'spin returned|stopped by ExternalShutdownException'
+    if ros.backend == 'rclpy':
+        ends += '|stopped by RCLError'
+    assert re.search(rf'^({ends})$', text, re.M), text
 
 
 EXIT_SCRIPT = """
