@@ -242,7 +242,7 @@ def test_every_allocation_within_ratios_and_carrier(policy: AllocatorName, k: in
                 assert ded <= n <= hi
             else:
                 assert n == 0
-        assert 1.0 <= a.urllc_weight <= broker.config.max_urllc_weight
+        assert a.urllc_weight >= 1.0 and a.urllc_weight <= broker.config.max_urllc_weight
 
 
 def test_min_ratio_held_while_the_slice_has_data_dedicated_when_idle() -> None:
